@@ -1,0 +1,61 @@
+"""Which parameters to decay, and what a weight decay value means in each convention."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from torch import nn
+
+Convention = Literal["paper", "torch"]
+
+NORM_LAYERS = (
+    nn.modules.batchnorm._NormBase,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.LocalResponseNorm,
+    nn.RMSNorm,
+)
+
+
+def param_groups(
+    model: nn.Module,
+    weight_decay: float,
+    *,
+    decay_all: bool = False,
+    no_decay: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    """Two param groups: matrices and convolution kernels decayed, the rest not.
+
+    Biases, 1-D parameters and the parameters of normalization layers get
+    ``weight_decay = 0`` (the common practice, as in timm's ``param_groups_weight_decay``),
+    as does any parameter whose name starts with an entry of ``no_decay``. With
+    ``decay_all=True`` every parameter is decayed. Empty groups are left out.
+    """
+    in_norm_layer = {
+        id(p) for module in model.modules() if isinstance(module, NORM_LAYERS) for p in module.parameters()
+    }
+    decayed: list[nn.Parameter] = []
+    kept: list[nn.Parameter] = []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        exempt = param.ndim <= 1 or name.endswith("bias") or id(param) in in_norm_layer or name.startswith(no_decay)
+        (kept if exempt and not decay_all else decayed).append(param)
+    groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": kept, "weight_decay": 0.0}]
+    return [group for group in groups if group["params"]]
+
+
+def convert_weight_decay(value: float, lr: float, src: Convention, dst: Convention) -> float:
+    """The same decay in another AdamW convention: ``λ_paper = α·λ_torch``.
+
+    ``lr`` is the initial learning rate ``α`` the value was tuned with. Example: torch's
+    ``AdamW(lr=1e-3, weight_decay=1e-2)`` decays like the paper's ``λ = 1e-5`` per step.
+    """
+    for name, convention in (("src", src), ("dst", dst)):
+        if convention not in ("paper", "torch"):
+            raise ValueError(f"{name} must be 'paper' or 'torch', got {convention!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    if src == dst:
+        return value
+    return value * lr if src == "torch" else value / lr

@@ -1,0 +1,131 @@
+"""An independent reference of the post's formulas (NumPy, float64) and a shared set-up.
+
+The set-up of the acceptance checks: two parameter groups with their own ``lr`` and ``λ``,
+a warm-up + cosine ``LambdaLR``, 60 steps of a deterministic gradient ``g = w³ − c_t``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from decaylab.optim import METHODS, make_optimizer
+
+ALL_METHODS = list(METHODS)
+STEPS = 60
+BETAS = (0.9, 0.999)
+
+
+def warmup_cosine(k: int) -> float:
+    """The schedule multiplier after ``k`` scheduler steps: 10 steps of warm-up, then cosine."""
+    if k < 10:
+        return (k + 1) / 10
+    return 0.5 * (1 + math.cos(math.pi * (k - 10) / (STEPS - 10)))
+
+
+def constant(k: int) -> float:
+    return 1.0
+
+
+@dataclass
+class Group:
+    init: np.ndarray
+    lr: float
+    weight_decay: float
+    seed: int
+
+    def target(self, t: int) -> np.ndarray:
+        """The ``c_t`` of this group's gradient ``w³ − c_t`` at step ``t``."""
+        return np.random.default_rng((self.seed, t)).normal(size=self.init.shape)
+
+
+GROUPS = [
+    Group(np.random.default_rng(1).normal(size=(4, 3)), lr=0.05, weight_decay=0.3, seed=1),
+    Group(np.random.default_rng(2).normal(size=(5,)), lr=0.02, weight_decay=0.1, seed=2),
+]
+
+
+def reference_step(method: str, w, m_hat, D, lr, eta, lam, alpha):
+    """The post's update of ``w`` for ``method``, written out as the post writes it."""
+    if method in ("adam", "adaml2"):
+        return w - lr * m_hat / D
+    if method == "adamw":  # (1 − η_t λ) w − η_t α m̂/D
+        return (1 - eta * lam) * w - lr * m_hat / D
+    if method == "adamw-torch":  # (1 − η_t α λ) w − η_t α m̂/D
+        return (1 - lr * lam) * w - lr * m_hat / D
+    if method == "proxadam":  # (1 − λη/(1+λη)) w − ηα/(1+λη) m̂/D
+        return (1 - lam * eta / (1 + lam * eta)) * w - lr / (1 + lam * eta) * m_hat / D
+    if method == "adamp":  # w − ληα/(D+ληα) w − ηα m̂/(D+ληα)
+        return w - lam * lr / (D + lam * lr) * w - lr * m_hat / (D + lam * lr)
+    if method == "adamc":  # (1 − λ lr²/α) w − lr m̂/D
+        return (1 - lam * lr**2 / alpha) * w - lr * m_hat / D
+    if method == "proxadam-l1":  # soft-threshold of the Adam step by η_t λ
+        z = w - lr * m_hat / D
+        return np.sign(z) * np.maximum(np.abs(z) - eta * lam, 0.0)
+    raise KeyError(method)
+
+
+def reference_trajectory(
+    method: str,
+    groups: list[Group] = GROUPS,
+    schedule: Callable[[int], float] = warmup_cosine,
+    steps: int = STEPS,
+    eps: float = 1e-8,
+    grad_scale: float = 1.0,
+) -> list[np.ndarray]:
+    """Final weights of each group after ``steps`` steps of the post's formula."""
+    beta1, beta2 = BETAS
+    finals = []
+    for group in groups:
+        w, m, v = group.init.copy(), np.zeros_like(group.init), np.zeros_like(group.init)
+        for t in range(1, steps + 1):
+            eta = schedule(t - 1)
+            lr = group.lr * eta
+            g = grad_scale * (w**3 - group.target(t))
+            if method == "adaml2":
+                g = g + group.weight_decay * w
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g * g
+            m_hat = m / (1 - beta1**t)
+            D = eps + np.sqrt(v / (1 - beta2**t))
+            w = reference_step(method, w, m_hat, D, lr, eta, group.weight_decay, group.lr)
+        finals.append(w)
+    return finals
+
+
+def torch_trajectory(
+    make: Callable[[list[dict]], torch.optim.Optimizer],
+    groups: list[Group] = GROUPS,
+    schedule: Callable[[int], float] = warmup_cosine,
+    steps: int = STEPS,
+    dtype: torch.dtype = torch.float64,
+    grad_scale: float = 1.0,
+) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
+    """The same set-up through a torch optimizer built by ``make(param_groups)``."""
+    params = [torch.nn.Parameter(torch.tensor(g.init, dtype=dtype)) for g in groups]
+    optimizer = make([{"params": [p], "lr": g.lr, "weight_decay": g.weight_decay} for p, g in zip(params, groups)])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    for t in range(1, steps + 1):
+        for p, g in zip(params, groups):
+            target = torch.tensor(g.target(t), dtype=torch.float64)
+            p.grad = (grad_scale * (p.detach().double() ** 3 - target)).to(dtype)
+        optimizer.step()
+        scheduler.step()
+    return [p.detach() for p in params], optimizer
+
+
+def decaylab_maker(method: str, **options) -> Callable[[list[dict]], torch.optim.Optimizer]:
+    return lambda param_groups: make_optimizer(method, param_groups, betas=BETAS, **options)
+
+
+def relative_error(actual: list, expected: list) -> float:
+    worst = 0.0
+    for a, e in zip(actual, expected):
+        a = np.asarray(torch.as_tensor(a).double())
+        e = np.asarray(torch.as_tensor(e).double())
+        worst = max(worst, float(np.abs(a - e).max() / max(np.abs(e).max(), 1e-300)))
+    return worst

@@ -1,0 +1,103 @@
+"""The contract every optimizer keeps: it optimizes, schedules, batches members and groups params."""
+
+import pytest
+import torch
+
+from decaylab.optim import AdamP, AdamW, make_optimizer, param_groups
+from decaylab.optim.optimizers import schedule_multiplier
+
+from .reference import GROUPS, decaylab_maker, reference_trajectory, relative_error, torch_trajectory
+
+
+def minimize(method: str, loss_fn, start: list[float], steps: int, lr: float) -> torch.Tensor:
+    w = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
+    optimizer = make_optimizer(method, [w], lr=lr, weight_decay=1e-6)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss_fn(w).backward()
+        optimizer.step()
+        scheduler.step()
+    return w.detach()
+
+
+def test_every_rule_minimizes_a_parabola(method):
+    target = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    w = minimize(method, lambda w: ((w - target) ** 2).sum(), [0.0, 0.0, 0.0], steps=2000, lr=0.05)
+    assert (w - target).abs().max() < 1e-2
+
+
+def test_every_rule_minimizes_rosenbrock(method):
+    def rosenbrock(w):
+        return (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
+
+    w = minimize(method, rosenbrock, [-1.0, 1.5], steps=5000, lr=0.02)
+    assert (w - 1).abs().max() < 5e-2
+
+
+def test_schedulers_drive_eta_as_scheduled_lr_over_initial_lr():
+    w = torch.nn.Parameter(torch.ones(2))
+    optimizer = AdamW([w], lr=0.1, weight_decay=0.2)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    optimizer.step()  # no gradient yet: nothing moves
+    scheduler.step()
+    group = optimizer.param_groups[0]
+    assert group["initial_lr"] == 0.1 and schedule_multiplier(group["lr"], group["initial_lr"]) == 0.5
+    w.grad = torch.zeros(2)
+    optimizer.step()
+    # zero gradient: the paper-form step is pure decay (1 − η_t·λ) = 1 − 0.5·0.2
+    torch.testing.assert_close(w.detach(), torch.full((2,), 0.9))
+
+
+def test_per_member_hyperparameters_equal_each_member_trained_alone(method):
+    """A stacked parameter (M, …) with length-M lr and λ is M independent optimizers."""
+    lrs = torch.tensor([0.05, 0.02, 0.01], dtype=torch.float64)
+    decays = torch.tensor([0.3, 0.0, 0.1], dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    init = torch.randn(3, 4, 2, dtype=torch.float64, generator=generator)
+    grads = [torch.randn(3, 4, 2, dtype=torch.float64, generator=generator) for _ in range(20)]
+
+    def run(w0, lr, decay, grad_of):
+        w = torch.nn.Parameter(w0.clone())
+        optimizer = make_optimizer(method, [w], lr=lr, weight_decay=decay)
+        for t, g in enumerate(grads):
+            w.grad = grad_of(g, w.detach())
+            optimizer.step()
+            # η_t = 1/(2 + t), set by hand: torch's schedulers fill a tensor lr with one value
+            optimizer.param_groups[0]["lr"] = lr / (2 + t)
+        return w.detach()
+
+    stacked = run(init, lrs, decays, lambda g, w: g + w**3)
+    for member in range(3):
+        alone = run(init[member], float(lrs[member]), float(decays[member]), lambda g, w, m=member: g[m] + w**3)
+        torch.testing.assert_close(stacked[member], alone, rtol=1e-12, atol=1e-14)
+
+
+def test_compiled_path_matches_the_reference():
+    compiled, _ = torch_trajectory(decaylab_maker("adamp", implementation="compiled"), steps=20)
+    assert relative_error(compiled, reference_trajectory("adamp", steps=20)) <= 1e-12
+
+
+def test_param_groups_decay_matrices_not_biases_or_norms():
+    model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.BatchNorm1d(4), torch.nn.Flatten(),
+                                torch.nn.Linear(8, 3), torch.nn.LayerNorm(3))  # fmt: skip
+    decayed, kept = param_groups(model, 0.1)
+    assert decayed["weight_decay"] == 0.1 and kept["weight_decay"] == 0.0
+    assert {id(p) for p in decayed["params"]} == {id(model[0].weight), id(model[3].weight)}
+    assert len(kept["params"]) == 6
+    (everything,) = param_groups(model, 0.1, decay_all=True)
+    assert len(everything["params"]) == 8
+    decayed, kept = param_groups(model, 0.1, no_decay=("3.",))
+    assert {id(p) for p in decayed["params"]} == {id(model[0].weight)}
+    AdamP(param_groups(model, 0.1), lr=1e-3)  # the groups are accepted as they are
+
+
+@pytest.mark.parametrize("lr", [0.0, 1e-3])
+def test_a_zero_or_any_initial_lr_gives_a_finite_eta(lr):
+    assert schedule_multiplier(lr * 0.5, lr) in (0.5, 1.0)
+    tensor_eta = schedule_multiplier(torch.tensor([lr * 0.5]), torch.tensor([lr]))
+    assert torch.isfinite(tensor_eta).all()
+
+
+def test_group_set_up_is_what_the_acceptance_checks_use():
+    assert len(GROUPS) == 2 and GROUPS[0].lr != GROUPS[1].lr and GROUPS[0].weight_decay != GROUPS[1].weight_decay

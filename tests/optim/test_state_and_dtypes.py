@@ -1,0 +1,102 @@
+"""Acceptance 5: checkpoints, torch interchange, dtypes and parameters without a gradient."""
+
+import copy
+
+import pytest
+import torch
+
+from decaylab.optim import AdamW, make_optimizer
+
+
+def make_model(seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)).to(dtype)
+
+
+def train(model, optimizer, steps: int, first_step: int = 0) -> None:
+    for t in range(first_step, first_step + steps):
+        x = torch.randn(16, 6, generator=torch.Generator().manual_seed(t), dtype=next(model.parameters()).dtype)
+        optimizer.zero_grad()
+        model(x).square().mean().backward()
+        optimizer.step()
+
+
+def weights(model) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_state_dict_round_trip_mid_run_continues_identically(method):
+    model = make_model()
+    optimizer = make_optimizer(method, model.parameters(), lr=1e-2, weight_decay=0.1)
+    train(model, optimizer, 5)
+    saved_model, saved_optimizer = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+    train(model, optimizer, 5, first_step=5)
+
+    restored = make_model(seed=1)
+    restored.load_state_dict(saved_model)
+    restored_optimizer = make_optimizer(method, restored.parameters(), lr=1e-2, weight_decay=0.1)
+    restored_optimizer.load_state_dict(saved_optimizer)
+    train(restored, restored_optimizer, 5, first_step=5)
+    for a, b in zip(weights(model), weights(restored)):
+        assert torch.equal(a, b)
+
+
+def test_state_keys_are_torch_adams():
+    model = make_model()
+    optimizer = make_optimizer("adamp", model.parameters(), lr=1e-2, weight_decay=0.1)
+    train(model, optimizer, 1)
+    theirs = torch.optim.Adam(make_model().parameters())
+    train(make_model(), theirs, 0)
+    state = optimizer.state_dict()["state"][0]
+    assert set(state) == {"step", "exp_avg", "exp_avg_sq"}
+    assert state["step"].dtype == torch.float32 and float(state["step"]) == 1
+
+
+def test_a_torch_adamw_checkpoint_continues_identically_in_torch_convention_adamw():
+    model, twin = make_model(), make_model()
+    theirs = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    train(model, theirs, 5)
+    twin.load_state_dict(model.state_dict())
+    ours = AdamW(twin.parameters(), lr=1e-2, weight_decay=0.1, convention="torch")
+    ours.load_state_dict(copy.deepcopy(theirs.state_dict()))  # a checkpoint is a copy, not shared buffers
+    train(model, theirs, 5, first_step=5)
+    train(twin, ours, 5, first_step=5)
+    for a, b in zip(weights(model), weights(twin)):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_every_dtype_trains_and_keeps_its_dtype(method, dtype):
+    model = make_model(dtype=dtype)
+    before = weights(model)
+    optimizer = make_optimizer(method, model.parameters(), lr=1e-2, weight_decay=0.1)
+    train(model, optimizer, 3)
+    for old, new in zip(before, weights(model)):
+        assert new.dtype == dtype and torch.isfinite(new).all() and not torch.equal(old, new)
+    for state in optimizer.state.values():
+        assert state["exp_avg"].dtype == dtype
+
+
+def test_parameters_without_a_gradient_are_skipped(method):
+    model = make_model()
+    frozen = torch.nn.Parameter(torch.ones(3))
+    optimizer = make_optimizer(method, [*model.parameters(), frozen], lr=1e-2, weight_decay=0.5)
+    train(model, optimizer, 2)
+    assert torch.equal(frozen.detach(), torch.ones(3))
+    assert frozen not in optimizer.state
+
+
+def test_step_takes_a_closure_and_returns_its_loss(method):
+    model = make_model()
+    optimizer = make_optimizer(method, model.parameters(), lr=1e-2, weight_decay=0.1)
+    x = torch.randn(4, 6)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = model(x).square().mean()
+        loss.backward()
+        return loss
+
+    before = weights(model)
+    assert optimizer.step(closure) is not None
+    assert not torch.equal(before[0], weights(model)[0])

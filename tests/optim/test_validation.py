@@ -1,0 +1,56 @@
+"""Acceptance 6: bad hyperparameters name the argument; sparse gradients are refused clearly."""
+
+import pytest
+import torch
+
+from decaylab.optim import Adam, AdamW, ProxAdam, make_optimizer
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"lr": -1e-3}, "lr"),
+        ({"eps": -1e-8}, "eps"),
+        ({"betas": (1.0, 0.999)}, r"betas\[0\]"),
+        ({"betas": (0.9, -0.1)}, r"betas\[1\]"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"lr": torch.tensor([1e-3, -1e-3])}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+    ],
+)
+def test_bad_hyperparameters_raise_value_error_naming_the_argument(method, kwargs, name):
+    if method == "adam" and "weight_decay" in kwargs:
+        pytest.skip("Adam takes no weight_decay")
+    with pytest.raises(ValueError, match=name):
+        make_optimizer(method, [torch.nn.Parameter(torch.ones(2))], **kwargs)
+
+
+def test_a_bad_param_group_added_later_is_refused():
+    optimizer = AdamW([torch.nn.Parameter(torch.ones(2))], weight_decay=0.1)
+    with pytest.raises(ValueError, match="weight_decay"):
+        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "weight_decay": -1.0})
+
+
+def test_unknown_convention_penalty_implementation_and_method_are_refused():
+    params = [torch.nn.Parameter(torch.ones(2))]
+    with pytest.raises(ValueError, match="convention"):
+        AdamW(params, convention="pytorch")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="penalty"):
+        ProxAdam(params, penalty="l3")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="implementation"):
+        Adam(params, implementation="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown method"):
+        make_optimizer("sgd", params)
+
+
+def test_adam_takes_no_weight_decay():
+    with pytest.raises(TypeError):
+        Adam([torch.nn.Parameter(torch.ones(2))], weight_decay=0.1)  # type: ignore[call-arg]
+
+
+def test_sparse_gradients_raise_a_clear_error(method):
+    embedding = torch.nn.Embedding(10, 3, sparse=True)
+    optimizer = make_optimizer(method, embedding.parameters(), lr=1e-2)
+    embedding(torch.tensor([1, 2])).sum().backward()
+    with pytest.raises(RuntimeError, match="sparse gradients"):
+        optimizer.step()
