@@ -4,8 +4,8 @@
 
 Prints, per rule and path, the median step time, its ratio to ``torch.optim.AdamW(fused=True)``
 and ``(foreach=True)``, and the fraction of the memory-bandwidth limit it reaches: an Adam step
-reads w, g, m, v and writes w, m, v, 28 bytes per fp32 parameter; the bandwidth is that of a
-large in-place ``a += b`` measured in the same run. Rules whose coefficients depend on ``D`` (AdamP)
+reads w, g, m, v and writes w, m, v, 28 bytes per fp32 parameter; the bandwidth is that of an
+in-place ``a += b`` on the same working set, timed in the same rounds. Rules whose coefficients depend on ``D`` (AdamP)
 or that end with a prox (ℓ1) are not fusable and are also timed with
 ``implementation="compiled"``, whose one-off compile time is reported separately.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
 
 import torch
 
@@ -24,27 +23,19 @@ from decaylab.optim import METHODS, make_optimizer
 BYTES_PER_PARAM = 28
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def memory_bandwidth(repeats: int) -> float:
-    """Bytes per second of an in-place ``a += b`` over 2 × 256 MiB (reads a, b; writes a).
+class BandwidthProbe:
+    """An in-place ``a += b`` over the same working set as the Adam step (w, g, m, v).
 
     In place, like an Adam step, so no write-allocate traffic goes uncounted (``a = b + c``
     would read ``a`` before writing it and understate the bandwidth by a quarter).
     """
-    n = 64 * 2**20
-    a, b = torch.rand(n), torch.rand(n)
-    seconds = median_seconds(lambda: a.add_(b), repeats)
-    return 3 * 4 * n / seconds
+
+    def __init__(self, params: int) -> None:
+        self.a, self.b = torch.rand(2 * params), torch.rand(2 * params)
+        self.bytes_moved = 3 * self.a.element_size() * self.a.numel()
+
+    def step(self) -> None:
+        self.a.add_(self.b)
 
 
 def make_params(total: int, count: int) -> list[torch.nn.Parameter]:
@@ -61,46 +52,53 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
 
-    bandwidth = memory_bandwidth(args.repeats)
     bytes_per_step = BYTES_PER_PARAM * args.params
-    print(f"{args.params:,} fp32 parameters in {args.tensors} tensors, {torch.get_num_threads()} threads")
-    print(f"measured memory bandwidth (in-place a += b): {bandwidth / 1e9:.1f} GB/s")
+    probe = BandwidthProbe(args.params)
 
-    def time_optimizer(make: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]) -> tuple[float, float]:
-        params = make_params(args.params, args.tensors)
-        optimizer = make(params)
+    # Build every contender first, then time them round-robin, one step each per round, so
+    # that drift in the machine's speed (other tenants, clocks) hits all of them alike.
+    contenders: dict[tuple[str, str], torch.optim.Optimizer | BandwidthProbe] = {
+        ("a += b", "probe"): probe,
+        ("torch AdamW", "fused"): torch.optim.AdamW(make_params(args.params, args.tensors), fused=True),
+        ("torch AdamW", "foreach"): torch.optim.AdamW(make_params(args.params, args.tensors), foreach=True),
+    }
+    for method in METHODS:
+        fusable = make_optimizer(method, [torch.nn.Parameter(torch.ones(1))]).rule.fusable
+        paths = ["auto"] if fusable else ["auto", "compiled"]
+        for path in paths:
+            implementation = "auto" if path == "auto" else "compiled"
+            params = make_params(args.params, args.tensors)
+            optimizer = make_optimizer(method, params, lr=1e-3, weight_decay=1e-2, implementation=implementation)
+            contenders[(method, path if fusable or path == "compiled" else "per-tensor")] = optimizer
+
+    first_step: dict[tuple[str, str], float] = {}
+    for key, optimizer in contenders.items():
         start = time.perf_counter()
-        optimizer.step()  # the first step allocates state (and compiles, if asked)
-        first = time.perf_counter() - start
-        return median_seconds(optimizer.step, args.repeats), first
-
-    fused, _ = time_optimizer(lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-2, fused=True))
-    foreach, _ = time_optimizer(lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-2, foreach=True))
+        optimizer.step()  # allocates the state, and compiles where asked
+        first_step[key] = time.perf_counter() - start
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in contenders}
+    for _ in range(args.repeats):
+        for key, optimizer in contenders.items():
+            start = time.perf_counter()
+            optimizer.step()
+            times[key].append(time.perf_counter() - start)
+    median = {key: statistics.median(values) for key, values in times.items()}
+    fused, foreach = median[("torch AdamW", "fused")], median[("torch AdamW", "foreach")]
+    bandwidth = probe.bytes_moved / median.pop(("a += b", "probe"))
+    print(f"{args.params:,} fp32 parameters in {args.tensors} tensors, {torch.get_num_threads()} threads")
+    print(f"memory bandwidth (in-place a += b, same working set, same rounds): {bandwidth / 1e9:.1f} GB/s")
 
     header = (
-        f"{'rule':<13} {'path':<9} {'ms/step':>8} {'vs fused':>9} {'vs foreach':>11} {'of bandwidth':>13}  first step"
+        f"{'rule':<13} {'path':<10} {'ms/step':>8} {'vs fused':>9} {'vs foreach':>11} {'of bandwidth':>13}  first step"
     )
     print(header)
     print("-" * len(header))
-
-    def row(name: str, path: str, seconds: float, first: float | None = None) -> None:
-        first_note = f"  {first:.1f} s (compile)" if first is not None else ""
+    for (name, path), seconds in median.items():
+        compile_note = f"  {first_step[(name, path)]:.1f} s (compile)" if path == "compiled" else ""
         print(
-            f"{name:<13} {path:<9} {seconds * 1e3:8.2f} {seconds / fused:8.2f}x {seconds / foreach:10.2f}x "
-            f"{bytes_per_step / seconds / bandwidth:12.0%}{first_note}"
+            f"{name:<13} {path:<10} {seconds * 1e3:8.2f} {seconds / fused:8.2f}x {seconds / foreach:10.2f}x "
+            f"{bytes_per_step / seconds / bandwidth:12.0%}{compile_note}"
         )
-
-    row("torch AdamW", "fused", fused)
-    row("torch AdamW", "foreach", foreach)
-    for method in METHODS:
-        seconds, _ = time_optimizer(lambda p, m=method: make_optimizer(m, p, lr=1e-3, weight_decay=1e-2))
-        optimizer_rule = make_optimizer(method, [torch.nn.Parameter(torch.ones(1))]).rule
-        row(method, "auto" if optimizer_rule.fusable else "per-tensor", seconds)
-        if not optimizer_rule.fusable:
-            seconds, first = time_optimizer(
-                lambda p, m=method: make_optimizer(m, p, lr=1e-3, weight_decay=1e-2, implementation="compiled")
-            )
-            row(method, "compiled", seconds, first)
 
 
 if __name__ == "__main__":
