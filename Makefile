@@ -14,11 +14,12 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/python examples/each_rule.py
+	$(BIN)/decaylab study --out runs/demo
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check decaylab tests benchmarks examples
 	$(BIN)/ruff format --check decaylab tests benchmarks examples
+	$(BIN)/mypy --strict decaylab/optim
 	$(BIN)/mypy
 
 test: lint

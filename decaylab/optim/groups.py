@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from torch import nn
+from torch import Tensor, nn
 
 Convention = Literal["paper", "torch"]
 
@@ -19,10 +19,11 @@ NORM_LAYERS = (
 
 def param_groups(
     model: nn.Module,
-    weight_decay: float,
+    weight_decay: float | Tensor,
     *,
     decay_all: bool = False,
     no_decay: tuple[str, ...] = (),
+    member_dims: int = 0,
 ) -> list[dict[str, Any]]:
     """Two param groups: matrices and convolution kernels decayed, the rest not.
 
@@ -30,6 +31,8 @@ def param_groups(
     ``weight_decay = 0`` (the common practice, as in timm's ``param_groups_weight_decay``),
     as does any parameter whose name starts with an entry of ``no_decay``. With
     ``decay_all=True`` every parameter is decayed. Empty groups are left out.
+    ``member_dims`` leading dimensions of stacked models (one per member) do not count
+    towards a parameter's dimension. ``weight_decay`` may be a per-member tensor.
     """
     in_norm_layer = {
         id(p) for module in model.modules() if isinstance(module, NORM_LAYERS) for p in module.parameters()
@@ -39,9 +42,17 @@ def param_groups(
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        exempt = param.ndim <= 1 or name.endswith("bias") or id(param) in in_norm_layer or name.startswith(no_decay)
+        exempt = (
+            param.ndim - member_dims <= 1
+            or name.endswith("bias")
+            or id(param) in in_norm_layer
+            or name.startswith(no_decay)
+        )
         (kept if exempt and not decay_all else decayed).append(param)
-    groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": kept, "weight_decay": 0.0}]
+    groups: list[dict[str, Any]] = [
+        {"params": decayed, "weight_decay": weight_decay},
+        {"params": kept, "weight_decay": 0.0},
+    ]
     return [group for group in groups if group["params"]]
 
 

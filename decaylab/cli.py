@@ -1,0 +1,151 @@
+"""The ``decaylab`` command: ``study``, ``export`` and ``report``.
+
+Bad input (a flag, a value, a file) ends with one line on stderr saying what to fix and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from decaylab.lab.errors import UsageError
+from decaylab.lab.executors import make_executor
+from decaylab.lab.store import ResultStore
+from decaylab.lab.study import StudySpec, run_study
+from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK
+from decaylab.lab.train import SCHEDULES
+
+EXPORT_COLUMNS = (
+    "method", "lr", "weight_decay", "seed", "status", "test_acc", "test_loss", "train_loss",
+    "epochs", "epochs_done", "schedule", "task", "key",
+)  # fmt: skip
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2), not usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"decaylab: error: {message}\n")
+
+
+def comma_list(convert: Callable[[str], object], what: str) -> Callable[[str], tuple[object, ...]]:
+    def parse(text: str) -> tuple[object, ...]:
+        items = [item.strip() for item in text.split(",")]
+        if not all(items):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {what}")
+        try:
+            return tuple(convert(item) for item in items)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {what}") from None
+
+    return parse
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="decaylab", description="Weight decay in Adam-type optimizers: studies.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    study = commands.add_parser("study", help="run (or resume) a study, then write its report")
+    study.add_argument(
+        "--task",
+        default=DEFAULT_TASK,
+        help=f"{', '.join(BUILT_IN)}, or path/to/file.py:make_task (default: %(default)s)",
+    )
+    study.add_argument("--methods", type=comma_list(str, "method names"),
+                       help=f"comma list (default: {','.join(StudySpec.methods)})")  # fmt: skip
+    study.add_argument("--lrs", type=comma_list(float, "numbers"),
+                       help="learning rates α, comma list (default: 3e-4 … 1e-1, 6 values)")  # fmt: skip
+    study.add_argument("--wds", dest="weight_decays", type=comma_list(float, "numbers"),
+                       help="weight decays λ for all methods (default: a grid per method, its convention)")  # fmt: skip
+    study.add_argument("--epochs", type=positive_int, help="default: the task's")
+    study.add_argument("--seeds", type=positive_int, help=f"seeds per grid point (default: {StudySpec.seeds})")
+    study.add_argument("--schedule", choices=SCHEDULES)
+    study.add_argument("--executor", choices=("local", "ray"), default="local")
+    study.add_argument("--workers", type=positive_int, default=None, help="parallel workers (default: one per core)")
+    study.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    study.add_argument("--out", type=Path, default=None, help="results directory (default: runs/TASK)")
+    study.add_argument("--data-dir", type=Path, default=None, help="where data sets are cached or downloaded")
+    study.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    export = commands.add_parser("export", help="one row per stored run, to stdout")
+    export.add_argument("out", type=Path, metavar="DIR")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+
+    report = commands.add_parser("report", help="redraw figures and report from stored results")
+    report.add_argument("out", type=Path, metavar="DIR")
+    return parser
+
+
+def study_command(args: argparse.Namespace) -> None:
+    from decaylab.analysis.report import write_report
+
+    given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
+    spec = StudySpec(**given)
+    out = args.out or Path("runs") / Path(args.task.split(":")[-1]).name
+    if args.address and args.executor != "ray":
+        raise UsageError("--address needs --executor ray")
+    executor = make_executor(args.executor, args.workers, args.address)
+    run_study(spec, out, executor, args.data_dir, progress=not args.quiet)
+    print(f"report: {write_report(out)}")
+
+
+def export_command(args: argparse.Namespace) -> None:
+    store = ResultStore(args.out, create=False)
+    try:
+        rows = [{column: run[column] for column in EXPORT_COLUMNS} for run in store.runs()]
+    finally:
+        store.close()
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def report_command(args: argparse.Namespace) -> None:
+    from decaylab.analysis.report import write_report
+
+    print(f"report: {write_report(args.out)}")
+
+
+SPEC_FLAGS = ("task", "methods", "lrs", "weight_decays", "epochs", "seeds", "schedule")
+COMMANDS = {"study": study_command, "export": export_command, "report": report_command}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except UsageError as error:
+        print(f"decaylab: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (`decaylab export DIR | head`)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more to flush to the closed pipe
+        return 0
+    except KeyboardInterrupt:
+        print("decaylab: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

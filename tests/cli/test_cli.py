@@ -1,0 +1,159 @@
+"""The command line: bad input is one line and exit 2; a killed study resumes without loss or doubles."""
+
+import csv
+import fcntl
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from decaylab import cli
+from decaylab.lab import datasets
+
+TINY = str(Path(__file__).parents[1] / "lab" / "tiny_task.py") + ":make_task"
+SMALL = ["--task", TINY, "--methods", "adamw,adaml2", "--lrs", "1e-2,3e-2", "--wds", "0,1e-3", "--epochs", "2"]
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        status = cli.main(list(argv))
+    except SystemExit as exit_:  # argparse's errors
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_one_line_error(status: int, err: str, *words: str) -> None:
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("decaylab: error:"), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["study", "--methods", "adamw,sgd"], ["sgd"]),
+        (["study", "--task", "imagenet"], ["imagenet"]),
+        (["study", "--task", "missing.py:make_task"], ["missing.py"]),
+        (["study", "--lrs", "1e-3,abc"], ["--lrs", "abc"]),
+        (["study", "--lrs", "1e-3,,1e-2"], ["--lrs"]),
+        (["study", "--lrs=-1e-3"], ["--lrs", "-0.001"]),
+        (["study", "--lrs", "1e-3,-1e-2"], ["--lrs", "-0.01"]),
+        (["study", "--lrs", "0"], ["--lrs"]),
+        (["study", "--wds", "0,-0.1"], ["--wds", "-0.1"]),
+        (["study", "--wds", "nan"], ["--wds"]),
+        (["study", "--epochs", "0"], ["--epochs"]),
+        (["study", "--seeds", "two"], ["--seeds"]),
+        (["study", "--schedule", "linear"], ["--schedule"]),
+        (["study", "--executor", "slurm"], ["--executor"]),
+        (["study", "--address", "ray://x:1"], ["--address"]),
+        (["study", "--frobnicate"], ["--frobnicate"]),
+        (["export"], ["DIR"]),
+        (["export", "/nonexistent/dir"], ["no results"]),
+        (["report", "/nonexistent/dir"], ["no results"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(capsys, tmp_path, argv, words):
+    if argv[0] == "study":
+        argv = [*argv, "--out", str(tmp_path / "out")]
+    assert_one_line_error(*run_cli(capsys, *argv)[::2], *words)
+
+
+def test_a_foreign_or_unreadable_results_file_is_refused(capsys, tmp_path):
+    foreign, garbage = tmp_path / "foreign", tmp_path / "garbage"
+    foreign.mkdir()
+    garbage.mkdir()
+    with sqlite3.connect(foreign / "results.sqlite") as db:
+        db.execute("CREATE TABLE other (x)")
+    (garbage / "results.sqlite").write_bytes(b"\x00garbage" * 100)
+    for directory in (foreign, garbage):
+        for argv in (["study", *SMALL, "--out", str(directory)], ["export", str(directory)]):
+            assert_one_line_error(*run_cli(capsys, *argv)[::2], "results.sqlite")
+
+
+def test_cifar10_missing_without_network_and_corrupt_are_clear_errors(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "CIFAR10_URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    argv = ["study", "--task", "cifar10-resnet20", "--out", str(tmp_path / "out")]
+    assert_one_line_error(*run_cli(capsys, *argv, "--data-dir", str(tmp_path / "empty"))[::2], "download failed")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "cifar-10-python.tar.gz").write_bytes(b"truncated")
+    assert_one_line_error(*run_cli(capsys, *argv, "--data-dir", str(tmp_path / "bad"))[::2], "corrupt")
+
+
+def test_a_second_study_on_the_same_directory_is_refused_while_one_runs(capsys, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    with (out / ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert_one_line_error(*run_cli(capsys, "study", *SMALL, "--out", str(out))[::2], "another decaylab study")
+
+
+def test_study_export_and_report_round_trip(capsys, tmp_path):
+    out = tmp_path / "out"
+    status, stdout, _ = run_cli(capsys, "study", *SMALL, "--out", str(out), "--quiet", "--workers", "1")
+    assert status == 0 and "report.md" in stdout
+    for name in ("report.md", "heatmaps.png", "curves.png"):
+        assert (out / name).stat().st_size > 0
+    status, stdout, _ = run_cli(capsys, "export", str(out))
+    rows = list(csv.DictReader(io.StringIO(stdout)))
+    assert status == 0 and len(rows) == 2 * 2 * 2 * 2  # methods × lrs × wds × seeds
+    required = {"method", "lr", "weight_decay", "seed", "status", "test_acc", "test_loss", "train_loss"}
+    assert required <= set(rows[0])
+    status, stdout, _ = run_cli(capsys, "export", str(out), "--format", "json")
+    exported = json.loads(stdout)
+    assert status == 0 and len(exported) == len(rows) and required <= set(exported[0])
+    assert all(isinstance(row["test_acc"], float) for row in exported)
+    (out / "heatmaps.png").unlink()
+    assert run_cli(capsys, "report", str(out))[0] == 0 and (out / "heatmaps.png").exists()
+    report = (out / "report.md").read_text()
+    assert "heatmaps.png" in report and "| adamw |" in report
+
+
+def stored_runs(path: Path) -> dict[str, float]:
+    if not path.exists():
+        return {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        try:
+            return dict(db.execute("SELECT key, finished_at FROM runs").fetchall())
+        except sqlite3.OperationalError:  # tables not created yet
+            return {}
+
+
+def test_a_study_killed_midway_resumes_with_every_run_exactly_once(tmp_path):
+    out = tmp_path / "out"
+    argv = [
+        sys.executable, "-m", "decaylab.cli", "study", "--task", TINY, "--methods", "adamw,adaml2,proxadam,adamp",
+        "--lrs", "1e-2,3e-2", "--wds", "0,1e-3", "--seeds", "2", "--epochs", "40", "--workers", "1",
+        "--out", str(out), "--quiet",
+    ]  # fmt: skip
+    total = 4 * 2 * 2 * 2
+    study = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(stored_runs(out / "results.sqlite")) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(study.pid, signal.SIGKILL)
+    study.wait()
+    before_kill = stored_runs(out / "results.sqlite")
+    assert 0 < len(before_kill) < total, "the kill must land mid-study for this test to mean anything"
+
+    finished = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    after = stored_runs(out / "results.sqlite")
+    assert len(after) == total
+    assert {key: after[key] for key in before_kill} == before_kill, "runs finished before the kill were redone"
+    exported = subprocess.run(
+        [sys.executable, "-m", "decaylab.cli", "export", str(out)], capture_output=True, text=True, check=True
+    ).stdout
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    configurations = [(r["method"], r["lr"], r["weight_decay"], r["seed"]) for r in rows]
+    assert len(configurations) == len(set(configurations)) == total

@@ -1,0 +1,55 @@
+"""Data: the CIFAR-10 loader verifies before it unpickles, never extracts, and fails clearly."""
+
+import hashlib
+
+import pytest
+import torch
+
+from decaylab.lab import datasets
+from decaylab.lab.errors import UsageError
+
+from .cifar_archive import make_cifar_archive
+
+
+def test_the_cifar_loader_reads_the_python_archive_format(tmp_path):
+    md5 = make_cifar_archive(tmp_path, images_per_batch=3)
+    train_x, train_y, test_x, _ = datasets.cifar10(tmp_path, md5=md5)
+    assert train_x.shape == (15, 3, 32, 32) and train_y.shape == (15,) and test_x.shape == (3, 3, 32, 32)
+    assert train_x.dtype == torch.float32 and train_y.dtype == torch.long
+    assert abs(float(train_x.mean())) < 1.0  # normalized per channel
+
+
+def test_a_corrupt_archive_is_refused_before_anything_is_unpickled(tmp_path):
+    make_cifar_archive(tmp_path)
+    with pytest.raises(UsageError, match="corrupt"):
+        datasets.cifar10(tmp_path)  # the real CIFAR-10 checksum does not match
+
+
+def test_a_missing_archive_without_network_says_where_to_put_it(tmp_path):
+    with pytest.raises(UsageError, match=r"cifar-10-python\.tar\.gz"):
+        datasets.cifar10(tmp_path / "nowhere", url="http://127.0.0.1:9/cifar-10-python.tar.gz")
+    assert not (tmp_path / "nowhere" / "cifar-10-python.tar.gz").exists()
+
+
+def test_archive_members_outside_the_directory_are_never_written(tmp_path):
+    data_dir = tmp_path / "data"
+    md5 = make_cifar_archive(data_dir, extra_members={"../escaped.txt": b"x", "/tmp/abs.txt": b"y"})
+    datasets.cifar10(data_dir, md5=md5)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert sorted(p.name for p in data_dir.iterdir()) == ["cifar-10-python.tar.gz"]
+
+
+def test_a_non_archive_with_the_right_checksum_is_refused(tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not a tar file")
+    with pytest.raises(UsageError, match="not a CIFAR-10"):
+        datasets.cifar10(tmp_path, md5=hashlib.md5(b"not a tar file").hexdigest())
+
+
+def test_random_crop_flip_takes_windows_of_the_padded_images():
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    out = datasets.random_crop_flip(images, torch.Generator().manual_seed(0), padding=2)
+    assert out.shape == images.shape
+    padded = torch.nn.functional.pad(images, (2,) * 4)
+    for b in range(2):
+        windows = [padded[b, :, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out[b], w) or torch.equal(out[b], w.flip(2)) for w in windows)
