@@ -79,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--schedule", choices=SCHEDULES)
     study.add_argument("--executor", choices=("local", "ray"), default="local")
     study.add_argument("--workers", type=positive_int, default=None, help="parallel workers (default: one per core)")
+    study.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
+                       help="where to train (default: auto, CUDA if visible)")  # fmt: skip
     study.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    study.add_argument("--gpus-per-task", type=float, default=0.0,
+                       help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)")  # fmt: skip
     study.add_argument("--out", type=Path, default=None, help="results directory (default: runs/TASK)")
     study.add_argument("--data-dir", type=Path, default=None, help="where data sets are cached or downloaded")
     study.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -101,7 +105,7 @@ def study_command(args: argparse.Namespace) -> None:
     out = args.out or Path("runs") / Path(args.task.split(":")[-1]).name
     if args.address and args.executor != "ray":
         raise UsageError("--address needs --executor ray")
-    executor = make_executor(args.executor, args.workers, args.address)
+    executor = make_executor(args.executor, args.workers, args.device, args.address, args.gpus_per_task)
     run_study(spec, out, executor, args.data_dir, progress=not args.quiet)
     print(f"report: {write_report(out)}")
 

@@ -119,11 +119,12 @@ def random_crop_flip(images: Tensor, generator: torch.Generator, padding: int = 
     """Random crops of zero-padded images plus horizontal flips, as batched tensor ops."""
     batch, _, height, width = images.shape
     padded = torch.nn.functional.pad(images, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (batch, 1), generator=generator)
-    dx = torch.randint(0, 2 * padding + 1, (batch, 1), generator=generator)
-    rows = (dy + torch.arange(height)).view(batch, 1, height, 1)
-    cols = (dx + torch.arange(width)).view(batch, 1, 1, width)
+    # random numbers from the (CPU) generator, so every device sees the same crops
+    dy = torch.randint(0, 2 * padding + 1, (batch, 1), generator=generator).to(images.device)
+    dx = torch.randint(0, 2 * padding + 1, (batch, 1), generator=generator).to(images.device)
+    flip = (torch.rand(batch, generator=generator) < 0.5).to(images.device)
+    rows = (dy + torch.arange(height, device=images.device)).view(batch, 1, height, 1)
+    cols = (dx + torch.arange(width, device=images.device)).view(batch, 1, 1, width)
     crops = padded.gather(2, rows.expand(batch, images.shape[1], height, padded.shape[3]))
     crops = crops.gather(3, cols.expand(batch, images.shape[1], height, width))
-    flip = torch.rand(batch, generator=generator) < 0.5
     return torch.where(flip.view(batch, 1, 1, 1), crops.flip(3), crops)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from decaylab.lab.errors import UsageError
 from decaylab.lab.executors import Executor, Unit
 from decaylab.lab.store import ResultStore
-from decaylab.lab.tasks import DEFAULT_TASK, load_task
+from decaylab.lab.tasks import DEFAULT_TASK, absolute_spec, load_task
 from decaylab.lab.train import SCHEDULES, RunConfig
 from decaylab.optim import METHODS
 
@@ -92,7 +92,8 @@ def split_into_units(runs: Sequence[RunConfig], workers: int) -> list[list[RunCo
     for run in runs:
         groups.setdefault(run.unit, []).append(run)
     size = max(1, min(MAX_UNIT_MEMBERS, math.ceil(len(runs) / max(workers, 1))))
-    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+    units = [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+    return sorted(units, key=len, reverse=True)  # largest first: workers finish together
 
 
 @contextmanager
@@ -124,7 +125,7 @@ def run_study(
             with tqdm(
                 total=len(planned), initial=len(planned) - len(pending), unit="run", desc="study", disable=not progress
             ) as bar:
-                for results in executor.run(spec.task, data_dir, units):
+                for results in executor.run(absolute_spec(spec.task), data_dir, units):
                     store.add(results)
                     bar.update(len(results))
             if progress and pending:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,10 +94,21 @@ def load_task(spec: str, data_dir: Path | None = None) -> Task:
     return _load_custom(*spec.rsplit(":", 1))
 
 
+def absolute_spec(spec: str) -> str:
+    """``spec`` with a custom task's file made absolute, for workers started elsewhere."""
+    if spec in BUILT_IN or ":" not in spec:
+        return spec
+    file, function = spec.rsplit(":", 1)
+    return f"{Path(file).resolve()}:{function}"
+
+
 def _load_custom(file: str, function: str) -> Task:
-    path = Path(file)
+    """Import ``file`` as a script would be: its directory first on ``sys.path``."""
+    path = Path(file).resolve()
     if not path.is_file():
         raise UsageError(f"task file {file} not found")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     module_spec = importlib.util.spec_from_file_location(f"decaylab_task_{path.stem}", path)
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)

@@ -97,13 +97,21 @@ def evaluate(model: torch.nn.Module, x: Tensor, y: Tensor, dtype: torch.dtype) -
     return torch.stack(loss_sums).sum(0) / len(x), torch.stack(corrects).sum(0) / len(x)
 
 
-def train_unit(task: Task, runs: Sequence[RunConfig], dtype: torch.dtype = torch.float32) -> list[RunResult]:
-    """Train ``runs`` (one unit: all share ``RunConfig.unit``) as the members of one model."""
+def train_unit(
+    task: Task, runs: Sequence[RunConfig], dtype: torch.dtype = torch.float32, device: str = "cpu"
+) -> list[RunResult]:
+    """Train ``runs`` (one unit: all share ``RunConfig.unit``) as the members of one model.
+
+    Random numbers (initialization, batch order, augmentation) come from CPU generators, so a
+    run sees the same data and starts from the same weights on every device.
+    """
     first = runs[0]
     assert all(run.unit == first.unit for run in runs), "a unit's runs must share task, method, seed, …"
     started = time.perf_counter()
     torch.manual_seed(first.seed)
-    model = task.make_model(len(runs)).to(dtype)
+    model = task.make_model(len(runs)).to(device, dtype)
+    train_x, train_y = task.train_x.to(device), task.train_y.to(device)
+    test_x, test_y = task.test_x.to(device), task.test_y.to(device)
     base_lr = torch.tensor([run.lr for run in runs], dtype=torch.float64)
     decay = torch.tensor([run.weight_decay for run in runs], dtype=torch.float64)
     groups = param_groups(model, decay, member_dims=1)
@@ -111,38 +119,39 @@ def train_unit(task: Task, runs: Sequence[RunConfig], dtype: torch.dtype = torch
     batches = torch.Generator().manual_seed(first.seed)
 
     results = [RunResult(run) for run in runs]
-    alive = torch.ones(len(runs), dtype=torch.bool)
+    alive = torch.ones(len(runs), dtype=torch.bool, device=device)
     steps_per_epoch = math.ceil(len(task.train_x) / first.batch_size)
     total_steps = first.epochs * steps_per_epoch
     step = 0
     for epoch in range(1, first.epochs + 1):
-        order = torch.randperm(len(task.train_x), generator=batches)
-        loss_sum = torch.zeros(len(runs), dtype=torch.float64)
+        order = torch.randperm(len(task.train_x), generator=batches).to(device)
+        loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
         for start in range(0, len(order), first.batch_size):
             index = order[start : start + first.batch_size]
-            x = task.train_x[index]
+            x = train_x[index]
             if task.augment is not None:
                 x = task.augment(x, batches)
-            losses = member_losses(model(x.to(dtype)), task.train_y[index])
+            losses = member_losses(model(x.to(dtype)), train_y[index])
             diverged = alive & ~torch.isfinite(losses.detach())
             torch.where(alive & ~diverged, losses, 0.0).sum().backward()
             eta = schedule_multiplier(first.schedule, step, total_steps)
             for group in optimizer.param_groups:
-                group["lr"] = base_lr * eta * alive
+                group["lr"] = base_lr * eta * alive.cpu()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if diverged.any():
                 _stop(model, optimizer, diverged, alive)
             loss_sum += losses.detach().double() * len(index)
             step += 1
-        test_loss, test_acc = evaluate(model, task.test_x, task.test_y, dtype)
-        train_loss = loss_sum / len(order)
+        test_loss, test_acc = evaluate(model, test_x, test_y, dtype)
+        train_loss = loss_sum.cpu() / len(order)
+        test_loss, test_acc = test_loss.cpu(), test_acc.cpu()
         for i in alive.nonzero().flatten().tolist():
             values = (float(train_loss[i]), float(test_loss[i]), float(test_acc[i]))
             if all(math.isfinite(v) for v in values):
                 results[i].curves.append((epoch, *values))
             else:
-                _stop(model, optimizer, torch.arange(len(runs)) == i, alive)
+                _stop(model, optimizer, torch.arange(len(runs), device=device) == i, alive)
     for i, result in enumerate(results):
         result.status = "done" if alive[i] else "diverged"
         result.seconds = (time.perf_counter() - started) / len(runs)

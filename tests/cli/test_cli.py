@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,30 +40,45 @@ def assert_one_line_error(status: int, err: str, *words: str) -> None:
         assert word in lines[0], (word, lines[0])
 
 
-@pytest.mark.parametrize(
-    ("argv", "words"),
-    [
-        (["study", "--methods", "adamw,sgd"], ["sgd"]),
-        (["study", "--task", "imagenet"], ["imagenet"]),
-        (["study", "--task", "missing.py:make_task"], ["missing.py"]),
-        (["study", "--lrs", "1e-3,abc"], ["--lrs", "abc"]),
-        (["study", "--lrs", "1e-3,,1e-2"], ["--lrs"]),
-        (["study", "--lrs=-1e-3"], ["--lrs", "-0.001"]),
-        (["study", "--lrs", "1e-3,-1e-2"], ["--lrs", "-0.01"]),
-        (["study", "--lrs", "0"], ["--lrs"]),
-        (["study", "--wds", "0,-0.1"], ["--wds", "-0.1"]),
-        (["study", "--wds", "nan"], ["--wds"]),
-        (["study", "--epochs", "0"], ["--epochs"]),
-        (["study", "--seeds", "two"], ["--seeds"]),
-        (["study", "--schedule", "linear"], ["--schedule"]),
-        (["study", "--executor", "slurm"], ["--executor"]),
-        (["study", "--address", "ray://x:1"], ["--address"]),
-        (["study", "--frobnicate"], ["--frobnicate"]),
-        (["export"], ["DIR"]),
-        (["export", "/nonexistent/dir"], ["no results"]),
-        (["report", "/nonexistent/dir"], ["no results"]),
-    ],
-)
+STUDY_MISTAKES = [
+    (["--methods", "adamw,sgd"], ["sgd"]),
+    (["--task", "imagenet"], ["imagenet"]),
+    (["--task", "missing.py:make_task"], ["missing.py"]),
+    (["--lrs", "1e-3,abc"], ["--lrs", "abc"]),
+    (["--lrs", "1e-3,,1e-2"], ["--lrs"]),
+    (["--lrs=-1e-3"], ["--lrs", "-0.001"]),
+    (["--lrs", "1e-3,-1e-2"], ["--lrs", "-0.01"]),
+    (["--lrs", "0"], ["--lrs"]),
+    (["--wds", "0,-0.1"], ["--wds", "-0.1"]),
+    (["--wds", "nan"], ["--wds"]),
+    (["--epochs", "0"], ["--epochs"]),
+    (["--seeds", "two"], ["--seeds"]),
+    (["--schedule", "linear"], ["--schedule"]),
+    (["--frobnicate"], ["--frobnicate"]),
+]
+OTHER_MISTAKES = [
+    (["study", "--executor", "slurm"], ["--executor"]),
+    (["study", "--address", "ray://x:1"], ["--address"]),
+    (["study", "--device", "cuda"], ["--device cuda", "no CUDA"]),
+    (["study", "--device", "tpu"], ["--device"]),
+    (["study", "--gpus-per-task", "0.5"], ["--gpus-per-task", "ray"]),
+    (["study", "--executor", "ray", "--gpus-per-task", "-1"], ["--gpus-per-task"]),
+    (["study", "--executor", "ray", "--device", "cuda"], ["no CUDA"]),
+    (["export"], ["DIR"]),
+    (["export", "/nonexistent/dir"], ["no results"]),
+    (["report", "/nonexistent/dir"], ["no results"]),
+]
+MISTAKES = [
+    *(
+        (["study", *argv, "--executor", executor], words)
+        for argv, words in STUDY_MISTAKES
+        for executor in ("local", "ray")
+    ),
+    *OTHER_MISTAKES,
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), MISTAKES)
 def test_bad_input_is_one_line_and_exit_status_2(capsys, tmp_path, argv, words):
     if argv[0] == "study":
         argv = [*argv, "--out", str(tmp_path / "out")]
@@ -77,17 +93,22 @@ def test_a_foreign_or_unreadable_results_file_is_refused(capsys, tmp_path):
         db.execute("CREATE TABLE other (x)")
     (garbage / "results.sqlite").write_bytes(b"\x00garbage" * 100)
     for directory in (foreign, garbage):
-        for argv in (["study", *SMALL, "--out", str(directory)], ["export", str(directory)]):
+        for argv in (
+            ["study", *SMALL, "--out", str(directory)],
+            ["study", *SMALL, "--out", str(directory), "--executor", "ray"],
+            ["export", str(directory)],
+        ):
             assert_one_line_error(*run_cli(capsys, *argv)[::2], "results.sqlite")
 
 
 def test_cifar10_missing_without_network_and_corrupt_are_clear_errors(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "CIFAR10_URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")
-    argv = ["study", "--task", "cifar10-resnet20", "--out", str(tmp_path / "out")]
-    assert_one_line_error(*run_cli(capsys, *argv, "--data-dir", str(tmp_path / "empty"))[::2], "download failed")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "cifar-10-python.tar.gz").write_bytes(b"truncated")
-    assert_one_line_error(*run_cli(capsys, *argv, "--data-dir", str(tmp_path / "bad"))[::2], "corrupt")
+    for executor in ("local", "ray"):
+        argv = ["study", "--task", "cifar10-resnet20", "--out", str(tmp_path / "out"), "--executor", executor]
+        assert_one_line_error(*run_cli(capsys, *argv, "--data-dir", str(tmp_path / "empty"))[::2], "download failed")
+        assert_one_line_error(*run_cli(capsys, *argv, "--data-dir", str(tmp_path / "bad"))[::2], "corrupt")
 
 
 def test_a_second_study_on_the_same_directory_is_refused_while_one_runs(capsys, tmp_path):
@@ -95,7 +116,9 @@ def test_a_second_study_on_the_same_directory_is_refused_while_one_runs(capsys, 
     out.mkdir()
     with (out / ".lock").open("w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        assert_one_line_error(*run_cli(capsys, "study", *SMALL, "--out", str(out))[::2], "another decaylab study")
+        for executor in ("local", "ray"):
+            argv = ["study", *SMALL, "--out", str(out), "--executor", executor]
+            assert_one_line_error(*run_cli(capsys, *argv)[::2], "another decaylab study")
 
 
 def test_study_export_and_report_round_trip(capsys, tmp_path):
@@ -129,12 +152,15 @@ def stored_runs(path: Path) -> dict[str, float]:
             return {}
 
 
-def test_a_study_killed_midway_resumes_with_every_run_exactly_once(tmp_path):
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_study_killed_midway_resumes_with_every_run_exactly_once(tmp_path, monkeypatch, executor):
+    """SIGKILL of the driver mid-study, then the same command: every run once, none redone."""
+    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="ray", dir="/tmp"))
     out = tmp_path / "out"
     argv = [
         sys.executable, "-m", "decaylab.cli", "study", "--task", TINY, "--methods", "adamw,adaml2,proxadam,adamp",
         "--lrs", "1e-2,3e-2", "--wds", "0,1e-3", "--seeds", "2", "--epochs", "40", "--workers", "1",
-        "--out", str(out), "--quiet",
+        "--executor", executor, "--out", str(out), "--quiet",
     ]  # fmt: skip
     total = 4 * 2 * 2 * 2
     study = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
