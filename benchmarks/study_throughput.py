@@ -70,7 +70,7 @@ def main() -> None:
 
     spec = replace(StudySpec(), epochs=args.epochs, seeds=1)
     task = load_task(spec.task)
-    runs = spec.runs(task.identity, task.epochs)
+    runs = spec.runs(task)
     peak = matmul_peak()
     run_flops = flops_per_run(task, runs[0])
     print(f"default grid: {len(runs)} runs of {task.name}, {args.epochs} epochs each; {torch.get_num_threads()} cores")

@@ -1,4 +1,4 @@
-"""The ``decaylab`` command: ``study``, ``export`` and ``report``.
+"""The ``decaylab`` command: ``study``, ``export``, ``report`` and ``claims``.
 
 Bad input (a flag, a value, a file) ends with one line on stderr saying what to fix and exit
 status 2, never a traceback.
@@ -94,6 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="redraw figures and report from stored results")
     report.add_argument("out", type=Path, metavar="DIR")
+
+    check = commands.add_parser("claims", help="run the studies the post's claims need; write OUT/claims.md")
+    check.add_argument(
+        "--task", default=DEFAULT_TASK, help="a built-in task (its BatchNorm pair is used too) or file.py:fn"
+    )
+    check.add_argument("--bn-task", default=None, help="the task's BatchNorm counterpart (default: the built-in pair)")
+    check.add_argument("--out", type=Path, default=None, help="results directory (default: runs/claims-TASK)")
+    check.add_argument("--quick", action="store_true", help="small grids, one seed, 8 epochs (a few minutes)")
+    check.add_argument("--executor", choices=("local", "ray"), default="local")
+    check.add_argument("--workers", type=positive_int, default=None)
+    check.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    check.add_argument("--data-dir", type=Path, default=None)
+    check.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -125,6 +138,15 @@ def export_command(args: argparse.Namespace) -> None:
         writer.writerows(rows)
 
 
+def claims_command(args: argparse.Namespace) -> None:
+    from decaylab.analysis.claims_report import run_claims
+
+    out = args.out or Path("runs") / f"claims-{Path(args.task.split(':')[-1]).name}"
+    executor = make_executor(args.executor, args.workers, args.device)
+    path = run_claims(args.task, out, executor, args.quick, args.data_dir, not args.quiet, args.bn_task)
+    print(f"claims: {path}")
+
+
 def report_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.report import write_report
 
@@ -132,7 +154,7 @@ def report_command(args: argparse.Namespace) -> None:
 
 
 SPEC_FLAGS = ("task", "methods", "lrs", "weight_decays", "epochs", "seeds", "schedule")
-COMMANDS = {"study": study_command, "export": export_command, "report": report_command}
+COMMANDS = {"study": study_command, "export": export_command, "report": report_command, "claims": claims_command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

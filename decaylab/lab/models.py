@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +106,14 @@ class MLP(nn.Module):
         self.head = StackedLinear(members, hidden, classes)
         self.members = members
 
+    def normalized_weights(self) -> dict[str, Tensor]:
+        """The weights that feed a BatchNorm (scale-invariant), by name."""
+        return {
+            f"hidden.{i}": cast(Tensor, layer.weight)
+            for i, (layer, norm) in enumerate(zip(self.hidden, self.norms, strict=True))
+            if isinstance(norm, StackedBatchNorm)
+        }
+
     def forward(self, x: Tensor) -> Tensor:
         h = x.flatten(1).unsqueeze(0).expand(self.members, -1, -1)
         for layer, norm in zip(self.hidden, self.norms, strict=True):
@@ -126,6 +135,14 @@ class CNN1d(nn.Module):
             length = (length + 2 - kernel) // 2 + 1
         self.head = StackedLinear(members, channels * length, classes)
         self.members = members
+
+    def normalized_weights(self) -> dict[str, Tensor]:
+        """The weights that feed a BatchNorm (scale-invariant), by name."""
+        return {
+            f"convs.{i}": cast(Tensor, conv.weight)
+            for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True))
+            if isinstance(norm, StackedBatchNorm)
+        }
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.view(x.shape[0], 1, -1).repeat(1, self.members, 1)
@@ -180,6 +197,12 @@ class ResNet20(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.head = StackedLinear(members, 64, classes)
         self.members = members
+
+    def normalized_weights(self) -> dict[str, Tensor]:
+        """The convolution kernels that feed a BatchNorm (scale-invariant), by name."""
+        if not isinstance(self.stem_norm, StackedBatchNorm):
+            return {}
+        return {name: p for name, p in self.named_parameters() if name.endswith("weight") and p.ndim == 5}
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.stem_norm(self.stem(x.repeat(1, self.members, 1, 1))).relu()

@@ -1,8 +1,9 @@
 """The results store: SQLite at ``OUT/results.sqlite``, one writer, runs keyed by configuration.
 
 Tables: ``runs`` (one row per finished run, ``done`` or ``diverged``), ``curves`` (per-epoch
-metrics), ``studies`` (each study's specification, so a report can be redrawn), ``meta``
-(marks the file as decaylab's). A unit's runs are written in one transaction, so a study
+metrics), ``layers`` (per-epoch norm and rotation of BatchNorm-fed weights), ``studies``
+(each study's specification, so a report can be redrawn), ``meta`` (marks the file as
+decaylab's). A unit's runs are written in one transaction, so a study
 killed at any moment loses at most the units in flight and never stores a run twice.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from decaylab.lab.errors import UsageError
-from decaylab.lab.train import RunConfig, RunResult
+from decaylab.lab.train import RunResult
 
 APPLICATION = "decaylab"
 SCHEMA_VERSION = 1
@@ -35,6 +36,10 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS curves (
     key TEXT NOT NULL REFERENCES runs(key), epoch INTEGER NOT NULL,
     train_loss REAL NOT NULL, test_loss REAL NOT NULL, test_acc REAL NOT NULL, PRIMARY KEY (key, epoch)
+);
+CREATE TABLE IF NOT EXISTS layers (
+    key TEXT NOT NULL REFERENCES runs(key), epoch INTEGER NOT NULL, layer TEXT NOT NULL,
+    norm REAL NOT NULL, rotation REAL NOT NULL, PRIMARY KEY (key, epoch, layer)
 );
 CREATE TABLE IF NOT EXISTS studies (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, started_at REAL NOT NULL);
 """
@@ -102,6 +107,10 @@ class ResultStore:
                     "INSERT OR IGNORE INTO curves VALUES (?, ?, ?, ?, ?)",
                     [(config.key, *point) for point in result.curves],
                 )
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO layers VALUES (?, ?, ?, ?, ?)",
+                    [(config.key, *entry) for entry in result.layers],
+                )
 
     def record_study(self, spec: dict[str, Any]) -> None:
         with self.db:
@@ -122,11 +131,12 @@ class ResultStore:
             "SELECT epoch, train_loss, test_loss, test_acc FROM curves WHERE key = ? ORDER BY epoch", (key,)
         ).fetchall()
 
+    def layers(self, key: str) -> list[tuple[int, str, float, float]]:
+        """``(epoch, layer, norm, rotation)`` of a run's BatchNorm-fed weights."""
+        return self.db.execute(
+            "SELECT epoch, layer, norm, rotation FROM layers WHERE key = ? ORDER BY layer, epoch", (key,)
+        ).fetchall()
+
 
 def _nullable(value: float) -> float | None:
     return None if value != value else value  # NaN → NULL
-
-
-def config_of(row: dict[str, Any]) -> RunConfig:
-    """The configuration of a stored run (for keys built from the row itself)."""
-    return RunConfig(**{k: row[k] for k in ("task", "method", "lr", "weight_decay", "seed", "epochs", "schedule")})

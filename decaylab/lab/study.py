@@ -15,7 +15,7 @@ from tqdm import tqdm
 from decaylab.lab.errors import UsageError
 from decaylab.lab.executors import Executor, Unit
 from decaylab.lab.store import ResultStore
-from decaylab.lab.tasks import DEFAULT_TASK, absolute_spec, load_task
+from decaylab.lab.tasks import DEFAULT_TASK, Task, absolute_spec, load_task
 from decaylab.lab.train import SCHEDULES, RunConfig
 from decaylab.optim import METHODS
 
@@ -67,10 +67,12 @@ class StudySpec:
         if self.schedule not in SCHEDULES:
             raise UsageError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
 
-    def runs(self, task_identity: str, task_epochs: int) -> list[RunConfig]:
-        """Every grid point, in a fixed order."""
+    def runs(self, task: Task) -> list[RunConfig]:
+        """Every grid point on ``task`` (its identity, batch size and, unless given, epochs), in a fixed order."""
         return [
-            RunConfig(task_identity, method, lr, decay, seed, self.epochs or task_epochs, self.schedule)
+            RunConfig(
+                task.identity, method, lr, decay, seed, self.epochs or task.epochs, self.schedule, task.batch_size
+            )
             for method in self.methods
             for seed in range(self.seeds)
             for decay in (self.weight_decays if self.weight_decays is not None else DEFAULT_WDS[method])
@@ -113,24 +115,37 @@ def run_study(
 ) -> list[RunConfig]:
     """Run every grid point of ``spec`` not yet in ``OUT/results.sqlite``; return all of them."""
     task = load_task(spec.task, data_dir)  # in the driver first: bad tasks fail here, data is cached once
-    planned = spec.runs(task.identity, task.epochs)
+    planned = spec.runs(task)
     with exclusive(out):
         store = ResultStore(out)
         try:
             store.record_study({**asdict(spec), "task_identity": task.identity, "epochs": planned[0].epochs})
-            finished = store.finished_keys()
-            pending = [run for run in planned if run.key not in finished]
-            units: list[Unit] = list(split_into_units(pending, executor.workers))
-            started = time.perf_counter()
-            with tqdm(
-                total=len(planned), initial=len(planned) - len(pending), unit="run", desc="study", disable=not progress
-            ) as bar:
-                for results in executor.run(absolute_spec(spec.task), data_dir, units):
-                    store.add(results)
-                    bar.update(len(results))
-            if progress and pending:
-                minutes = (time.perf_counter() - started) / 60
-                tqdm.write(f"{len(pending)} runs in {minutes:.1f} min ({len(pending) / minutes:.0f} runs/min)")
+            run_configs(planned, spec.task, store, executor, data_dir, progress)
         finally:
             store.close()
     return planned
+
+
+def run_configs(
+    planned: Sequence[RunConfig],
+    task: str,
+    store: ResultStore,
+    executor: Executor,
+    data_dir: Path | None = None,
+    progress: bool = True,
+    label: str = "study",
+) -> None:
+    """Train the runs of ``planned`` that ``store`` lacks, storing each unit as it finishes."""
+    finished = store.finished_keys()
+    pending = [run for run in planned if run.key not in finished]
+    units: list[Unit] = list(split_into_units(pending, executor.workers))
+    started = time.perf_counter()
+    with tqdm(
+        total=len(planned), initial=len(planned) - len(pending), unit="run", desc=label, disable=not progress
+    ) as bar:
+        for results in executor.run(absolute_spec(task), data_dir, units):
+            store.add(results)
+            bar.update(len(results))
+    if progress and pending:
+        minutes = (time.perf_counter() - started) / 60
+        tqdm.write(f"{label}: {len(pending)} runs in {minutes:.1f} min ({len(pending) / minutes:.0f} runs/min)")

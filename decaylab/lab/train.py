@@ -25,6 +25,10 @@ from decaylab.optim import make_optimizer, param_groups
 
 SCHEDULES = ("cosine", "constant")
 EVAL_BATCH = 2000
+ROTATION_EVERY = 8
+"""Rotation of BatchNorm-fed weights is measured on every 8th step of an epoch, its first
+included (the epoch's mean is estimated from those), which keeps the cost of recording it to a
+few percent of training."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class RunConfig:
     batch_size: int = 100
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    loss_scale: float = 1.0
+    """The loss is multiplied by this before backpropagation (the scale-freeness check)."""
 
     @property
     def key(self) -> str:
@@ -50,7 +56,10 @@ class RunConfig:
     @property
     def unit(self) -> tuple[object, ...]:
         """What members of one stacked model must share."""
-        return (self.task, self.method, self.seed, self.epochs, self.schedule, self.batch_size, self.betas, self.eps)
+        return (
+            self.task, self.method, self.seed, self.epochs, self.schedule, self.batch_size, self.betas, self.eps,
+            self.loss_scale,
+        )  # fmt: skip
 
 
 @dataclass
@@ -61,6 +70,9 @@ class RunResult:
     status: str = "done"
     curves: list[tuple[int, float, float, float]] = field(default_factory=list)
     """``(epoch, train_loss, test_loss, test_acc)`` for each finished epoch."""
+    layers: list[tuple[int, str, float, float]] = field(default_factory=list)
+    """``(epoch, layer, norm, rotation)`` of each weight that feeds a BatchNorm: its norm at the
+    end of the epoch and its mean rotation per step (radians) during the epoch."""
     seconds: float = 0.0
 
     @property
@@ -81,6 +93,17 @@ def member_losses(logits: Tensor, labels: Tensor) -> Tensor:
     members, batch, classes = logits.shape
     flat = F.cross_entropy(logits.reshape(-1, classes), labels.repeat(members), reduction="none")
     return flat.view(members, batch).mean(1)
+
+
+def rotation(before: Tensor, after: Tensor) -> Tensor:
+    """Angle between each member's weights before and after (radians), ``(M, …) → (M,)``.
+
+    ``2·asin(‖â − b̂‖/2)``, which stays accurate for the small angles of one step, where
+    ``acos`` of a cosine near 1 does not.
+    """
+    a, b = before.flatten(1).double(), after.flatten(1).double()
+    chord = (a / a.norm(dim=1, keepdim=True) - b / b.norm(dim=1, keepdim=True)).norm(dim=1)
+    return 2 * torch.asin((chord / 2).clamp(max=1.0))
 
 
 @torch.no_grad()
@@ -119,6 +142,8 @@ def train_unit(
     batches = torch.Generator().manual_seed(first.seed)
 
     results = [RunResult(run) for run in runs]
+    # weights whose scale BatchNorm removes: their norm and rotation are the effective learning rate
+    tracked: dict[str, Tensor] = dict(getattr(model, "normalized_weights", dict)())
     alive = torch.ones(len(runs), dtype=torch.bool, device=device)
     steps_per_epoch = math.ceil(len(task.train_x) / first.batch_size)
     total_steps = first.epochs * steps_per_epoch
@@ -126,19 +151,27 @@ def train_unit(
     for epoch in range(1, first.epochs + 1):
         order = torch.randperm(len(task.train_x), generator=batches).to(device)
         loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
-        for start in range(0, len(order), first.batch_size):
+        turned = {name: torch.zeros(len(runs), dtype=torch.float64, device=device) for name in tracked}
+        sampled_steps = 0
+        for batch_number, start in enumerate(range(0, len(order), first.batch_size)):
             index = order[start : start + first.batch_size]
             x = train_x[index]
             if task.augment is not None:
                 x = task.augment(x, batches)
             losses = member_losses(model(x.to(dtype)), train_y[index])
             diverged = alive & ~torch.isfinite(losses.detach())
-            torch.where(alive & ~diverged, losses, 0.0).sum().backward()
+            (torch.where(alive & ~diverged, losses, 0.0).sum() * first.loss_scale).backward()
+            sampled = batch_number % ROTATION_EVERY == 0
+            before = {name: weight.detach().clone() for name, weight in tracked.items()} if sampled else {}
             eta = schedule_multiplier(first.schedule, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = base_lr * eta * alive.cpu()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            if sampled:
+                for name, weight in tracked.items():
+                    turned[name] += rotation(before[name], weight.detach())
+                sampled_steps += 1
             if diverged.any():
                 _stop(model, optimizer, diverged, alive)
             loss_sum += losses.detach().double() * len(index)
@@ -150,6 +183,9 @@ def train_unit(
             values = (float(train_loss[i]), float(test_loss[i]), float(test_acc[i]))
             if all(math.isfinite(v) for v in values):
                 results[i].curves.append((epoch, *values))
+                for name, weight in tracked.items():
+                    norm = float(weight.detach()[i].norm())
+                    results[i].layers.append((epoch, name, norm, float(turned[name][i]) / max(sampled_steps, 1)))
             else:
                 _stop(model, optimizer, torch.arange(len(runs), device=device) == i, alive)
     for i, result in enumerate(results):

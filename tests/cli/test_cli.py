@@ -183,3 +183,24 @@ def test_a_study_killed_midway_resumes_with_every_run_exactly_once(tmp_path, mon
     rows = list(csv.DictReader(io.StringIO(exported)))
     configurations = [(r["method"], r["lr"], r["weight_decay"], r["seed"]) for r in rows]
     assert len(configurations) == len(set(configurations)) == total
+
+
+def test_claims_runs_every_check_at_tiny_size_and_resumes(capsys, tmp_path):
+    """`decaylab claims --quick` on the tiny task and its BN twin: every section, figure and verdict."""
+    out = tmp_path / "claims"
+    argv = ["claims", "--task", TINY.replace("make_task", "make_task_without_bn"), "--bn-task", TINY,
+            "--quick", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 0, err
+    report = (out / "claims.md").read_text()
+    for number in range(1, 7):
+        assert f"## {number}." in report
+    for figure in ("heatmaps.png", "heatmaps_bn.png", "ridge.png", "late.png", "prox.png", "scale.png", "rotation.png"):
+        assert (out / "claims" / figure).stat().st_size > 0, figure
+    verdicts = [line for line in report.splitlines() if line.startswith("| ") and "**" in line]
+    assert len(verdicts) >= 15
+    assert all(any(v in line for v in ("**holds**", "**does not hold**", "**inconclusive**")) for line in verdicts)
+    stored = stored_runs(out / "results.sqlite")
+    started = time.monotonic()
+    assert run_cli(capsys, *argv)[0] == 0  # everything stored: nothing is trained again
+    assert stored_runs(out / "results.sqlite") == stored and time.monotonic() - started < 30
