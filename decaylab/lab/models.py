@@ -93,6 +93,15 @@ def _uniform(shape: tuple[int, ...], bound: float) -> Tensor:
     return torch.empty(shape).uniform_(-bound, bound)
 
 
+def batchnorm_fed(prefix: str, layers: nn.ModuleList, norms: nn.ModuleList) -> dict[str, Tensor]:
+    """The weights of ``layers`` whose output goes into a BatchNorm of ``norms`` (paired by position)."""
+    return {
+        f"{prefix}.{i}": cast(Tensor, layer.weight)
+        for i, (layer, norm) in enumerate(zip(layers, norms, strict=True))
+        if isinstance(norm, StackedBatchNorm)
+    }
+
+
 class MLP(nn.Module):
     """MNIST-1D's MLP (40 → 100 → 100 → 10, ReLU), with BatchNorm after each hidden layer if asked."""
 
@@ -108,11 +117,7 @@ class MLP(nn.Module):
 
     def normalized_weights(self) -> dict[str, Tensor]:
         """The weights that feed a BatchNorm (scale-invariant), by name."""
-        return {
-            f"hidden.{i}": cast(Tensor, layer.weight)
-            for i, (layer, norm) in enumerate(zip(self.hidden, self.norms, strict=True))
-            if isinstance(norm, StackedBatchNorm)
-        }
+        return batchnorm_fed("hidden", self.hidden, self.norms)
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.flatten(1).unsqueeze(0).expand(self.members, -1, -1)
@@ -138,11 +143,7 @@ class CNN1d(nn.Module):
 
     def normalized_weights(self) -> dict[str, Tensor]:
         """The weights that feed a BatchNorm (scale-invariant), by name."""
-        return {
-            f"convs.{i}": cast(Tensor, conv.weight)
-            for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True))
-            if isinstance(norm, StackedBatchNorm)
-        }
+        return batchnorm_fed("convs", self.convs, self.norms)
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.view(x.shape[0], 1, -1).repeat(1, self.members, 1)
