@@ -110,12 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def short_name(task: str) -> str:
+    """A directory name for a task: its name, or ``FILE-FUNCTION`` for ``path/FILE.py:FUNCTION``."""
+    if ":" not in task:
+        return task
+    file, function = task.rsplit(":", 1)
+    return f"{Path(file).stem}-{function}"
+
+
 def study_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.report import write_report
 
     given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
     spec = StudySpec(**given)
-    out = args.out or Path("runs") / Path(args.task.split(":")[-1]).name
+    out = args.out or Path("runs") / short_name(args.task)
     if args.address and args.executor != "ray":
         raise UsageError("--address needs --executor ray")
     executor = make_executor(args.executor, args.workers, args.device, args.address, args.gpus_per_task)
@@ -141,7 +149,7 @@ def export_command(args: argparse.Namespace) -> None:
 def claims_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.claims_report import run_claims
 
-    out = args.out or Path("runs") / f"claims-{Path(args.task.split(':')[-1]).name}"
+    out = args.out or Path("runs") / f"claims-{short_name(args.task)}"
     executor = make_executor(args.executor, args.workers, args.device)
     path = run_claims(args.task, out, executor, args.quick, args.data_dir, not args.quiet, args.bn_task)
     print(f"claims: {path}")

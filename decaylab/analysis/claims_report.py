@@ -329,16 +329,16 @@ def _rotation_verdicts(
                         "the model reports no normalized_weights()")]  # fmt: skip
     beta1 = next(iter(runs.values()))[0].betas[0]
     figure, (norm_axis, rotation_axis) = plt.subplots(1, 2, figsize=(12, 4.2))
-    for style, (label, layers) in zip(("-", "--", ":"), series.items(), strict=True):
-        for layer, (norms, rotations) in layers.items():
+    for color, (label, layers) in zip(("C0", "C1", "C2"), series.items(), strict=True):
+        for style, (layer, (norms, rotations)) in zip(("-", "--", ":", "-."), layers.items(), strict=False):
             epochs = range(1, len(norms) + 1)
-            norm_axis.plot(epochs, norms, style, label=f"{label}: {layer}")
-            rotation_axis.plot(epochs, rotations, style, label=f"{label}: {layer}")
+            norm_axis.plot(epochs, norms, style, color=color, label=f"{label}: {layer}")
+            rotation_axis.plot(epochs, rotations, style, color=color, label=f"{label}: {layer}")
     predicted = claims.equilibrium_rotation(ROTATION_DECAY, beta1)
     rotation_axis.axhline(predicted, color="black", linewidth=0.8, label=f"equilibrium for λ = {ROTATION_DECAY:g}")
     norm_axis.set(xlabel="epoch", ylabel="weight norm", yscale="log", title="BN-fed weights: norm (constant lr)")
     rotation_axis.set(xlabel="epoch", ylabel="mean rotation per step (rad)", yscale="log", title="rotation per step")
-    rotation_axis.legend(fontsize=6)
+    rotation_axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     for axis in (norm_axis, rotation_axis):
         axis.grid(alpha=0.3)
     figure.savefig(path, dpi=110, bbox_inches="tight")

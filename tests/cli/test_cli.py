@@ -204,3 +204,14 @@ def test_claims_runs_every_check_at_tiny_size_and_resumes(capsys, tmp_path):
     started = time.monotonic()
     assert run_cli(capsys, *argv)[0] == 0  # everything stored: nothing is trained again
     assert stored_runs(out / "results.sqlite") == stored and time.monotonic() - started < 30
+
+
+def test_a_diverging_grid_point_is_stored_and_drawn_as_diverged_and_the_study_goes_on(capsys, tmp_path):
+    out = tmp_path / "out"
+    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0,1000", "--epochs", "3",
+            "--seeds", "1", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    rows = {row["weight_decay"]: row for row in csv.DictReader(io.StringIO(run_cli(capsys, "export", str(out))[1]))}
+    assert rows["0.0"]["status"] == "done" and rows["1000.0"]["status"] == "diverged"
+    assert "| 1 of 2 |" in (out / "report.md").read_text()  # the report counts the diverged cell
+    assert (out / "heatmaps.png").stat().st_size > 0
