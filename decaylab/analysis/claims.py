@@ -44,10 +44,11 @@ def parabola_vertex(xs: Sequence[float], ys: Sequence[float]) -> float:
     return min(max(x1 - 0.5 * numerator / denominator, x0), x2)
 
 
-def best_log_decay(decays: Sequence[float], accuracies: Sequence[float]) -> float | None:
+def best_log_decay(decays: Sequence[float], accuracies: Sequence[float], interior: bool = False) -> float | None:
     """``log10 λ*`` of one column: the best ``λ > 0``, refined by a parabola in ``log λ``.
 
-    At the edge of the grid the edge value is returned; ``None`` if no ``λ > 0`` is finite.
+    At the edge of the grid the edge value is returned, or ``None`` with ``interior=True``
+    (an edge only bounds λ*); ``None`` if no ``λ > 0`` is finite.
     """
     points = [(math.log10(d), a) for d, a in zip(decays, accuracies, strict=True) if d > 0 and math.isfinite(a)]
     if not points:
@@ -55,7 +56,7 @@ def best_log_decay(decays: Sequence[float], accuracies: Sequence[float]) -> floa
     points.sort()
     best = max(range(len(points)), key=lambda i: points[i][1])
     if best == 0 or best == len(points) - 1:
-        return points[best][0]
+        return None if interior else points[best][0]
     xs, ys = zip(*points[best - 1 : best + 2], strict=True)
     return parabola_vertex(xs, ys)
 
@@ -189,14 +190,13 @@ def decay_vs_length(lengths: Sequence[int], log_decays: Sequence[float]) -> Verd
 def trajectories_close(decays: Sequence[float], distances: Sequence[float]) -> Verdict:
     """Claim 4: ProxAdam's and AdamW's trajectories agree for small η·λ and part as it grows."""
     pairs = sorted((d, x) for d, x in zip(decays, distances, strict=True) if d > 0 and math.isfinite(x))
-    claim = "ProxAdam ≈ AdamW when η·λ is small"
+    claim = "ProxAdam ≈ AdamW when η·λ is small"  # distances: of a step, or of whole runs
     if len(pairs) < 3:
         return Verdict(claim, f"{len(pairs)} values of λ", INCONCLUSIVE, "needs at least 3 values of λ > 0")
     smallest = pairs[0][1]
     increasing = sum(b[1] >= a[1] for a, b in itertools.pairwise(pairs)) / (len(pairs) - 1)
     statistic = (
-        f"relative distance {100 * smallest:.2f}% at λ = {pairs[0][0]:g}, "
-        f"{100 * pairs[-1][1]:.2f}% at λ = {pairs[-1][0]:g}"
+        f"relative gap {100 * smallest:.2g}% at λ = {pairs[0][0]:g}, {100 * pairs[-1][1]:.2g}% at λ = {pairs[-1][0]:g}"
     )
     verdict = HOLDS if smallest <= 0.01 and increasing >= 0.75 else FAILS if smallest > 0.05 else INCONCLUSIVE
     rule = "holds if ≤ 1% at the smallest λ and growing with λ (≥ 3/4 of steps); does not hold if > 5% at the smallest"

@@ -60,7 +60,7 @@ class LocalExecutor:
         self.device = resolve_device(device)
 
     def run(self, task: str, data_dir: Path | None, units: Sequence[Unit]) -> Iterator[list[RunResult]]:
-        if self.workers == 1 or len(units) == 1:
+        if self.workers == 1 or len(units) <= 1:  # no pool to start for one unit, or none
             for unit in units:
                 yield run_unit(task, data_dir, unit, self.device)
             return

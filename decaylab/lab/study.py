@@ -143,7 +143,7 @@ def run_configs(
     with tqdm(
         total=len(planned), initial=len(planned) - len(pending), unit="run", desc=label, disable=not progress
     ) as bar:
-        for results in executor.run(absolute_spec(task), data_dir, units):
+        for results in executor.run(absolute_spec(task), data_dir, units) if units else ():
             store.add(results)
             bar.update(len(results))
     if progress and pending:

@@ -39,6 +39,7 @@ def test_the_parabola_refines_the_best_decay_between_grid_points():
     accuracies = [0.9 - (math.log10(d) + 2.6) ** 2 for d in decays]
     assert claims.best_log_decay(decays, accuracies) == pytest.approx(-2.6)
     assert claims.best_log_decay([0.0, 1e-3, 1e-2], [0.9, 0.5, 0.4]) == pytest.approx(-3)  # the edge
+    assert claims.best_log_decay([0.0, 1e-3, 1e-2], [0.9, 0.5, 0.4], interior=True) is None  # only a bound
     assert claims.best_log_decay([0.0], [0.9]) is None
 
 

@@ -121,6 +121,16 @@ def test_a_second_study_on_the_same_directory_is_refused_while_one_runs(capsys, 
             assert_one_line_error(*run_cli(capsys, *argv)[::2], "another decaylab study")
 
 
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_running_a_finished_study_again_trains_nothing(capsys, tmp_path, monkeypatch, executor):
+    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+    argv = ["study", *SMALL, "--out", str(tmp_path / "out"), "--quiet", "--workers", "2", "--executor", executor]
+    assert run_cli(capsys, *argv)[0] == 0
+    stored = stored_runs(tmp_path / "out" / "results.sqlite")
+    assert run_cli(capsys, *argv)[0] == 0
+    assert stored_runs(tmp_path / "out" / "results.sqlite") == stored and len(stored) == 16
+
+
 def test_study_export_and_report_round_trip(capsys, tmp_path):
     out = tmp_path / "out"
     status, stdout, _ = run_cli(capsys, "study", *SMALL, "--out", str(out), "--quiet", "--workers", "1")
