@@ -5,22 +5,29 @@ import torch
 
 from decaylab.optim import Adam, AdamW, ProxAdam, make_optimizer
 
+from .reference import ALL_METHODS
+
+BAD_HYPERPARAMETERS = [
+    ({"lr": -1e-3}, "lr"),
+    ({"eps": -1e-8}, "eps"),
+    ({"betas": (1.0, 0.999)}, r"betas\[0\]"),
+    ({"betas": (0.9, -0.1)}, r"betas\[1\]"),
+    ({"weight_decay": -0.1}, "weight_decay"),
+    ({"lr": torch.tensor([1e-3, -1e-3])}, "lr"),
+    ({"lr": float("nan")}, "lr"),
+]
+
 
 @pytest.mark.parametrize(
-    ("kwargs", "name"),
+    ("method", "kwargs", "name"),
     [
-        ({"lr": -1e-3}, "lr"),
-        ({"eps": -1e-8}, "eps"),
-        ({"betas": (1.0, 0.999)}, r"betas\[0\]"),
-        ({"betas": (0.9, -0.1)}, r"betas\[1\]"),
-        ({"weight_decay": -0.1}, "weight_decay"),
-        ({"lr": torch.tensor([1e-3, -1e-3])}, "lr"),
-        ({"lr": float("nan")}, "lr"),
+        (method, kwargs, name)
+        for method in ALL_METHODS
+        for kwargs, name in BAD_HYPERPARAMETERS
+        if not (method == "adam" and "weight_decay" in kwargs)  # Adam takes none: see below
     ],
 )
 def test_bad_hyperparameters_raise_value_error_naming_the_argument(method, kwargs, name):
-    if method == "adam" and "weight_decay" in kwargs:
-        pytest.skip("Adam takes no weight_decay")
     with pytest.raises(ValueError, match=name):
         make_optimizer(method, [torch.nn.Parameter(torch.ones(2))], **kwargs)
 
