@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 Norm = str  # "batch" or "none"
-NORMS = ("batch", "none")
 
 
 class StackedLinear(nn.Module):

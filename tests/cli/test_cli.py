@@ -67,6 +67,10 @@ OTHER_MISTAKES = [
     (["export"], ["DIR"]),
     (["export", "/nonexistent/dir"], ["no results"]),
     (["report", "/nonexistent/dir"], ["no results"]),
+    (["claims", "--task", "imagenet"], ["imagenet"]),
+    (["claims", "--bn-task", "missing.py:make_task"], ["missing.py"]),
+    (["claims", "--workers", "0"], ["--workers"]),
+    (["claims", "--device", "cuda"], ["no CUDA"]),
 ]
 MISTAKES = [
     *(
@@ -80,7 +84,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize(("argv", "words"), MISTAKES)
 def test_bad_input_is_one_line_and_exit_status_2(capsys, tmp_path, argv, words):
-    if argv[0] == "study":
+    if argv[0] in ("study", "claims"):
         argv = [*argv, "--out", str(tmp_path / "out")]
     assert_one_line_error(*run_cli(capsys, *argv)[::2], *words)
 
