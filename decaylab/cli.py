@@ -62,7 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="decaylab", description="Weight decay in Adam-type optimizers: studies.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    study = commands.add_parser("study", help="run (or resume) a study, then write its report")
+    running = OneLineParser(add_help=False)  # how and where runs train: study and claims alike
+    running.add_argument("--executor", choices=("local", "ray"), default="local")
+    running.add_argument("--workers", type=positive_int, default=None, help="parallel workers (default: one per core)")
+    running.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
+                         help="where to train (default: auto, CUDA if visible)")  # fmt: skip
+    running.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    running.add_argument("--gpus-per-task", type=float, default=0.0,
+                         help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)")  # fmt: skip
+    running.add_argument("--data-dir", type=Path, default=None, help="where data sets are cached or downloaded")
+    running.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    study = commands.add_parser("study", parents=[running], help="run (or resume) a study, then write its report")
     study.add_argument(
         "--task",
         default=DEFAULT_TASK,
@@ -77,16 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--epochs", type=positive_int, help="default: the task's")
     study.add_argument("--seeds", type=positive_int, help=f"seeds per grid point (default: {StudySpec.seeds})")
     study.add_argument("--schedule", choices=SCHEDULES)
-    study.add_argument("--executor", choices=("local", "ray"), default="local")
-    study.add_argument("--workers", type=positive_int, default=None, help="parallel workers (default: one per core)")
-    study.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
-                       help="where to train (default: auto, CUDA if visible)")  # fmt: skip
-    study.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
-    study.add_argument("--gpus-per-task", type=float, default=0.0,
-                       help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)")  # fmt: skip
     study.add_argument("--out", type=Path, default=None, help="results directory (default: runs/TASK)")
-    study.add_argument("--data-dir", type=Path, default=None, help="where data sets are cached or downloaded")
-    study.add_argument("--quiet", action="store_true", help="no progress bar")
 
     export = commands.add_parser("export", help="one row per stored run, to stdout")
     export.add_argument("out", type=Path, metavar="DIR")
@@ -95,18 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="redraw figures and report from stored results")
     report.add_argument("out", type=Path, metavar="DIR")
 
-    check = commands.add_parser("claims", help="run the studies the post's claims need; write OUT/claims.md")
+    check = commands.add_parser(
+        "claims", parents=[running], help="run the studies the post's claims need; write OUT/claims.md"
+    )
     check.add_argument(
         "--task", default=DEFAULT_TASK, help="a built-in task (its BatchNorm pair is used too) or file.py:fn"
     )
     check.add_argument("--bn-task", default=None, help="the task's BatchNorm counterpart (default: the built-in pair)")
     check.add_argument("--out", type=Path, default=None, help="results directory (default: runs/claims-TASK)")
     check.add_argument("--quick", action="store_true", help="small grids, one seed, 8 epochs (a few minutes)")
-    check.add_argument("--executor", choices=("local", "ray"), default="local")
-    check.add_argument("--workers", type=positive_int, default=None)
-    check.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
-    check.add_argument("--data-dir", type=Path, default=None)
-    check.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -124,8 +123,6 @@ def study_command(args: argparse.Namespace) -> None:
     given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
     spec = StudySpec(**given)
     out = args.out or Path("runs") / short_name(args.task)
-    if args.address and args.executor != "ray":
-        raise UsageError("--address needs --executor ray")
     executor = make_executor(args.executor, args.workers, args.device, args.address, args.gpus_per_task)
     run_study(spec, out, executor, args.data_dir, progress=not args.quiet)
     print(f"report: {write_report(out)}")
@@ -150,7 +147,7 @@ def claims_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.claims_report import run_claims
 
     out = args.out or Path("runs") / f"claims-{short_name(args.task)}"
-    executor = make_executor(args.executor, args.workers, args.device)
+    executor = make_executor(args.executor, args.workers, args.device, args.address, args.gpus_per_task)
     path = run_claims(args.task, out, executor, args.quick, args.data_dir, not args.quiet, args.bn_task)
     print(f"claims: {path}")
 

@@ -74,9 +74,8 @@ def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
 
 
 def noise(cell: Cell) -> float:
-    """What counts as a real accuracy difference near ``cell``: twice its seed spread, at least the floor."""
-    spread = cell.spread("test_acc")
-    return max(2 * spread if math.isfinite(spread) else 2 * NOISE_FLOOR, NOISE_FLOOR)
+    """What counts as a real accuracy difference near ``cell``: the margin of its seed spread."""
+    return _margin(cell.spread("test_acc"))
 
 
 @dataclass(frozen=True)

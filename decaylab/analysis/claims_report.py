@@ -26,7 +26,7 @@ from decaylab.lab.executors import Executor
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import DEFAULT_LRS, DEFAULT_WDS, exclusive, run_configs
 from decaylab.lab.tasks import Task, load_task
-from decaylab.lab.train import RunConfig, member_losses, schedule_multiplier
+from decaylab.lab.train import RunConfig, member_losses, scheduled_eta
 from decaylab.optim import make_optimizer, param_groups
 
 BATCHNORM_PAIRS = {
@@ -96,7 +96,7 @@ def run_claims(
     bn_name = bn_task_name or BATCHNORM_PAIRS.get(task_name)
     task = load_task(task_name, data_dir)
     epochs = plan.epochs or task.epochs
-    bn_task = load_task(bn_name, data_dir) if bn_name else None
+    bn = (bn_name, load_task(bn_name, data_dir)) if bn_name else None  # loaded now: a bad name fails at once
     figures = out / FIGURES
     figures.mkdir(parents=True, exist_ok=True)
     with exclusive(out):
@@ -116,9 +116,10 @@ def run_claims(
             alpha = best_adamw.lr
 
             on: dict[str, MethodGrid] = {}
-            if bn_task is not None and bn_name is not None:
+            if bn is not None:
+                bn_spec, bn_task = bn
                 bn_runs = grid_runs(bn_task, epochs, ("adamw", "adaml2"), plan)
-                run_configs(bn_runs, bn_name, store, executor, data_dir, progress, "grids with BatchNorm")
+                run_configs(bn_runs, bn_spec, store, executor, data_dir, progress, "grids with BatchNorm")
                 on = grids(store, bn_runs, ("adamw", "adaml2"))
                 draw_heatmaps(list(on.values()), figures / "heatmaps_bn.png", f"{bn_task.name}: test accuracy")
             verdicts["2"] = _batchnorm_verdicts(off, on)
@@ -138,10 +139,11 @@ def run_claims(
             verdicts["4"] = [_prox_verdict(task, alpha, epochs, figures / "prox.png")]
             verdicts["5"] = _scale_verdicts(store, scale_runs, figures / "scale.png")
 
-            if bn_task is not None and bn_name is not None and on:
+            if bn is not None and on:
+                bn_spec, bn_task = bn
                 rotation_runs = _rotation_runs(bn_task, on, epochs, plan)
                 flat = [run for group in rotation_runs.values() for run in group]
-                run_configs(flat, bn_name, store, executor, data_dir, progress, "rotation runs")
+                run_configs(flat, bn_spec, store, executor, data_dir, progress, "rotation runs")
                 steps_per_epoch = math.ceil(len(bn_task.train_x) / flat[0].batch_size)
                 verdicts["6"] = _rotation_verdicts(store, rotation_runs, steps_per_epoch, figures / "rotation.png")
             else:
@@ -251,7 +253,7 @@ def step_gaps(task: Task, lr: float, decays: Sequence[float], epochs: int, seed:
     gaps = []
     for step in range(epochs * steps_per_epoch):
         for group in adamw.param_groups:
-            group["lr"] = base_lr * schedule_multiplier("cosine", step, epochs * steps_per_epoch)
+            group["lr"] = base_lr * scheduled_eta("cosine", step, epochs * steps_per_epoch)
         index = torch.randint(len(task.train_x), (task.batch_size,), generator=batches)
         member_losses(model(task.train_x[index].double()), task.train_y[index]).sum().backward()
         if step % steps_per_epoch == 0:

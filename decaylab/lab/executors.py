@@ -86,6 +86,8 @@ def make_executor(
     if name == "local":
         if gpus_per_task:
             raise UsageError("--gpus-per-task needs --executor ray")
+        if address:
+            raise UsageError("--address needs --executor ray")
         return LocalExecutor(workers, device)
     if name == "ray":
         from decaylab.lab.ray_executor import RayExecutor

@@ -55,11 +55,8 @@ class RunConfig:
 
     @property
     def unit(self) -> tuple[object, ...]:
-        """What members of one stacked model must share."""
-        return (
-            self.task, self.method, self.seed, self.epochs, self.schedule, self.batch_size, self.betas, self.eps,
-            self.loss_scale,
-        )  # fmt: skip
+        """What members of one stacked model must share: everything but ``lr`` and ``weight_decay``."""
+        return tuple(value for name, value in asdict(self).items() if name not in ("lr", "weight_decay"))
 
 
 @dataclass
@@ -81,7 +78,7 @@ class RunResult:
         return self.curves[-1][1:] if self.curves else (math.nan, math.nan, math.nan)
 
 
-def schedule_multiplier(schedule: str, step: int, total_steps: int) -> float:
+def scheduled_eta(schedule: str, step: int, total_steps: int) -> float:
     """``η_t`` before optimizer step ``step`` (0-based): cosine from 1 to 0, or constant 1."""
     if schedule == "constant":
         return 1.0
@@ -163,7 +160,7 @@ def train_unit(
             (torch.where(alive & ~diverged, losses, 0.0).sum() * first.loss_scale).backward()
             sampled = batch_number % ROTATION_EVERY == 0
             before = {name: weight.detach().clone() for name, weight in tracked.items()} if sampled else {}
-            eta = schedule_multiplier(first.schedule, step, total_steps)
+            eta = scheduled_eta(first.schedule, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = base_lr * eta * alive.cpu()
             optimizer.step()

@@ -51,7 +51,7 @@ def _as_float(value: Scalar) -> float | None:
     return float(value)
 
 
-def schedule_multiplier(lr: Scalar, initial_lr: Scalar) -> Scalar:
+def eta_from_lr(lr: Scalar, initial_lr: Scalar) -> Scalar:
     """``η_t = lr_t / α``; 1 where ``α = 0`` (nothing is scheduled then)."""
     if isinstance(initial_lr, Tensor):
         return torch.where(initial_lr > 0, lr / initial_lr.clamp_min(torch.finfo(initial_lr.dtype).tiny), 1.0)
@@ -136,7 +136,7 @@ class AdamCore(Optimizer):
         states = [self._state_of(p) for p in params]
         beta1, beta2 = group["betas"]
         lr, weight_decay = group["lr"], group["weight_decay"]
-        eta = schedule_multiplier(lr, group["initial_lr"])
+        eta = eta_from_lr(lr, group["initial_lr"])
         hyper: dict[str, Any] = {"beta1": beta1, "beta2": beta2, "eps": group["eps"]}
         tensors = [
             (p, cast(Tensor, p.grad), s["exp_avg"], s["exp_avg_sq"], s["step"])

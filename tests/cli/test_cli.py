@@ -71,6 +71,7 @@ OTHER_MISTAKES = [
     (["claims", "--bn-task", "missing.py:make_task"], ["missing.py"]),
     (["claims", "--workers", "0"], ["--workers"]),
     (["claims", "--device", "cuda"], ["no CUDA"]),
+    (["claims", "--address", "ray://x:1"], ["--address"]),
 ]
 MISTAKES = [
     *(

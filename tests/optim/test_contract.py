@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from decaylab.optim import AdamP, AdamW, make_optimizer, param_groups
-from decaylab.optim.optimizers import schedule_multiplier
+from decaylab.optim.optimizers import eta_from_lr
 
 from .reference import GROUPS, decaylab_maker, reference_trajectory, relative_error, torch_trajectory
 
@@ -42,7 +42,7 @@ def test_schedulers_drive_eta_as_scheduled_lr_over_initial_lr():
     optimizer.step()  # no gradient yet: nothing moves
     scheduler.step()
     group = optimizer.param_groups[0]
-    assert group["initial_lr"] == 0.1 and schedule_multiplier(group["lr"], group["initial_lr"]) == 0.5
+    assert group["initial_lr"] == 0.1 and eta_from_lr(group["lr"], group["initial_lr"]) == 0.5
     w.grad = torch.zeros(2)
     optimizer.step()
     # zero gradient: the paper-form step is pure decay (1 − η_t·λ) = 1 − 0.5·0.2
@@ -94,8 +94,8 @@ def test_param_groups_decay_matrices_not_biases_or_norms():
 
 @pytest.mark.parametrize("lr", [0.0, 1e-3])
 def test_a_zero_or_any_initial_lr_gives_a_finite_eta(lr):
-    assert schedule_multiplier(lr * 0.5, lr) in (0.5, 1.0)
-    tensor_eta = schedule_multiplier(torch.tensor([lr * 0.5]), torch.tensor([lr]))
+    assert eta_from_lr(lr * 0.5, lr) in (0.5, 1.0)
+    tensor_eta = eta_from_lr(torch.tensor([lr * 0.5]), torch.tensor([lr]))
     assert torch.isfinite(tensor_eta).all()
 
 
