@@ -19,7 +19,7 @@ demo: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check decaylab tests benchmarks examples
 	$(BIN)/ruff format --check decaylab tests benchmarks examples
-	$(BIN)/mypy --strict decaylab/optim
+	$(BIN)/mypy --strict --follow-imports=silent decaylab/optim
 	$(BIN)/mypy
 
 test: lint

@@ -30,13 +30,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--members", default="1,4,16")
-    parser.add_argument("--images", type=int, default=2560, help="training images (÷5 per batch file)")
+    parser.add_argument("--images", type=int, default=3072, help="training images, 512 held out (÷5 per batch file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         md5 = make_cifar_archive(Path(directory), images_per_batch=args.images // 5)
-        train_x, train_y, test_x, test_y = datasets.cifar10(Path(directory), md5=md5)
+        data = datasets.cifar10(Path(directory), md5=md5, validation=512)
+    train_x = data.train[0]
     task = Task(
-        "cifar-format", train_x, train_y, test_x[:512], test_y[:512], lambda m: ResNet20(m, "batch"),
+        "cifar-format", data.train, data.test, lambda: ResNet20(batchnorm=True), validation=data.validation,
         epochs=1, batch_size=128, augment=datasets.random_crop_flip,
     )  # fmt: skip
     print(f"ResNet-20 (BN), {len(train_x)} generated CIFAR-format images, batch 128, 1 epoch, {args.device}")

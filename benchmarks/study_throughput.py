@@ -1,19 +1,19 @@
-"""Runs per minute of the default study: grid-batched versus one model at a time, in one run.
+"""Runs per minute: grid-batched (decaylab's automatic stacking) against one model at a time, in one run.
 
-    python benchmarks/study_throughput.py [--epochs 3] [--sample 24]
+    python benchmarks/study_throughput.py [--epochs 10] [--sample 12] [--tasks mnist1d-mlp,mnist1d-cnn,charlm]
 
-The default grid (every method's default λ grid × 6 learning rates on the default task) is
-trained three ways, all for ``--epochs`` epochs:
+For each task, paper AdamW's default grid (6 learning rates × 6 weight decays, one seed) is
+trained two ways, for ``--epochs`` epochs each:
 
-- one at a time: a plain loop over the configurations, one model each, one process using
-  every core (what a user writes first); timed on ``--sample`` configurations of the grid;
-- grid-batched, one process: each (method, seed) as one stacked model;
-- grid-batched, local executor: the same units on a process per core, one thread each
-  (what ``decaylab study`` does).
+- one at a time: a plain PyTorch loop over the configurations (an ordinary ``nn.Module``, a
+  decaylab optimizer, torch's threads on every core), what a user writes first; timed on
+  ``--sample`` configurations of the grid;
+- grid-batched: ``decaylab study`` itself, the local executor (a process per core), every
+  unit an automatically stacked model of the task's ordinary module.
 
 It also prints the training FLOP/s achieved (matmul and convolution FLOPs counted by
-``torch.utils.flop_counter``, forward + backward + evaluation) as a fraction of this
-machine's matmul peak, measured in the same run with a large float32 GEMM on every core.
+``torch.utils.flop_counter``: forward and backward of every step, one forward per
+evaluation) as a fraction of this machine's float32 GEMM peak, measured in the same run.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from decaylab.lab.executors import LocalExecutor
+from decaylab.lab.schedules import SCHEDULES, with_warmup
 from decaylab.lab.study import StudySpec, run_study
 from decaylab.lab.tasks import Task, load_task
-from decaylab.lab.train import RunConfig, member_losses, train_unit
+from decaylab.lab.train import RunConfig
+from decaylab.optim import make_optimizer, param_groups
 
 
 def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
@@ -46,57 +48,84 @@ def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 / best
 
 
-def flops_per_run(task: Task, run: RunConfig) -> float:
+def flops_per_run(task: Task, epochs: int) -> float:
     """Matmul/conv FLOPs of one run: its training steps (forward + backward) and evaluations."""
-    model = task.make_model(1)
+    model = task.make_model()
+    x, y = task.train[0][: task.batch_size], task.train[1][: task.batch_size]
     counter = FlopCounterMode(display=False)
     with counter:
-        losses = member_losses(model(task.train_x[: run.batch_size]), task.train_y[: run.batch_size])
-        losses.sum().backward()
+        task.objective(model(x), y).backward()
     per_step = counter.get_total_flops()
-    with counter, torch.no_grad():
+    held_out = task.held_out[1][0]
+    with FlopCounterMode(display=False) as evaluation, torch.no_grad():
+        model(held_out[: task.batch_size])
+    per_evaluation = evaluation.get_total_flops() * len(held_out) / task.batch_size
+    steps = math.ceil(len(task.train[0]) / task.batch_size) * epochs
+    return steps * per_step + epochs * per_evaluation + per_evaluation * len(task.test[0]) / len(held_out)
+
+
+def one_at_a_time(task: Task, run: RunConfig) -> None:
+    """The run as a plain PyTorch loop: one ordinary model, scheduled lr, evaluation each epoch."""
+    torch.manual_seed(run.seed)
+    model = task.make_model()
+    optimizer = make_optimizer(run.method, param_groups(model, run.weight_decay), lr=run.lr, betas=run.betas)
+    batches = torch.Generator().manual_seed(run.seed)
+    (x, y), (held_x, held_y) = task.train, task.held_out[1]
+    steps = math.ceil(len(x) / run.batch_size)
+    eta = with_warmup(SCHEDULES[run.schedule], run.warmup)
+    for epoch in range(run.epochs):
+        order = torch.randperm(len(x), generator=batches)
+        for number, start in enumerate(range(0, len(x), run.batch_size)):
+            index = order[start : start + run.batch_size]
+            task.objective(model(x[index]), y[index]).backward()
+            if run.clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), run.clip)
+            for group in optimizer.param_groups:
+                group["lr"] = run.lr * eta(epoch * steps + number, run.epochs * steps)
+            optimizer.step()
+            optimizer.zero_grad()
         model.eval()
-        model(task.test_x)
-    per_evaluation = counter.get_total_flops() - per_step
-    steps = math.ceil(len(task.train_x) / run.batch_size) * run.epochs
-    return steps * per_step + run.epochs * per_evaluation
+        with torch.no_grad():
+            for start in range(0, len(held_x), 4 * run.batch_size):
+                task.objective(
+                    model(held_x[start : start + 4 * run.batch_size]), held_y[start : start + 4 * run.batch_size]
+                )
+        model.train()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--sample", type=int, default=24, help="configurations timed one at a time")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--sample", type=int, default=12, help="configurations timed one at a time")
+    parser.add_argument("--tasks", default="mnist1d-mlp,mnist1d-cnn,charlm")
+    parser.add_argument("--charlm-epochs", type=int, default=1, help="epochs for charlm (its epochs are long)")
     args = parser.parse_args()
 
-    spec = replace(StudySpec(), epochs=args.epochs, seeds=1)
-    task = load_task(spec.task)
-    runs = spec.runs(task)
     peak = matmul_peak()
-    run_flops = flops_per_run(task, runs[0])
-    print(f"default grid: {len(runs)} runs of {task.name}, {args.epochs} epochs each; {torch.get_num_threads()} cores")
-    print(f"matmul peak (float32 GEMM, all cores): {peak / 1e9:.1f} GFLOP/s; {run_flops / 1e9:.2f} GFLOP per run")
-
-    stride = max(1, len(runs) // args.sample)
-    sample = runs[::stride][: args.sample]
-    start = time.perf_counter()
-    for run in sample:
-        train_unit(task, [run])
-    one_at_a_time = len(sample) / (time.perf_counter() - start) * 60
-
-    rates = {}
-    for name, executor in (
-        ("grid-batched, 1 process", LocalExecutor(1)),
-        ("grid-batched, local executor", LocalExecutor()),
-    ):
+    print(f"{torch.get_num_threads()} cores; float32 GEMM peak {peak / 1e9:.1f} GFLOP/s; {args.epochs} epochs per run")
+    print(f"{'task':<13} {'way':<30} {'runs/min':>9} {'speed-up':>9} {'GFLOP/s':>8} {'of peak':>8}")
+    for name in args.tasks.split(","):
+        epochs = args.charlm_epochs if name == "charlm" else args.epochs
+        task = replace(load_task(name), epochs=epochs)
+        spec = StudySpec(name, ("adamw",), epochs=epochs, seeds=1)
+        runs = spec.runs(task)
+        run_flops = flops_per_run(task, epochs)
+        stride = max(1, len(runs) // args.sample)
+        sample = runs[::stride][: args.sample]
+        start = time.perf_counter()
+        for run in sample:
+            one_at_a_time(task, run)
+        rates = {f"one at a time ({len(sample)} sampled)": len(sample) / (time.perf_counter() - start) * 60}
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
-            run_study(spec, Path(out), executor, progress=False)
-            rates[name] = len(runs) / (time.perf_counter() - start) * 60
-
-    print(f"{'way':<32} {'runs/min':>9} {'speed-up':>9} {'GFLOP/s':>8} {'of peak':>8}")
-    for name, rate in {f"one at a time ({len(sample)} sampled)": one_at_a_time, **rates}.items():
-        achieved = rate / 60 * run_flops
-        print(f"{name:<32} {rate:9.1f} {rate / one_at_a_time:8.2f}x {achieved / 1e9:8.2f} {achieved / peak:8.1%}")
+            run_study(spec, Path(out), LocalExecutor(), progress=False)
+            rates["grid-batched (decaylab study)"] = len(runs) / (time.perf_counter() - start) * 60
+        baseline = next(iter(rates.values()))
+        for way, rate in rates.items():
+            achieved = rate / 60 * run_flops
+            print(
+                f"{name:<13} {way:<30} {rate:9.1f} {rate / baseline:8.2f}x {achieved / 1e9:8.2f} {achieved / peak:8.1%}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,3 +1,26 @@
-"""decaylab: weight decay in Adam-type optimizers, as optimizers and as studies."""
+"""decaylab: weight decay in Adam-type optimizers, as optimizers and as studies.
 
-__version__ = "0.1.0"
+``decaylab.optim`` holds the optimizers; a study runs from Python with :func:`study` on a
+:class:`Task` (data, an ordinary model, its objective), or with the ``decaylab`` command.
+The study engine is imported on first use, so ``import decaylab.optim`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decaylab.lab.objectives import Metric
+    from decaylab.lab.study import study
+    from decaylab.lab.tasks import Task
+
+__version__ = "0.2.0"
+__all__ = ["Metric", "Task", "study"]
+_HOMES = {"Metric": "decaylab.lab.objectives", "Task": "decaylab.lab.tasks", "study": "decaylab.lab.study"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'decaylab' has no attribute {name!r}")

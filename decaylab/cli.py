@@ -15,17 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from decaylab.lab.errors import UsageError
+from decaylab.lab.errors import RunFailure, UsageError
 from decaylab.lab.executors import make_executor
+from decaylab.lab.schedules import SCHEDULES
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import StudySpec, run_study
-from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK
-from decaylab.lab.train import SCHEDULES
-
-EXPORT_COLUMNS = (
-    "method", "lr", "weight_decay", "seed", "status", "test_acc", "test_loss", "train_loss",
-    "epochs", "epochs_done", "schedule", "task", "key",
-)  # fmt: skip
+from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK, short_name
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -58,6 +53,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text}")
+    return value
+
+
+TASKS_HELP = "tasks:\n" + "\n".join(f"  {name:<22} {built_in.description}" for name, built_in in BUILT_IN.items())
+TASKS_HELP += "\n  path/to/file.py:make_task  your own: make_task() returns a decaylab.Task"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="decaylab", description="Weight decay in Adam-type optimizers: studies.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -73,12 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--data-dir", type=Path, default=None, help="where data sets are cached or downloaded")
     running.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    study = commands.add_parser("study", parents=[running], help="run (or resume) a study, then write its report")
-    study.add_argument(
-        "--task",
-        default=DEFAULT_TASK,
-        help=f"{', '.join(BUILT_IN)}, or path/to/file.py:make_task (default: %(default)s)",
-    )
+    study = commands.add_parser(
+        "study", parents=[running], help="run (or resume) a study, then write its report",
+        epilog=TASKS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    study.add_argument("--task", default=DEFAULT_TASK, help="a task below (default: %(default)s)")
     study.add_argument("--methods", type=comma_list(str, "method names"),
                        help=f"comma list (default: {','.join(StudySpec.methods)})")  # fmt: skip
     study.add_argument("--lrs", type=comma_list(float, "numbers"),
@@ -87,12 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weight decays λ for all methods (default: a grid per method, its convention)")  # fmt: skip
     study.add_argument("--epochs", type=positive_int, help="default: the task's")
     study.add_argument("--seeds", type=positive_int, help=f"seeds per grid point (default: {StudySpec.seeds})")
-    study.add_argument("--schedule", choices=SCHEDULES)
+    study.add_argument("--schedule", choices=SCHEDULES, help="η_t over training (default: the task's, cosine)")
+    study.add_argument(
+        "--warmup", type=fraction, help="linear warm-up over this fraction of the steps (default: the task's)"
+    )
     study.add_argument("--out", type=Path, default=None, help="results directory (default: runs/TASK)")
 
     export = commands.add_parser("export", help="one row per stored run, to stdout")
     export.add_argument("out", type=Path, metavar="DIR")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--curves", action="store_true", help="one row per epoch of each run instead of per run")
 
     report = commands.add_parser("report", help="redraw figures and report from stored results")
     report.add_argument("out", type=Path, metavar="DIR")
@@ -109,14 +121,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def short_name(task: str) -> str:
-    """A directory name for a task: its name, or ``FILE-FUNCTION`` for ``path/FILE.py:FUNCTION``."""
-    if ":" not in task:
-        return task
-    file, function = task.rsplit(":", 1)
-    return f"{Path(file).stem}-{function}"
-
-
 def study_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.report import write_report
 
@@ -129,16 +133,19 @@ def study_command(args: argparse.Namespace) -> None:
 
 
 def export_command(args: argparse.Namespace) -> None:
-    store = ResultStore(args.out, create=False)
+    from decaylab.analysis.export import CURVE_COLUMNS, RUN_COLUMNS, curve_rows, export_rows
+
+    store = ResultStore(args.out, read_only=True)
     try:
-        rows = [{column: run[column] for column in EXPORT_COLUMNS} for run in store.runs()]
+        rows = curve_rows(store) if args.curves else export_rows(store)
     finally:
         store.close()
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        columns = list(rows[0]) if rows else list(CURVE_COLUMNS if args.curves else RUN_COLUMNS)
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -158,7 +165,7 @@ def report_command(args: argparse.Namespace) -> None:
     print(f"report: {write_report(args.out)}")
 
 
-SPEC_FLAGS = ("task", "methods", "lrs", "weight_decays", "epochs", "seeds", "schedule")
+SPEC_FLAGS = ("task", "methods", "lrs", "weight_decays", "epochs", "seeds", "schedule", "warmup")
 COMMANDS = {"study": study_command, "export": export_command, "report": report_command, "claims": claims_command}
 
 
@@ -169,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"decaylab: error: {error}", file=sys.stderr)
         return 2
+    except RunFailure as error:
+        print(f"decaylab: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # the reader went away (`decaylab export DIR | head`)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more to flush to the closed pipe
         return 0

@@ -13,7 +13,7 @@ def main() -> None:
     x = torch.randn(512, 20, generator=generator)
     y = (x[:, :5].sum(1) > 0).long()
     print(f"{'method':<13} {'final loss':>10}  description")
-    for method, (_, description) in METHODS.items():
+    for method, record in METHODS.items():
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 2))
         optimizer = make_optimizer(method, param_groups(model, weight_decay=1e-3), lr=1e-2)
@@ -24,7 +24,7 @@ def main() -> None:
             loss.backward()
             optimizer.step()
             scheduler.step()
-        print(f"{method:<13} {loss.item():10.4f}  {description}")
+        print(f"{method:<13} {loss.item():10.4f}  {record.description}")
 
 
 if __name__ == "__main__":

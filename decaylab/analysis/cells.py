@@ -1,4 +1,9 @@
-"""Stored runs gathered into heatmap cells: one per (method, λ, α), aggregated over seeds."""
+"""Stored runs gathered into heatmap cells: one per (method, λ, α), aggregated over seeds.
+
+Cells are compared on the task's selection metric measured on the held-out split
+(``val_metric``: the validation split, or the test split for a task without one); the test
+metric is what is reported for the chosen cell.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,51 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+SELECTION = "val_metric"
+
+
+@dataclass(frozen=True)
+class MetricScale:
+    """A task's metric as the analysis shows it: its name, direction, and units (accuracy in %)."""
+
+    name: str
+    higher_is_better: bool
+    selected_on: str = "validation"
+
+    @property
+    def percent(self) -> bool:
+        return self.name == "accuracy"
+
+    def shown(self, value: float) -> float:
+        """The value in display units (accuracy as a percentage)."""
+        return 100 * value if self.percent else value
+
+    def format(self, value: float, spread: float = math.nan) -> str:
+        if not math.isfinite(value):
+            return "—"
+        text = f"{self.shown(value):.2f}" if self.percent else f"{value:.4g}"
+        if math.isfinite(spread):
+            text += f" ± {self.shown(spread):.2f}" if self.percent else f" ± {spread:.2g}"
+        return text + ("%" if self.percent else "")
+
+    @property
+    def label(self) -> str:
+        return f"{self.selected_on} {self.name}" + (" (%)" if self.percent else "")
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.higher_is_better else a < b
+
+    def key(self, value: float) -> float:
+        """A sort key where larger is better."""
+        return value if self.higher_is_better else -value
+
+    @classmethod
+    def of(cls, runs: Iterable[dict[str, Any]]) -> MetricScale:
+        """The scale the stored runs were measured on (accuracy when there are none)."""
+        for run in runs:
+            return cls(run["metric"], bool(run["higher_is_better"]), run["selected_on"])
+        return cls("accuracy", True)
 
 
 @dataclass
@@ -25,48 +75,50 @@ class Cell:
     def values(self, column: str) -> list[float]:
         return [run[column] for run in self.runs if run["status"] == "done" and run[column] is not None]
 
-    def mean(self, column: str) -> float:
+    def mean(self, column: str = SELECTION) -> float:
         values = self.values(column)
         return statistics.fmean(values) if values and not self.diverged else math.nan
 
-    def spread(self, column: str) -> float:
+    def spread(self, column: str = SELECTION) -> float:
         values = self.values(column)
         return statistics.stdev(values) if len(values) > 1 else math.nan
 
 
 @dataclass
 class MethodGrid:
-    """A method's cells on its own ``λ`` axis and the study's ``α`` axis."""
+    """A method's cells on its own ``λ`` axis and its ``α`` axis."""
 
     method: str
     lrs: list[float]
     weight_decays: list[float]
     cells: dict[tuple[float, float], Cell]
+    scale: MetricScale
 
     def cell(self, weight_decay: float, lr: float) -> Cell:
         return self.cells.get((weight_decay, lr), Cell(self.method, lr, weight_decay))
 
-    def best(self) -> Cell | None:
-        """The cell with the highest mean test accuracy (ties: the lower test loss)."""
-        scored = [c for c in self.cells.values() if math.isfinite(c.mean("test_acc"))]
-        return max(scored, key=lambda c: (c.mean("test_acc"), -c.mean("test_loss")), default=None)
+    def best(self, cells: Iterable[Cell] | None = None) -> Cell | None:
+        """The cell with the best mean selection metric (ties: the lower held-out loss)."""
+        scored = [c for c in (self.cells.values() if cells is None else cells) if math.isfinite(c.mean())]
+        return max(scored, key=lambda c: (self.scale.key(c.mean()), -c.mean("val_loss")), default=None)
+
+    def best_at(self, lr: float) -> Cell | None:
+        """The best cell of the learning-rate column ``lr``."""
+        return self.best(self.cell(decay, lr) for decay in self.weight_decays)
 
 
 def method_grids(runs: Iterable[dict[str, Any]], methods: Iterable[str]) -> list[MethodGrid]:
     """One grid per method (in the given order) from stored run rows."""
+    runs = list(runs)
+    scale = MetricScale.of(runs)
     by_method: dict[str, dict[tuple[float, float], Cell]] = {method: {} for method in methods}
     for run in runs:
         if run["method"] in by_method:
-            key = (run["weight_decay"], run["lr"])
-            by_method[run["method"]].setdefault(key, Cell(run["method"], run["lr"], run["weight_decay"])).runs.append(
-                run
+            cell = by_method[run["method"]].setdefault(
+                (run["weight_decay"], run["lr"]), Cell(run["method"], run["lr"], run["weight_decay"])
             )
+            cell.runs.append(run)
     return [
-        MethodGrid(
-            method,
-            sorted({lr for _, lr in cells}),
-            sorted({decay for decay, _ in cells}),
-            cells,
-        )
+        MethodGrid(method, sorted({lr for _, lr in cells}), sorted({decay for decay, _ in cells}), cells, scale)
         for method, cells in by_method.items()
     ]

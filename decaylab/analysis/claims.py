@@ -75,7 +75,7 @@ def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
 
 def noise(cell: Cell) -> float:
     """What counts as a real accuracy difference near ``cell``: the margin of its seed spread."""
-    return _margin(cell.spread("test_acc"))
+    return _margin(cell.spread("val_metric"))
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,11 @@ def ridge(grid: MethodGrid) -> Ridge | None:
     best = grid.best()
     if best is None:
         return None
-    threshold = best.mean("test_acc") - max(noise(best), GOOD_COLUMN)
+    threshold = best.mean("val_metric") - max(noise(best), GOOD_COLUMN)
     log_lrs, log_decays = [], []
     for lr in grid.lrs:
         column = [grid.cell(d, lr) for d in grid.weight_decays]
-        accuracies = [c.mean("test_acc") for c in column]
+        accuracies = [c.mean("val_metric") for c in column]
         if max((a for a in accuracies if math.isfinite(a)), default=-math.inf) < threshold:
             continue
         log_decay = best_log_decay(grid.weight_decays, accuracies)
@@ -127,8 +127,8 @@ def decoupling(grid: MethodGrid, expect: str) -> Verdict:
 
 def paired_difference(a: Cell, b: Cell) -> tuple[float, float, int]:
     """Mean and standard error of ``acc(a) − acc(b)`` over the seeds both have."""
-    by_seed_a = {r["seed"]: r["test_acc"] for r in a.runs if r["status"] == "done"}
-    by_seed_b = {r["seed"]: r["test_acc"] for r in b.runs if r["status"] == "done"}
+    by_seed_a = {r["seed"]: r["val_metric"] for r in a.runs if r["status"] == "done"}
+    by_seed_b = {r["seed"]: r["val_metric"] for r in b.runs if r["status"] == "done"}
     differences = [by_seed_a[s] - by_seed_b[s] for s in sorted(by_seed_a.keys() & by_seed_b.keys())]
     if not differences:
         return math.nan, math.nan, 0

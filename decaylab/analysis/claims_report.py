@@ -23,11 +23,13 @@ from decaylab.analysis.cells import Cell, MethodGrid, method_grids
 from decaylab.analysis.claims import INCONCLUSIVE, Verdict
 from decaylab.analysis.figures import draw_heatmaps, format_value
 from decaylab.lab.executors import Executor
+from decaylab.lab.schedules import cosine
+from decaylab.lab.stacking import StackedModel
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import DEFAULT_LRS, DEFAULT_WDS, exclusive, run_configs
-from decaylab.lab.tasks import Task, load_task
-from decaylab.lab.train import RunConfig, member_losses, scheduled_eta
-from decaylab.optim import make_optimizer, param_groups
+from decaylab.lab.study import DEFAULT_LRS, exclusive, job_of, prepare_task, run_config, run_configs
+from decaylab.lab.tasks import Task
+from decaylab.lab.train import RunConfig
+from decaylab.optim import METHODS, make_optimizer
 
 BATCHNORM_PAIRS = {
     "mnist1d-mlp": "mnist1d-mlp-bn",
@@ -60,13 +62,13 @@ QUICK = Plan(seeds=1, epochs=8, lrs=(1e-3, 3e-3, 1e-2, 3e-2), keep_decays=4)
 
 
 def decays_for(method: str, plan: Plan) -> tuple[float, ...]:
-    grid = DEFAULT_WDS[method]
+    grid = METHODS[method].default_weight_decays
     return (grid[0], *grid[len(grid) - plan.keep_decays + 1 :])
 
 
 def grid_runs(task: Task, epochs: int, methods: Sequence[str], plan: Plan) -> list[RunConfig]:
     return [
-        RunConfig(task.identity, method, lr, decay, seed, epochs, batch_size=task.batch_size)
+        run_config(task, method, lr, decay, seed, epochs=epochs)
         for method in methods
         for seed in range(plan.seeds)
         for decay in decays_for(method, plan)
@@ -94,16 +96,17 @@ def run_claims(
     """
     plan = QUICK if quick else FULL
     bn_name = bn_task_name or BATCHNORM_PAIRS.get(task_name)
-    task = load_task(task_name, data_dir)
+    task = prepare_task(task_name, data_dir)
     epochs = plan.epochs or task.epochs
-    bn = (bn_name, load_task(bn_name, data_dir)) if bn_name else None  # loaded now: a bad name fails at once
+    bn = (bn_name, prepare_task(bn_name, data_dir)) if bn_name else None  # loaded now: a bad name fails at once
     figures = out / FIGURES
     figures.mkdir(parents=True, exist_ok=True)
     with exclusive(out):
         store = ResultStore(out)
         try:
             main = grid_runs(task, epochs, GRID_METHODS, plan)
-            run_configs(main, task_name, store, executor, data_dir, progress, "grids")
+            job = job_of(task_name, task, data_dir, out)
+            run_configs(main, task, job, store, executor, progress, "grids")
             off = grids(store, main, GRID_METHODS)
             verdicts: dict[str, list[Verdict]] = {}
 
@@ -119,22 +122,22 @@ def run_claims(
             if bn is not None:
                 bn_spec, bn_task = bn
                 bn_runs = grid_runs(bn_task, epochs, ("adamw", "adaml2"), plan)
-                run_configs(bn_runs, bn_spec, store, executor, data_dir, progress, "grids with BatchNorm")
+                bn_job = job_of(bn_spec, bn_task, data_dir, out)
+                run_configs(bn_runs, bn_task, bn_job, store, executor, progress, "grids with BatchNorm")
                 on = grids(store, bn_runs, ("adamw", "adaml2"))
                 draw_heatmaps(list(on.values()), figures / "heatmaps_bn.png", f"{bn_task.name}: test accuracy")
             verdicts["2"] = _batchnorm_verdicts(off, on)
 
             lengths = sorted({max(1, epochs // 4), max(1, epochs // 2)} - {epochs})
             length_runs = [
-                RunConfig(task.identity, "adamw", alpha, d, seed, length, batch_size=task.batch_size)
+                run_config(task, "adamw", alpha, d, seed, epochs=length)
                 for length in lengths for d in decays_for("adamw", plan) for seed in range(plan.seeds)
             ]  # fmt: skip
             scale_runs = [
-                RunConfig(task.identity, m, alpha, d, seed, epochs, batch_size=task.batch_size, eps=SMALL_EPS,
-                          loss_scale=c)
+                run_config(task, m, alpha, d, seed, epochs=epochs, eps=SMALL_EPS, loss_scale=c)
                 for m in SCALE_METHODS for c in LOSS_SCALES for d in decays_for(m, plan) for seed in range(plan.seeds)
             ]  # fmt: skip
-            run_configs(length_runs + scale_runs, task_name, store, executor, data_dir, progress, "derived runs")
+            run_configs(length_runs + scale_runs, task, job, store, executor, progress, "derived runs")
             verdicts["3"] = _late_verdicts(store, off, length_runs, lengths, epochs, alpha, figures / "late.png")
             verdicts["4"] = [_prox_verdict(task, alpha, epochs, figures / "prox.png")]
             verdicts["5"] = _scale_verdicts(store, scale_runs, figures / "scale.png")
@@ -143,8 +146,8 @@ def run_claims(
                 bn_spec, bn_task = bn
                 rotation_runs = _rotation_runs(bn_task, on, epochs, plan)
                 flat = [run for group in rotation_runs.values() for run in group]
-                run_configs(flat, bn_spec, store, executor, data_dir, progress, "rotation runs")
-                steps_per_epoch = math.ceil(len(bn_task.train_x) / flat[0].batch_size)
+                run_configs(flat, bn_task, bn_job, store, executor, progress, "rotation runs")
+                steps_per_epoch = math.ceil(len(bn_task.train[0]) / flat[0].batch_size)
                 verdicts["6"] = _rotation_verdicts(store, rotation_runs, steps_per_epoch, figures / "rotation.png")
             else:
                 verdicts["6"] = [Verdict("effective learning rate under BN", "no BatchNorm counterpart", INCONCLUSIVE,
@@ -185,7 +188,7 @@ def _batchnorm_verdicts(off: dict[str, MethodGrid], on: dict[str, MethodGrid]) -
             verdicts.append(claims.on_par("with BN, AdamW and AdamL2 are on par (best cells, paired)", best_w, best_l2))
             no_decay = max(
                 (on["adamw"].cell(0.0, lr) for lr in on["adamw"].lrs),
-                key=lambda c: c.mean("test_acc") if math.isfinite(c.mean("test_acc")) else -1,
+                key=lambda c: c.mean("val_metric") if math.isfinite(c.mean("val_metric")) else -1,
             )
             verdicts.append(claims.on_par("with BN, λ = 0 is competitive (best AdamW cell vs best λ = 0)",
                                           best_w, no_decay))  # fmt: skip
@@ -209,7 +212,7 @@ def _late_verdicts(
     for length in [*lengths, epochs]:
         runs = [r for r in length_runs if r.epochs == length]
         grid = grids(store, runs, ("adamw",))["adamw"] if runs else off["adamw"]
-        column = [grid.cell(d, alpha).mean("test_acc") for d in grid.weight_decays]
+        column = [grid.cell(d, alpha).mean("val_metric") for d in grid.weight_decays]
         log_decay = claims.best_log_decay(grid.weight_decays, column, interior=True)
         if log_decay is not None:  # at the grid's edge λ* is only bounded: left out
             log_decays.append(log_decay)
@@ -246,21 +249,24 @@ def step_gaps(task: Task, lr: float, decays: Sequence[float], epochs: int, seed:
     decay = torch.tensor(decays, dtype=torch.float64)
     base_lr = torch.full((len(decays),), lr, dtype=torch.float64)
     torch.manual_seed(seed)
-    model = task.make_model(len(decays)).double()
-    adamw = make_optimizer("adamw", param_groups(model, decay, member_dims=1), lr=base_lr)
+    model = StackedModel(task.make_model().double(), len(decays))
+    adamw = make_optimizer("adamw", model.param_groups(decay), lr=base_lr)
     batches = torch.Generator().manual_seed(seed)
-    steps_per_epoch = math.ceil(len(task.train_x) / task.batch_size)
+    train_x, train_y = task.train
+    steps_per_epoch = math.ceil(len(train_x) / task.batch_size)
     gaps = []
     for step in range(epochs * steps_per_epoch):
         for group in adamw.param_groups:
-            group["lr"] = base_lr * scheduled_eta("cosine", step, epochs * steps_per_epoch)
-        index = torch.randint(len(task.train_x), (task.batch_size,), generator=batches)
-        member_losses(model(task.train_x[index].double()), task.train_y[index]).sum().backward()
+            group["lr"] = base_lr * cosine(step, epochs * steps_per_epoch)
+        index = torch.randint(len(train_x), (task.batch_size,), generator=batches)
+        x = train_x[index].double() if train_x.is_floating_point() else train_x[index]
+        model.per_member(task.objective, model(x), train_y[index]).sum().backward()
         if step % steps_per_epoch == 0:
-            twin = copy.deepcopy(model)
-            for twin_param, param in zip(twin.parameters(), model.parameters(), strict=True):
-                twin_param.grad = None if param.grad is None else param.grad.clone()  # deepcopy drops them
-            prox = make_optimizer("proxadam", param_groups(twin, decay, member_dims=1), lr=base_lr)
+            twin = StackedModel(model.module, len(decays))
+            twin.load_state_dict(model.state_dict())
+            for name, param in model.parameters.items():
+                twin.parameters[name].grad = None if param.grad is None else param.grad.clone()
+            prox = make_optimizer("proxadam", twin.param_groups(decay), lr=base_lr)
             prox.load_state_dict(copy.deepcopy(adamw.state_dict()))  # same moments, lr and λ
             prox.step()
             before = _flat(model)
@@ -272,8 +278,8 @@ def step_gaps(task: Task, lr: float, decays: Sequence[float], epochs: int, seed:
     return torch.stack(gaps).mean(0).tolist()
 
 
-def _flat(model: torch.nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten(1) for p in model.parameters()], 1)
+def _flat(model: StackedModel) -> torch.Tensor:
+    return torch.cat([p.detach().flatten(1) for p in model.parameters.values()], 1)
 
 
 def _prox_verdict(task: Task, alpha: float, epochs: int, path: Path) -> Verdict:
@@ -300,7 +306,7 @@ def _scale_verdicts(store: ResultStore, scale_runs: list[RunConfig], path: Path)
             grid = grids(store, runs, (method,))[method]
             lr = grid.lrs[0]
             decays = [d for d in grid.weight_decays if d > 0]
-            accuracies = [grid.cell(d, lr).mean("test_acc") for d in decays]
+            accuracies = [grid.cell(d, lr).mean("val_metric") for d in decays]
             axis.semilogx(decays, [100 * a for a in accuracies], "o-", label=f"loss × {scale:g}")
             log_decay = claims.best_log_decay(decays, accuracies)
             best[scale] = log_decay if log_decay is not None else math.nan
@@ -319,7 +325,7 @@ def _rotation_runs(task: Task, on: dict[str, MethodGrid], epochs: int, plan: Pla
     """Constant-schedule runs on the BN task at its best α: AdamW with and without decay, AdamL2."""
     best_w, best_l2 = on["adamw"].best(), on["adaml2"].best()
     assert best_w is not None and best_l2 is not None
-    l2_decay = best_l2.weight_decay or DEFAULT_WDS["adaml2"][3]  # λ = 0 would make it plain Adam
+    l2_decay = best_l2.weight_decay or METHODS["adaml2"].default_weight_decays[3]  # λ = 0 would make it plain Adam
     settings = {
         "AdamW, λ > 0": ("adamw", ROTATION_DECAY),
         "AdamW, λ = 0": ("adamw", 0.0),
@@ -327,7 +333,7 @@ def _rotation_runs(task: Task, on: dict[str, MethodGrid], epochs: int, plan: Pla
     }
     return {
         label: [
-            RunConfig(task.identity, m, best_w.lr, d, seed, epochs, "constant", task.batch_size)
+            run_config(task, m, best_w.lr, d, seed, epochs=epochs, schedule="constant", warmup=0.0)
             for seed in range(plan.seeds)
         ]
         for label, (m, d) in settings.items()

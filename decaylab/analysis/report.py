@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
-from decaylab.analysis.cells import MethodGrid, method_grids
-from decaylab.analysis.figures import WEIGHT_DECAY_UNITS, draw_heatmaps, draw_learning_curves, format_value
+from decaylab.analysis.cells import MethodGrid, MetricScale, method_grids
+from decaylab.analysis.figures import draw_heatmaps, draw_learning_curves, format_value
 from decaylab.lab.errors import UsageError
 from decaylab.lab.store import ResultStore
 from decaylab.optim import METHODS
@@ -15,27 +14,37 @@ from decaylab.optim import METHODS
 HEATMAPS, CURVES, REPORT = "heatmaps.png", "curves.png", "report.md"
 
 
+def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The latest study's specification and its stored runs (its grid, task, length and schedule)."""
+    spec = store.latest_study()
+    if spec is None:
+        raise UsageError(f"{store.path.parent} holds no study yet: run decaylab study --out {store.path.parent}")
+    runs = [
+        run
+        for run in store.runs()
+        if run["task"] == spec["task_identity"]
+        and run["epochs"] == spec["epochs"]
+        and run["schedule"] == spec["schedule"]
+        and run["warmup"] == spec["warmup"]
+        and run["method"] in spec["methods"]
+        and run["lr"] in spec["lrs"]
+        and (spec["weight_decays"] is None or run["weight_decay"] in spec["weight_decays"])
+        and run["seed"] < spec["seeds"]
+    ]
+    return spec, runs
+
+
 def write_report(out: Path) -> Path:
-    """Draw the figures and write the report of the latest study stored in ``out``."""
-    store = ResultStore(out, create=False)
+    """Draw the figures and write the report of the latest study stored in ``out`` (never changing the store)."""
+    store = ResultStore(out, read_only=True)
     try:
-        spec = store.latest_study()
-        if spec is None:
-            raise UsageError(f"{out} holds no study yet: run decaylab study --out {out}")
-        runs = [
-            run
-            for run in store.runs()
-            if run["task"] == spec["task_identity"]
-            and run["epochs"] == spec["epochs"]
-            and run["schedule"] == spec["schedule"]
-            and run["method"] in spec["methods"]
-            and run["lr"] in spec["lrs"]
-            and run["seed"] < spec["seeds"]
-        ]
+        spec, runs = latest_runs(store)
         grids = [grid for grid in method_grids(runs, spec["methods"]) if grid.cells]
-        title = f"{spec['task']}: test accuracy after {spec['epochs']} epochs ({spec['schedule']} schedule)"
-        if spec["seeds"] > 1:
-            title += f", mean of {spec['seeds']} seeds"
+        if not grids:
+            raise UsageError(f"{out} holds no finished run of its latest study yet: run it (again) to resume")
+        scale = grids[0].scale
+        title = f"{spec['task']}: {scale.label} after {_count(spec['epochs'], 'epoch')} ({spec['schedule']} schedule)"
+        title += f", mean of {spec['seeds']} seeds" if spec["seeds"] > 1 else ", one seed"
         draw_heatmaps(grids, out / HEATMAPS, title)
         draw_learning_curves(grids, store.curves, out / CURVES, f"{spec['task']}: best cell of each method")
         (out / REPORT).write_text(_markdown(spec, grids, len(runs)))
@@ -44,45 +53,53 @@ def write_report(out: Path) -> Path:
     return out / REPORT
 
 
-def _percent(mean: float, spread: float) -> str:
-    if not math.isfinite(mean):
-        return "—"
-    return f"{100 * mean:.2f}" + (f" ± {100 * spread:.2f}" if math.isfinite(spread) else "")
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str:
+    scale = grids[0].scale
     seeds = spec["seeds"]
+    spread = f"mean ± standard deviation over {seeds} seeds" if seeds > 1 else "one seed"
     lines = [
         f"# decaylab study: {spec['task']}",
         "",
-        f"{len(grids)} methods, learning rates {', '.join(format_value(lr) for lr in spec['lrs'])}, "
-        f"{spec['epochs']} epochs, {spec['schedule']} schedule, {seeds} seed(s); {stored} runs stored.",
-        "Every method has its own λ axis, in the units of its convention (below).",
+        f"{_count(len(grids), 'method')}, learning rates "
+        f"{', '.join(format_value(lr) for lr in sorted(spec['lrs']))}, {_count(spec['epochs'], 'epoch')}, "
+        f"{spec['schedule']} schedule"
+        + (f" after {spec['warmup']:.0%} warm-up" if spec["warmup"] else "")
+        + f", {_count(seeds, 'seed')}; {_count(stored, 'run')} stored.",
+        "Every method has its own λ axis, in the units of its convention (below). "
+        f"Cells are compared on the {scale.selected_on} {scale.name} "
+        f"({'higher' if scale.higher_is_better else 'lower'} is better); "
+        f"the test {scale.name} is reported for the best.",
         "",
-        f"![Test accuracy over learning rate and weight decay]({HEATMAPS})",
+        f"![{scale.label} over learning rate and weight decay]({HEATMAPS})",
         "",
         "## Best cell of each method",
         "",
-        f"Test accuracy in %, mean ± standard deviation over {seeds} seed(s) "
-        "(members of a seed share initialization and minibatches).",
+        f"{scale.name.capitalize()}: {spread} (members of a seed share initialization and minibatches).",
         "",
-        "| method | rule | λ means | best α | best λ | test acc | test loss | train loss | diverged cells |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| method | rule | λ means | best α | best λ | {scale.selected_on} {scale.name} | test {scale.name} "
+        "| test loss | train loss | diverged cells |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for grid in grids:
+        method = METHODS[grid.method]
+        units = method.decay_units
         best = grid.best()
-        diverged = sum(cell.diverged for cell in grid.cells.values())
-        description = METHODS[grid.method][1]
-        units = WEIGHT_DECAY_UNITS.get(grid.method, "")
+        diverged = f"{sum(cell.diverged for cell in grid.cells.values())} of {len(grid.cells)}"
         if best is None:
-            lines.append(f"| {grid.method} | {description} | {units} | — | — | — | — | — | {diverged} |")
+            lines.append(f"| {grid.method} | {method.description} | {units} | — | — | — | — | — | — | {diverged} |")
             continue
+        decay = format_value(best.weight_decay) if method.takes_weight_decay else "—"
         lines.append(
-            f"| {grid.method} | {description} | {units} | "
-            f"{format_value(best.lr)} | {format_value(best.weight_decay)} | "
-            f"{_percent(best.mean('test_acc'), best.spread('test_acc'))} | {best.mean('test_loss'):.3f} | "
-            f"{best.mean('train_loss'):.3f} | {diverged} of {len(grid.cells)} |"
+            f"| {grid.method} | {method.description} | {units} | {format_value(best.lr)} | {decay} | "
+            f"{scale.format(best.mean(), best.spread())} | "
+            f"{scale.format(best.mean('test_metric'), best.spread('test_metric'))} | "
+            f"{best.mean('test_loss'):.4g} | {best.mean('train_loss'):.4g} | {diverged} |"
         )
+    lines += _references(spec, grids)
     lines += [
         "",
         "## Learning curves",
@@ -93,16 +110,34 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         "",
         "The ridge of each heatmap: if α and λ are decoupled, the best λ stays put as α changes.",
         "",
-        "| method | " + " | ".join(f"α={format_value(lr)}" for lr in spec["lrs"]) + " |",
+        "| method | " + " | ".join(f"α={format_value(lr)}" for lr in sorted(spec["lrs"])) + " |",
         "|---|" + "---|" * len(spec["lrs"]),
     ]
     for grid in grids:
+        if not METHODS[grid.method].takes_weight_decay:
+            continue
         row = []
-        for lr in spec["lrs"]:
-            column = [grid.cell(d, lr) for d in grid.weight_decays]
-            scored = [c for c in column if math.isfinite(c.mean("test_acc"))]
-            best = max(scored, key=lambda c: c.mean("test_acc"), default=None)
-            row.append(f"{format_value(best.weight_decay)} ({100 * best.mean('test_acc'):.1f}%)" if best else "—")
+        for lr in sorted(spec["lrs"]):
+            best = grid.best_at(lr)
+            row.append(f"{format_value(best.weight_decay)} ({scale.format(best.mean())})" if best else "—")
         lines.append(f"| {grid.method} | " + " | ".join(row) + " |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _references(spec: dict[str, Any], grids: list[MethodGrid]) -> list[str]:
+    """The task's reference values of its metric, against the best cell of all methods."""
+    scale: MetricScale = grids[0].scale
+    best = [b for b in (grid.best() for grid in grids) if b is not None]
+    if not spec.get("references") or not best:
+        return []
+    overall = max(best, key=lambda cell: scale.key(cell.mean()))
+    lines = [
+        "",
+        f"Best cell overall: {overall.method}, {scale.selected_on} {scale.name} {scale.format(overall.mean())}.",
+    ]
+    for name, value in spec["references"]:
+        change = (overall.mean() - value) / abs(value) if value else float("nan")
+        lines.append(f"Reference, {name}: {scale.format(value)} (the best cell is {abs(change):.0%} "
+                     f"{'below' if change < 0 else 'above'} it).")  # fmt: skip
+    return lines

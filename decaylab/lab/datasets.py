@@ -1,4 +1,5 @@
-"""Data sets as in-memory tensors: MNIST-1D (generated offline) and CIFAR-10 (the real archive)."""
+"""Data sets as in-memory tensors: MNIST-1D (generated offline), CIFAR-10 (the real archive), a
+ridge regression problem (generated) and a character corpus that ships with Python."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import hashlib
 import io
 import pickle
 import tarfile
+import unicodedata
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +19,19 @@ from torch import Tensor
 
 from decaylab.lab.errors import UsageError
 
-Split = tuple[Tensor, Tensor, Tensor, Tensor]
-"""``(train_x, train_y, test_x, test_y)``."""
+Pair = tuple[Tensor, Tensor]
+"""``(inputs, targets)``."""
 
-MNIST1D_TRAIN, MNIST1D_TEST = 4_000, 6_000
+
+@dataclass(frozen=True)
+class Splits:
+    train: Pair
+    validation: Pair
+    test: Pair
+
+
+MNIST1D_TRAIN, MNIST1D_VALIDATION, MNIST1D_TEST = 4_000, 4_000, 6_000
+CIFAR10_VALIDATION = 5_000
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -30,36 +42,44 @@ def default_data_dir() -> Path:
     return Path(user_cache_dir("decaylab"))
 
 
-def mnist1d(cache_dir: Path | None = None) -> Split:
-    """MNIST-1D (Greydanus 2020) from the ``mnist1d`` package, with its test split enlarged.
+def mnist1d(cache_dir: Path | None = None) -> Splits:
+    """MNIST-1D (Greydanus 2020) from the ``mnist1d`` package, with larger held-out splits.
 
-    The package's generator with its default arguments, but 10,000 samples split 4,000 train
-    (as published) / 6,000 test (instead of 1,000, so accuracy differences of a point are
-    not noise). Generating takes ~10 s; the arrays are cached as ``.npz`` (no pickle).
+    The package's generator with its default arguments, but 14,000 samples: 4,000 train (as
+    published), 4,000 validation (where the best cell is chosen) and 6,000 test (instead of
+    1,000, so accuracy differences of a point are not noise). Generating takes ~15 s; the
+    arrays are cached as ``.npz`` (no pickle).
     """
-    path = (cache_dir or default_data_dir()) / f"mnist1d-{MNIST1D_TRAIN}-{MNIST1D_TEST}.npz"
+    total = MNIST1D_TRAIN + MNIST1D_VALIDATION + MNIST1D_TEST
+    path = (cache_dir or default_data_dir()) / f"mnist1d-{MNIST1D_TRAIN}-{MNIST1D_VALIDATION}-{MNIST1D_TEST}.npz"
     if not path.exists():
         from mnist1d.data import get_dataset_args, make_dataset
 
         args = get_dataset_args()
-        args.num_samples = MNIST1D_TRAIN + MNIST1D_TEST
-        args.train_split = MNIST1D_TRAIN / args.num_samples
+        args.num_samples = total
+        args.train_split = MNIST1D_TRAIN / total
         data = make_dataset(args)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial.npz")
         np.savez(partial, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
         partial.replace(path)  # atomic: concurrent workers never read half a file
     with np.load(path) as arrays:
-        return (
-            torch.tensor(arrays["x"], dtype=torch.float32),
-            torch.tensor(arrays["y"], dtype=torch.long),
-            torch.tensor(arrays["x_test"], dtype=torch.float32),
-            torch.tensor(arrays["y_test"], dtype=torch.long),
+        held_out_x = torch.tensor(arrays["x_test"], dtype=torch.float32)
+        held_out_y = torch.tensor(arrays["y_test"], dtype=torch.long)
+        return Splits(
+            (torch.tensor(arrays["x"], dtype=torch.float32), torch.tensor(arrays["y"], dtype=torch.long)),
+            (held_out_x[:MNIST1D_VALIDATION], held_out_y[:MNIST1D_VALIDATION]),
+            (held_out_x[MNIST1D_VALIDATION:], held_out_y[MNIST1D_VALIDATION:]),
         )
 
 
-def cifar10(data_dir: Path | None = None, md5: str = CIFAR10_MD5, url: str | None = None) -> Split:
+def cifar10(
+    data_dir: Path | None = None, md5: str = CIFAR10_MD5, url: str | None = None, validation: int = CIFAR10_VALIDATION
+) -> Splits:
     """CIFAR-10 from the standard python-version archive, normalized per channel.
+
+    The last ``validation`` training images are held out for choosing the best cell; the test
+    batch is the test split.
 
     Reads ``cifar-10-python.tar.gz`` in ``data_dir``, downloading it first where a network
     exists. The archive's MD5 is verified *before* anything in it is unpickled (pickle runs
@@ -87,8 +107,10 @@ def cifar10(data_dir: Path | None = None, md5: str = CIFAR10_MD5, url: str | Non
     if not train_names or "test_batch" not in batches:
         raise UsageError(f"{archive} lacks data_batch_* or test_batch: not a CIFAR-10 python archive")
     train_x, train_y = _images_and_labels([batches[n] for n in train_names])
-    test_x, test_y = _images_and_labels([batches["test_batch"]])
-    return train_x, train_y, test_x, test_y
+    kept = len(train_x) - validation
+    return Splits(
+        (train_x[:kept], train_y[:kept]), (train_x[kept:], train_y[kept:]), _images_and_labels([batches["test_batch"]])
+    )
 
 
 def _images_and_labels(batches: list[dict[bytes, object]]) -> tuple[Tensor, Tensor]:
@@ -128,3 +150,61 @@ def random_crop_flip(images: Tensor, generator: torch.Generator, padding: int = 
     crops = padded.gather(2, rows.expand(batch, images.shape[1], height, padded.shape[3]))
     crops = crops.gather(3, cols.expand(batch, images.shape[1], height, width))
     return torch.where(flip.view(batch, 1, 1, 1), crops.flip(3), crops)
+
+
+def ridge(seed: int = 0, train: int = 200, held_out: int = 1_000, dimension: int = 1_000, noise: float = 0.5) -> Splits:
+    """Least squares with more features than examples (Schaipp 2024): ``y = x·w* + σ·ξ``.
+
+    ``x ~ N(0, I_d)``, ``w* ~ N(0, I_d/d)`` (so the signal has unit variance), ``ξ ~ N(0, 1)``;
+    targets are ``(n, 1)``. With ``d > n`` many weights fit the training set exactly, and
+    weight decay chooses among them.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    true_weight = torch.randn(dimension, 1, generator=generator) / dimension**0.5
+
+    def sample(n: int) -> Pair:
+        x = torch.randn(n, dimension, generator=generator)
+        return x, x @ true_weight + noise * torch.randn(n, 1, generator=generator)
+
+    return Splits(sample(train), sample(held_out), sample(held_out))
+
+
+UNKNOWN = "\x00"
+CHARACTERS = UNKNOWN + "\n" + "".join(chr(code) for code in range(32, 127))
+"""The corpus' vocabulary: fixed, not read off the text, so token ids mean the same everywhere."""
+_TO_ASCII = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+                           "\u2014": "--", "\u2026": "...", "\t": "    ", "\r": ""})  # fmt: skip
+
+
+def python_help_text() -> str:
+    """The help texts that ship with Python (``pydoc_data.topics``: the Language Reference's prose).
+
+    About 465,000 characters of English on Python 3.11, in sorted topic order, typographic
+    punctuation mapped to ASCII and anything outside :data:`CHARACTERS` to one unknown
+    symbol. The text changes with the CPython release, so the task keys its runs by its
+    SHA-256.
+    """
+    from pydoc_data.topics import topics
+
+    text = "\n\n".join(topics[name] for name in sorted(topics))
+    text = unicodedata.normalize("NFKC", text).translate(_TO_ASCII)
+    return "".join(c if c in CHARACTERS else UNKNOWN for c in text)
+
+
+def character_sequences(text: str, context: int, fractions: tuple[float, float] = (0.8, 0.1)) -> Splits:
+    """Next-character prediction: non-overlapping windows of ``context + 1`` characters.
+
+    Inputs are a window's first ``context`` token ids, targets its last ``context`` (each
+    position predicts the next). The text is split by position: the first 80% trains, the
+    next 10% validates, the last 10% tests.
+    """
+    index = {c: i for i, c in enumerate(CHARACTERS)}
+    ids = torch.tensor([index[c] for c in text], dtype=torch.long)
+    windows = ids[: len(ids) // (context + 1) * (context + 1)].view(-1, context + 1)
+    first = int(fractions[0] * len(windows))
+    second = first + int(fractions[1] * len(windows))
+
+    def pair(rows: Tensor) -> Pair:
+        return rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
+
+    return Splits(pair(windows[:first]), pair(windows[first:second]), pair(windows[second:]))

@@ -1,5 +1,9 @@
-"""The one error a user can fix: the command line turns it into one line and exit status 2."""
+"""The errors the command line turns into one line on stderr: no traceback."""
 
 
 class UsageError(Exception):
-    """Bad input (a flag, a value, a file); its message says what to fix."""
+    """Bad input (a flag, a value, a file); its message says what to fix. Exit status 2."""
+
+
+class RunFailure(Exception):
+    """Training could not go on (a worker died, a cluster went away); rerunning resumes. Exit status 1."""

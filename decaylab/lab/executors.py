@@ -1,29 +1,61 @@
-"""Where units of work run. One small interface: ``run(task, data_dir, units)`` yields each
-unit's results as it finishes; the caller (the study driver) is the only writer of the store.
+"""Where units of work run. One small interface: ``run(job, units, on_epoch)`` yields each unit's
+``(index, results)`` as soon as it ends, and calls ``on_epoch(index, epoch)`` in the caller's
+thread as units finish epochs. The caller (the study driver) is the only writer of the store.
+
+Every unit trains on one CPU thread, whichever executor runs it and however many workers
+there are: intra-op threading changes the order of floating-point sums, and a run's numbers
+must depend on its configuration alone.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
-from decaylab.lab.errors import UsageError
-from decaylab.lab.tasks import load_task
-from decaylab.lab.train import RunConfig, RunResult, train_unit
+from decaylab.lab.errors import RunFailure, UsageError
+from decaylab.lab.tasks import Task, load_task
+from decaylab.lab.train import RunConfig, RunResult, train_unit, unit_key
 
 Unit = Sequence[RunConfig]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every unit of a study needs besides its runs.
+
+    ``task`` is a task spec (a built-in name or an absolute ``file.py:function``) or a
+    :class:`Task` serialized with cloudpickle (a task built in Python); ``checkpoints`` is the
+    directory of per-epoch unit checkpoints (None: no checkpoints).
+    """
+
+    task: str | bytes
+    data_dir: Path | None = None
+    checkpoints: Path | None = None
+    device: str = "cpu"
+
+
+EpochCallback = Callable[[int, int], None]
+"""``on_epoch(unit_index, epoch)``: a unit finished an epoch."""
+Finished = tuple[int, list[RunResult]]
+"""A unit's index and its results."""
 
 
 class Executor(Protocol):
     workers: int
 
-    def run(self, task: str, data_dir: Path | None, units: Sequence[Unit]) -> Iterator[list[RunResult]]:
+    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
         """Train every unit; yield each unit's results as soon as it is done."""
         ...
 
@@ -39,48 +71,101 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def run_unit(task: str, data_dir: Path | None, unit: Unit, device: str = "cpu") -> list[RunResult]:
-    """Load the task (once per process) and train one unit: the function every executor runs."""
-    return train_unit(load_task(task, data_dir), unit, device=device)
+@functools.cache
+def _unpickled_task(payload_digest: str, payload: bytes) -> Task:
+    import cloudpickle
+
+    task: Task = cloudpickle.loads(payload)
+    return task
 
 
-def _single_threaded() -> None:
+def task_of(job: Job) -> Task:
+    """The job's task, loaded once per process."""
+    if isinstance(job.task, bytes):
+        return _unpickled_task(hashlib.sha256(job.task).hexdigest(), job.task)
+    return load_task(job.task, job.data_dir)
+
+
+def run_unit(job: Job, index: int, unit: Unit, report: EpochCallback | None = None) -> list[RunResult]:
+    """Train one unit on one CPU thread, checkpointing each epoch: the function every executor runs."""
+    task = task_of(job)
+    checkpoint = job.checkpoints / f"{unit_key(unit)}.pt" if job.checkpoints is not None else None
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        on_epoch = functools.partial(report, index) if report is not None else None
+        return train_unit(task, unit, device=job.device, checkpoint=checkpoint, on_epoch=on_epoch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _worker_start(progress: Any, parent: int) -> None:
+    """In each worker process: report progress to the driver, and die with it (no orphans)."""
+    global _progress
+    _progress = progress
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+_progress: Any = None
+ORPHAN_POLL_SECONDS = 0.5
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    os._exit(1)  # the driver is gone (killed): nobody will store this work
+
+
+def _run_unit_in_worker(job: Job, index: int, unit: Unit) -> list[RunResult]:
+    return run_unit(job, index, unit, lambda i, epoch: _progress.put((i, epoch)))
 
 
 class LocalExecutor:
-    """Units on this machine: in this process (``workers=1``) or one process per worker.
-
-    With several workers each process runs one torch thread: for small models, a process per
-    core beats one process using every core (measured here: 1.6–2×).
-    """
+    """Units on this machine: in this process (``workers=1``) or one process per worker."""
 
     def __init__(self, workers: int | None = None, device: str = "cpu") -> None:
         self.workers = workers or os.cpu_count() or 1
         self.device = resolve_device(device)
 
-    def run(self, task: str, data_dir: Path | None, units: Sequence[Unit]) -> Iterator[list[RunResult]]:
+    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
+        job = Job(job.task, job.data_dir, job.checkpoints, self.device)
         if self.workers == 1 or len(units) <= 1:  # no pool to start for one unit, or none
-            for unit in units:
-                yield run_unit(task, data_dir, unit, self.device)
+            for index, unit in enumerate(units):
+                yield index, run_unit(job, index, unit, on_epoch)
             return
         context = multiprocessing.get_context("spawn")  # fork would copy the driver's torch threads
-        with ProcessPoolExecutor(min(self.workers, len(units)), context, initializer=_single_threaded) as pool:
-            pending: set[Future[list[RunResult]]] = {
-                pool.submit(run_unit, task, data_dir, unit, self.device) for unit in units
-            }
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-            finally:
-                for future in pending:
-                    future.cancel()
+        progress = context.SimpleQueue()
+        pool = ProcessPoolExecutor(
+            min(self.workers, len(units)), context, initializer=_worker_start, initargs=(progress, os.getpid())
+        )
+        pending: dict[Future[list[RunResult]], int] = {
+            pool.submit(_run_unit_in_worker, job, index, unit): index for index, unit in enumerate(units)
+        }
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                while not progress.empty():
+                    on_epoch(*progress.get())
+                for future in done:
+                    yield pending.pop(future), future.result()
+        except BrokenProcessPool:
+            raise RunFailure(
+                "a worker process died (killed, or out of memory); run the same command to resume"
+            ) from None
+        finally:
+            if pending:  # interrupted or failed: stop the units in flight rather than wait for them
+                for process in list(pool._processes.values()):
+                    process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def make_executor(
-    name: str, workers: int | None = None, device: str = "cpu", address: str | None = None, gpus_per_task: float = 0.0
+    name: str,
+    workers: int | None = None,
+    device: str = "cpu",
+    address: str | None = None,
+    gpus_per_task: float = 0.0,
+    connect_timeout: float = 30.0,
 ) -> Executor:
     """The executor called ``name`` (``local`` or ``ray``)."""
     if name == "local":
@@ -92,5 +177,5 @@ def make_executor(
     if name == "ray":
         from decaylab.lab.ray_executor import RayExecutor
 
-        return RayExecutor(workers, device, address, gpus_per_task)
+        return RayExecutor(workers, device, address, gpus_per_task, connect_timeout)
     raise UsageError(f"unknown executor {name!r}; choose local or ray")

@@ -1,29 +1,51 @@
 """Units of work as Ray tasks, on a local Ray cluster (started and stopped here) or ``--address``.
 
 Results come back to the driver, which stays the only writer of ``results.sqlite``. A worker
-that dies mid-unit has its task retried by Ray; a unit's runs are stored only once it
-returns, so nothing is lost or doubled.
+that dies mid-unit has its task retried by Ray (3 times); the retry resumes from the unit's
+last epoch checkpoint when the worker can read the checkpoint directory (the same machine, or
+a results directory on storage every node shares), and starts the unit over otherwise.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-import torch
-
-from decaylab.lab.errors import UsageError
-from decaylab.lab.executors import Unit, resolve_device, run_unit
-from decaylab.lab.train import RunResult
+from decaylab.lab.errors import RunFailure, UsageError
+from decaylab.lab.executors import EpochCallback, Finished, Job, Unit, resolve_device, run_unit
 
 RETRIES = 3
 
 
-def _run_unit_single_threaded(task: str, data_dir: Path | None, unit: Unit, device: str) -> list[RunResult]:
-    torch.set_num_threads(1)  # one CPU per task, as Ray schedules it
-    return run_unit(task, data_dir, unit, device)
+class _Progress:
+    """A Ray actor the units report their epochs to; the driver collects them."""
+
+    def __init__(self) -> None:
+        self.epochs: list[tuple[int, int]] = []
+
+    def report(self, unit: int, epoch: int) -> None:
+        self.epochs.append((unit, epoch))
+
+    def collect(self) -> list[tuple[int, int]]:
+        epochs, self.epochs = self.epochs, []
+        return epochs
+
+
+def _run_unit_reporting(job: Job, index: int, unit: Unit, progress: Any) -> list[Any]:
+    return run_unit(job, index, unit, lambda i, epoch: progress.report.remote(i, epoch))
+
+
+def check_reachable(address: str, timeout: float) -> None:
+    """Fail fast, in one line, if nothing listens at ``HOST:PORT`` (Ray itself retries forever)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address must be HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise UsageError(f"cannot reach the Ray cluster at {address} ({error}); is it running?") from None
 
 
 class RayExecutor:
@@ -32,6 +54,7 @@ class RayExecutor:
     ``workers`` CPUs for a local cluster; with ``address`` the cluster's own resources. The
     device is resolved on the driver for ``cpu``/``auto`` and in the task for ``cuda``, where
     the GPUs are (a driver without one may still send work to a cluster with them).
+    ``connect_timeout`` bounds how long reaching ``address`` may take.
     """
 
     def __init__(
@@ -40,13 +63,16 @@ class RayExecutor:
         device: str = "cpu",
         address: str | None = None,
         gpus_per_task: float = 0.0,
+        connect_timeout: float = 30.0,
     ) -> None:
         try:
             import ray  # noqa: F401
         except ImportError:
             raise UsageError("--executor ray needs Ray: pip install 'decaylab[ray]'") from None
-        if gpus_per_task < 0:
-            raise UsageError(f"--gpus-per-task must be >= 0, got {gpus_per_task}")
+        if not gpus_per_task >= 0:  # NaN too
+            raise UsageError(f"--gpus-per-task must be a number >= 0, got {gpus_per_task}")
+        if not connect_timeout > 0:
+            raise UsageError(f"--connect-timeout must be > 0 seconds, got {connect_timeout}")
         if device == "cuda" and not gpus_per_task:
             gpus_per_task = 1.0
         self.device = device if device == "cuda" else resolve_device(device)
@@ -55,12 +81,15 @@ class RayExecutor:
         self.workers = workers or os.cpu_count() or 1
         self.address = address
         self.gpus_per_task = gpus_per_task
+        self.connect_timeout = connect_timeout
 
-    def run(self, task: str, data_dir: Path | None, units: Sequence[Unit]) -> Iterator[list[RunResult]]:
+    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
         import ray
 
         started_here = not ray.is_initialized()
         if started_here:
+            if self.address:
+                check_reachable(self.address, self.connect_timeout)
             try:
                 ray.init(
                     address=self.address,
@@ -71,14 +100,30 @@ class RayExecutor:
                 )
             except (ConnectionError, ValueError, RuntimeError) as error:
                 raise UsageError(f"cannot reach the Ray cluster at {self.address}: {error}") from error
-        remote = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=RETRIES)(_run_unit_single_threaded)
-        pending: list[Any] = [remote.remote(task, data_dir, list(unit), self.device) for unit in units]
+        try:
+            yield from self._run(job, units, on_epoch)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    def _run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
+        import ray
+
+        job_reference = ray.put(Job(job.task, job.data_dir, job.checkpoints, self.device))  # sent once, not per unit
+        progress: Any = ray.remote(num_cpus=0)(_Progress).remote()
+        remote = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=RETRIES)(_run_unit_reporting)
+        pending = {remote.remote(job_reference, index, list(unit), progress): index for index, unit in enumerate(units)}
         try:
             while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                yield ray.get(done[0])
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                for unit, epoch in ray.get(progress.collect.remote()):
+                    on_epoch(unit, epoch)
+                for reference in done:
+                    try:
+                        results = ray.get(reference)
+                    except ray.exceptions.RayError as error:
+                        raise RunFailure(f"a unit failed on Ray: {str(error).strip().splitlines()[0]}") from error
+                    yield pending.pop(reference), results
         finally:
             for reference in pending:
                 ray.cancel(reference, force=True)
-            if started_here:
-                ray.shutdown()

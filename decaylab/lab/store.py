@@ -1,15 +1,18 @@
 """The results store: SQLite at ``OUT/results.sqlite``, one writer, runs keyed by configuration.
 
 Tables: ``runs`` (one row per finished run, ``done`` or ``diverged``), ``curves`` (per-epoch
-metrics), ``layers`` (per-epoch norm and rotation of BatchNorm-fed weights), ``studies``
-(each study's specification, so a report can be redrawn), ``meta`` (marks the file as
-decaylab's). A unit's runs are written in one transaction, so a study
-killed at any moment loses at most the units in flight and never stores a run twice.
+metrics on the held-out split the best cell is chosen on), ``layers`` (per-epoch norm and
+rotation of BatchNorm-fed weights), ``studies`` (each study's specification, so a report can
+be redrawn), ``meta`` (marks the file as decaylab's). A unit's runs are written in one
+transaction, so a study killed at any moment loses at most the units in flight and never
+stores a run twice. Readers (``export``, ``report``) open the file read-only and never
+change it, so results on read-only storage can be read.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -18,67 +21,80 @@ from pathlib import Path
 from typing import Any
 
 from decaylab.lab.errors import UsageError
+from decaylab.lab.objectives import Metric
 from decaylab.lab.train import RunResult
 
 APPLICATION = "decaylab"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESULTS_FILE = "results.sqlite"
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
     key TEXT PRIMARY KEY, task TEXT NOT NULL, method TEXT NOT NULL, lr REAL NOT NULL,
     weight_decay REAL NOT NULL, seed INTEGER NOT NULL, epochs INTEGER NOT NULL, schedule TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('done', 'diverged')), epochs_done INTEGER NOT NULL,
-    train_loss REAL, test_loss REAL, test_acc REAL, seconds REAL NOT NULL, finished_at REAL NOT NULL,
-    config TEXT NOT NULL
+    warmup REAL NOT NULL, status TEXT NOT NULL CHECK (status IN ('done', 'diverged')),
+    epochs_done INTEGER NOT NULL, metric TEXT NOT NULL, higher_is_better INTEGER NOT NULL,
+    selected_on TEXT NOT NULL, train_loss REAL, val_loss REAL, val_metric REAL, test_loss REAL, test_metric REAL,
+    seconds REAL NOT NULL, finished_at REAL NOT NULL, config TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS curves (
+CREATE TABLE curves (
     key TEXT NOT NULL REFERENCES runs(key), epoch INTEGER NOT NULL,
-    train_loss REAL NOT NULL, test_loss REAL NOT NULL, test_acc REAL NOT NULL, PRIMARY KEY (key, epoch)
+    train_loss REAL NOT NULL, val_loss REAL NOT NULL, val_metric REAL NOT NULL, PRIMARY KEY (key, epoch)
 );
-CREATE TABLE IF NOT EXISTS layers (
+CREATE TABLE layers (
     key TEXT NOT NULL REFERENCES runs(key), epoch INTEGER NOT NULL, layer TEXT NOT NULL,
     norm REAL NOT NULL, rotation REAL NOT NULL, PRIMARY KEY (key, epoch, layer)
 );
-CREATE TABLE IF NOT EXISTS studies (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, started_at REAL NOT NULL);
+CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, started_at REAL NOT NULL);
 """
 
 RUN_COLUMNS = (
-    "key", "task", "method", "lr", "weight_decay", "seed", "epochs", "schedule", "status",
-    "epochs_done", "train_loss", "test_loss", "test_acc", "seconds", "finished_at",
+    "key", "task", "method", "lr", "weight_decay", "seed", "epochs", "schedule", "warmup", "status",
+    "epochs_done", "metric", "higher_is_better", "selected_on", "train_loss", "val_loss", "val_metric",
+    "test_loss", "test_metric", "seconds", "finished_at",
 )  # fmt: skip
+"""``val_*`` are on the split the best cell is chosen on: ``selected_on`` says which (validation, or test
+for a task without a validation split)."""
 
 
 class ResultStore:
-    """Open (or create) the store in ``directory``; a file that is not decaylab's is refused."""
+    """The store in ``directory``: created if missing (unless ``read_only``); a file that is not decaylab's is refused.
 
-    def __init__(self, directory: Path, create: bool = True) -> None:
+    ``read_only=True`` opens an existing store without ever writing to it (``export``, ``report``).
+    """
+
+    def __init__(self, directory: Path, read_only: bool = False) -> None:
         self.path = Path(directory) / RESULTS_FILE
-        if not self.path.exists() and not create:
+        if read_only and not self.path.is_file():
             raise UsageError(f"no results in {directory}: {self.path} does not exist")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = not self.path.exists() or self.path.stat().st_size == 0
-            self.db = sqlite3.connect(self.path, timeout=30)
-            if fresh:
-                with self.db:
-                    self.db.executescript(SCHEMA)
-                    self.db.executemany(
-                        "INSERT INTO meta VALUES (?, ?)",
-                        [("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
-                    )
+            self.db = _connect_read_only(self.path) if read_only else self._connect_for_writing()
             has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
             meta = dict(self.db.execute("SELECT name, value FROM meta").fetchall()) if has_meta else {}
-            self.db.execute("PRAGMA journal_mode=WAL")  # the driver writes while others read
         except (sqlite3.DatabaseError, OSError) as error:
             raise UsageError(f"{self.path} is not a readable decaylab results database ({error})") from error
         if meta.get("application") != APPLICATION:
             raise UsageError(f"{self.path} is not a decaylab results database: use another --out")
         if meta.get("schema_version") != str(SCHEMA_VERSION):
             raise UsageError(
-                f"{self.path} has schema {meta.get('schema_version')}, this decaylab reads {SCHEMA_VERSION}"
+                f"{self.path} holds results of an older decaylab (schema {meta.get('schema_version')}, this one "
+                f"reads {SCHEMA_VERSION}): use another --out"
             )
+
+    def _connect_for_writing(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        db = sqlite3.connect(self.path, timeout=30)
+        if fresh:
+            with db:
+                db.executescript(SCHEMA)
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
+                )
+        db.execute("PRAGMA journal_mode=WAL")  # the driver writes while others read
+        return db
 
     def close(self) -> None:
         self.db.close()
@@ -86,30 +102,33 @@ class ResultStore:
     def finished_keys(self) -> set[str]:
         return {key for (key,) in self.db.execute("SELECT key FROM runs")}
 
-    def add(self, results: Iterable[RunResult]) -> None:
-        """Store finished runs, all or none; a run already stored is left as it was."""
+    def add(self, results: Iterable[RunResult], metric: Metric, selected_on: str) -> None:
+        """Store finished runs, all or none; a run already stored is left as it was.
+
+        ``metric`` is the task's selection metric, ``selected_on`` the split of ``val_*``.
+        """
         now = time.time()
         with self.db:
             for result in results:
                 config = result.config
-                train_loss, test_loss, test_acc = result.final
+                train_loss, val_loss, val_metric = result.final
+                test_loss, test_metric = result.test or (math.nan, math.nan)
                 self.db.execute(
                     f"INSERT OR IGNORE INTO runs ({', '.join(RUN_COLUMNS)}, config) "
                     f"VALUES ({', '.join('?' * (len(RUN_COLUMNS) + 1))})",
                     (
                         config.key, config.task, config.method, config.lr, config.weight_decay, config.seed,
-                        config.epochs, config.schedule, result.status, len(result.curves),
-                        _nullable(train_loss), _nullable(test_loss), _nullable(test_acc), result.seconds, now,
+                        config.epochs, config.schedule, config.warmup, result.status, len(result.curves), metric.name,
+                        metric.higher_is_better, selected_on, _nullable(train_loss), _nullable(val_loss),
+                        _nullable(val_metric), _nullable(test_loss), _nullable(test_metric), result.seconds, now,
                         json.dumps(asdict(config)),
                     ),
                 )  # fmt: skip
                 self.db.executemany(
-                    "INSERT OR IGNORE INTO curves VALUES (?, ?, ?, ?, ?)",
-                    [(config.key, *point) for point in result.curves],
+                    "INSERT OR IGNORE INTO curves VALUES (?, ?, ?, ?, ?)", [(config.key, *p) for p in result.curves]
                 )
                 self.db.executemany(
-                    "INSERT OR IGNORE INTO layers VALUES (?, ?, ?, ?, ?)",
-                    [(config.key, *entry) for entry in result.layers],
+                    "INSERT OR IGNORE INTO layers VALUES (?, ?, ?, ?, ?)", [(config.key, *e) for e in result.layers]
                 )
 
     def record_study(self, spec: dict[str, Any]) -> None:
@@ -127,8 +146,9 @@ class ResultStore:
         return [dict(zip(RUN_COLUMNS, row, strict=True)) for row in rows if wanted is None or row[0] in wanted]
 
     def curves(self, key: str) -> list[tuple[int, float, float, float]]:
+        """``(epoch, train_loss, val_loss, val_metric)`` of a run."""
         return self.db.execute(
-            "SELECT epoch, train_loss, test_loss, test_acc FROM curves WHERE key = ? ORDER BY epoch", (key,)
+            "SELECT epoch, train_loss, val_loss, val_metric FROM curves WHERE key = ? ORDER BY epoch", (key,)
         ).fetchall()
 
     def layers(self, key: str) -> list[tuple[int, str, float, float]]:
@@ -136,6 +156,22 @@ class ResultStore:
         return self.db.execute(
             "SELECT epoch, layer, norm, rotation FROM layers WHERE key = ? ORDER BY layer, epoch", (key,)
         ).fetchall()
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open without writing anything, even where the directory is read-only.
+
+    ``mode=ro`` reads alongside a running study; where SQLite cannot create its WAL index
+    (a read-only directory, so no study can be writing), the file is read as immutable.
+    """
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{options}", uri=True, timeout=30)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+    raise sqlite3.OperationalError(f"cannot open {path} for reading")
 
 
 def _nullable(value: float) -> float | None:

@@ -5,43 +5,36 @@ from __future__ import annotations
 import fcntl
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from decaylab.lab.errors import UsageError
-from decaylab.lab.executors import Executor, Unit
+from decaylab.lab.executors import Executor, Job, LocalExecutor, Unit, make_executor
+from decaylab.lab.schedules import SCHEDULES
 from decaylab.lab.store import ResultStore
-from decaylab.lab.tasks import DEFAULT_TASK, Task, absolute_spec, load_task
-from decaylab.lab.train import SCHEDULES, RunConfig
-from decaylab.optim import METHODS
+from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK, Task, absolute_spec, code_identity, load_task
+from decaylab.lab.train import TASK_SCHEDULE, RunConfig, check_task, unit_key
+from decaylab.optim import METHODS, param_groups
 
 DEFAULT_METHODS = ("adam", "adaml2", "adamw", "adamw-torch", "proxadam", "adamp")
 DEFAULT_LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-PER_STEP = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
-LR_SCALED = (0.0, 1e-2, 1e-1, 1.0, 10.0, 100.0)
-PENALTY = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
-DEFAULT_WDS: dict[str, tuple[float, ...]] = {
-    "adam": (0.0,),  # no decay: one row
-    "adamw": PER_STEP,  # decay η_t·λ per step
-    "proxadam": PER_STEP,
-    "proxadam-l1": (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3),  # threshold η_t·λ in weight units per step
-    "adamw-torch": LR_SCALED,  # decay α·η_t·λ per step: λ ≈ λ_paper/α
-    "adamc": LR_SCALED,
-    "adaml2": PENALTY,  # the penalty λ/2·‖w‖² in the loss
-    "adamp": PENALTY,
-}
-"""Each method's default λ grid, in the units of its own convention."""
+CHECKPOINTS = "checkpoints"
 
-MAX_UNIT_MEMBERS = 64
+
+def distinct(values: Iterable[Any]) -> tuple[Any, ...]:
+    """``values`` in order without repeats, ``-0.0`` read as ``0.0`` (one grid point, one run key)."""
+    return tuple(dict.fromkeys(value + 0.0 if isinstance(value, float) else value for value in values))
 
 
 @dataclass(frozen=True)
 class StudySpec:
-    """What to run; ``weight_decays=None`` takes each method's default grid, ``epochs=None`` the task's."""
+    """What to run. ``weight_decays=None`` gives each method its default grid; ``epochs``,
+    ``schedule`` and ``warmup`` left as None are the task's own. Repeated values count once."""
 
     task: str = DEFAULT_TASK
     methods: tuple[str, ...] = DEFAULT_METHODS
@@ -49,35 +42,66 @@ class StudySpec:
     weight_decays: tuple[float, ...] | None = None
     epochs: int | None = None
     seeds: int = 2
-    schedule: str = "cosine"
+    schedule: str | None = None
+    warmup: float | None = None
 
     def __post_init__(self) -> None:
+        if not self.methods:
+            raise UsageError("--methods is empty")
         for method in self.methods:
             if method not in METHODS:
                 raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-        if not self.methods:
-            raise UsageError("--methods is empty")
         _check_values("--lrs", self.lrs, positive=True)
         if self.weight_decays is not None:
             _check_values("--wds", self.weight_decays, positive=False)
+        object.__setattr__(self, "methods", distinct(self.methods))
+        object.__setattr__(self, "lrs", distinct(float(v) for v in self.lrs))
+        if self.weight_decays is not None:
+            object.__setattr__(self, "weight_decays", distinct(float(v) for v in self.weight_decays))
         if self.epochs is not None and self.epochs < 1:
             raise UsageError(f"--epochs must be at least 1, got {self.epochs}")
         if self.seeds < 1:
             raise UsageError(f"--seeds must be at least 1, got {self.seeds}")
-        if self.schedule not in SCHEDULES:
+        if self.schedule is not None and self.schedule not in SCHEDULES:
             raise UsageError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
+        if self.warmup is not None and not 0.0 <= self.warmup < 1.0:
+            raise UsageError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
+
+    def weight_decays_of(self, method: str) -> tuple[float, ...]:
+        """The λ grid of ``method``: the given one, or the method's default (one 0 if it takes no λ)."""
+        if not METHODS[method].takes_weight_decay:
+            return (0.0,)
+        return self.weight_decays if self.weight_decays is not None else METHODS[method].default_weight_decays
 
     def runs(self, task: Task) -> list[RunConfig]:
-        """Every grid point on ``task`` (its identity, batch size and, unless given, epochs), in a fixed order."""
+        """Every grid point on ``task`` (its identity and settings, unless overridden), in a fixed order."""
+        overrides = {
+            name: value
+            for name, value in (("epochs", self.epochs), ("schedule", self.schedule), ("warmup", self.warmup))
+            if value is not None
+        }
         return [
-            RunConfig(
-                task.identity, method, lr, decay, seed, self.epochs or task.epochs, self.schedule, task.batch_size
-            )
+            run_config(task, method, lr, decay, seed, **overrides)
             for method in self.methods
             for seed in range(self.seeds)
-            for decay in (self.weight_decays if self.weight_decays is not None else DEFAULT_WDS[method])
+            for decay in self.weight_decays_of(method)
             for lr in self.lrs
         ]
+
+
+def run_config(task: Task, method: str, lr: float, weight_decay: float, seed: int, **overrides: Any) -> RunConfig:
+    """The grid point ``(method, α, λ, seed)`` on ``task``, with the task's settings unless ``overrides`` says."""
+    settings: dict[str, Any] = {
+        "epochs": task.epochs,
+        "schedule": task.schedule if isinstance(task.schedule, str) else TASK_SCHEDULE,
+        "warmup": task.warmup,
+        "batch_size": task.batch_size,
+        "betas": task.betas,
+        "eps": task.eps,
+        "momentum": task.momentum,
+        "clip": task.clip,
+    }
+    return RunConfig(task.identity, method, lr + 0.0, weight_decay + 0.0, seed, **{**settings, **overrides})
 
 
 def _check_values(flag: str, values: Sequence[float], positive: bool) -> None:
@@ -88,21 +112,35 @@ def _check_values(flag: str, values: Sequence[float], positive: bool) -> None:
             raise UsageError(f"{flag} values must be {'> 0' if positive else '>= 0'} and finite, got {value}")
 
 
-def split_into_units(runs: Sequence[RunConfig], workers: int) -> list[list[RunConfig]]:
-    """Group runs that can share a stacked model, in pieces small enough to keep every worker busy."""
+def split_into_units(runs: Sequence[RunConfig], members_per_unit: int) -> list[list[RunConfig]]:
+    """Group runs that can share a stacked model, in pieces of at most ``members_per_unit``.
+
+    The pieces depend on the runs alone, never on the number of workers or the executor, so
+    the same study always trains the same units (and so gives the same numbers). A group too
+    large for one unit is cut into equal pieces. Largest first: workers finish together.
+    """
     groups: dict[tuple[object, ...], list[RunConfig]] = {}
     for run in runs:
         groups.setdefault(run.unit, []).append(run)
-    size = max(1, min(MAX_UNIT_MEMBERS, math.ceil(len(runs) / max(workers, 1))))
-    units = [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
-    return sorted(units, key=len, reverse=True)  # largest first: workers finish together
+    units = []
+    for group in groups.values():
+        pieces = math.ceil(len(group) / members_per_unit)
+        size = math.ceil(len(group) / pieces)
+        units += [group[i : i + size] for i in range(0, len(group), size)]
+    return sorted(units, key=len, reverse=True)
 
 
 @contextmanager
 def exclusive(out: Path) -> Iterator[None]:
     """Hold ``OUT/.lock`` for the study; a second study on the same directory is refused."""
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / ".lock").open("w") as lock:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = (out / ".lock").open("w")
+    except OSError as error:
+        raise UsageError(
+            f"cannot use {out} as the results directory ({error.strerror}); choose another --out"
+        ) from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -110,17 +148,64 @@ def exclusive(out: Path) -> Iterator[None]:
         yield
 
 
+def prepare_task(source: str | Task, data_dir: Path | None = None, device: str = "cpu") -> Task:
+    """Load and check a task in the driver, and give it its identity for the run keys.
+
+    Bad tasks fail here in one line, before any training: one batch goes forward and
+    backward through two stacked members.
+    """
+    task = load_task(source, data_dir) if isinstance(source, str) else source
+    check_task(task, device)
+    if isinstance(source, str) and source in BUILT_IN:
+        return task
+    return replace(task, identity=code_identity(task, source if isinstance(source, str) else None))
+
+
+def _check_decay_reaches_the_model(task: Task, planned: Sequence[RunConfig]) -> None:
+    """A λ grid over a model whose parameters the task's decay rule all exempts is an error, not a study."""
+    if not any(run.weight_decay > 0 for run in planned):
+        return
+    groups = param_groups(task.make_model(), 1.0, decay_all=task.decay_all, no_decay=task.no_decay)
+    if not any(group["weight_decay"] for group in groups):
+        raise UsageError(
+            f"task {task.name}: no parameter is decayed (param_groups exempts biases, 1-D and normalization "
+            "parameters), so every λ would give the same result; set decay_all=True or no_decay in the Task"
+        )
+
+
+def job_of(source: str | Task, task: Task, data_dir: Path | None, out: Path) -> Job:
+    """What workers need: the task's spec (loaded in each worker), or the task itself, pickled."""
+    if isinstance(source, Task):
+        import cloudpickle
+
+        return Job(cloudpickle.dumps(task), data_dir, out / CHECKPOINTS)
+    return Job(absolute_spec(source), data_dir, out / CHECKPOINTS)
+
+
 def run_study(
-    spec: StudySpec, out: Path, executor: Executor, data_dir: Path | None = None, progress: bool = True
+    spec: StudySpec,
+    out: Path,
+    executor: Executor,
+    data_dir: Path | None = None,
+    progress: bool = True,
+    task: Task | None = None,
 ) -> list[RunConfig]:
-    """Run every grid point of ``spec`` not yet in ``OUT/results.sqlite``; return all of them."""
-    task = load_task(spec.task, data_dir)  # in the driver first: bad tasks fail here, data is cached once
-    planned = spec.runs(task)
+    """Run every grid point of ``spec`` not yet in ``OUT/results.sqlite``; return all of them.
+
+    ``task`` replaces ``spec.task`` with a task built in Python.
+    """
+    source: str | Task = task if task is not None else spec.task
+    prepared = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
+    planned = spec.runs(prepared)
+    _check_decay_reaches_the_model(prepared, planned)
     with exclusive(out):
         store = ResultStore(out)
         try:
-            store.record_study({**asdict(spec), "task_identity": task.identity, "epochs": planned[0].epochs})
-            run_configs(planned, spec.task, store, executor, data_dir, progress)
+            record = {**asdict(spec), "task": prepared.name if task is not None else spec.task}
+            store.record_study({**record, "task_identity": prepared.identity, "epochs": planned[0].epochs,
+                                "schedule": planned[0].schedule, "warmup": planned[0].warmup,
+                                "references": list(prepared.references)})  # fmt: skip
+            run_configs(planned, prepared, job_of(source, prepared, data_dir, out), store, executor, progress)
         finally:
             store.close()
     return planned
@@ -128,24 +213,88 @@ def run_study(
 
 def run_configs(
     planned: Sequence[RunConfig],
-    task: str,
+    task: Task,
+    job: Job,
     store: ResultStore,
     executor: Executor,
-    data_dir: Path | None = None,
     progress: bool = True,
     label: str = "study",
 ) -> None:
-    """Train the runs of ``planned`` that ``store`` lacks, storing each unit as it finishes."""
+    """Train the runs of ``planned`` that ``store`` lacks, storing each unit as it finishes.
+
+    Units are cut from the whole plan, then trimmed to their unfinished runs, so an
+    interrupted study resumes with the very units it started with (and their checkpoints).
+    """
     finished = store.finished_keys()
-    pending = [run for run in planned if run.key not in finished]
-    units: list[Unit] = list(split_into_units(pending, executor.workers))
+    units: list[Unit] = [
+        pending
+        for unit in split_into_units(planned, task.members_per_unit)
+        if (pending := [run for run in unit if run.key not in finished])
+    ]
+    total = len(planned)
+    done_before = total - sum(len(unit) for unit in units)
     started = time.perf_counter()
-    with tqdm(
-        total=len(planned), initial=len(planned) - len(pending), unit="run", desc=label, disable=not progress
-    ) as bar:
-        for results in executor.run(absolute_spec(task), data_dir, units) if units else ():
-            store.add(results)
-            bar.update(len(results))
-    if progress and pending:
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}]"
+    with tqdm(total=total, initial=done_before, desc=label, disable=not progress, bar_format=bar_format) as bar:
+        credited = [0.0] * len(units)  # the part of each unit's runs the bar shows as done
+
+        def on_epoch(index: int, epoch: int) -> None:
+            step = len(units[index]) / units[index][0].epochs
+            credited[index] += step
+            bar.update(step)
+
+        for index, results in executor.run(job, units, on_epoch) if units else ():
+            store.add(results, task.selection_metric, selected_on=task.held_out[0])
+            if job.checkpoints is not None:
+                (job.checkpoints / f"{unit_key(units[index])}.pt").unlink(missing_ok=True)
+            bar.update(len(units[index]) - credited[index])
+            credited[index] = len(units[index])
+    trained = total - done_before
+    if progress and trained:
         minutes = (time.perf_counter() - started) / 60
-        tqdm.write(f"{label}: {len(pending)} runs in {minutes:.1f} min ({len(pending) / minutes:.0f} runs/min)")
+        tqdm.write(f"{label}: {trained} runs in {minutes:.1f} min ({trained / minutes:.0f} runs/min)")
+
+
+def study(
+    task: str | Task,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    lrs: Sequence[float] = DEFAULT_LRS,
+    wds: Sequence[float] | None = None,
+    out: str | Path = "runs/study",
+    *,
+    seeds: int = 1,
+    epochs: int | None = None,
+    schedule: str | None = None,
+    warmup: float | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    device: str = "auto",
+    progress: bool = True,
+) -> Any:
+    """Run (or resume) a study from Python and return its runs, one row each.
+
+    ``task`` is a :class:`~decaylab.Task` built in Python (a notebook's model and data) or a
+    task spec as on the command line. Runs are stored in ``OUT/results.sqlite`` exactly as by
+    ``decaylab study``, so calling again with the same arguments trains nothing new, and a
+    larger grid trains only the new points. Returns a pandas ``DataFrame`` when pandas is
+    installed, else a list of dicts (the columns of ``decaylab export``).
+    """
+    from decaylab.analysis.export import export_rows
+
+    spec = StudySpec(
+        task if isinstance(task, str) else "python", tuple(methods), tuple(lrs),
+        None if wds is None else tuple(wds), epochs, seeds, schedule, warmup,
+    )  # fmt: skip
+    out = Path(out)
+    runner = make_executor(executor, workers, device) if executor != "local" or workers else LocalExecutor(1, device)
+    planned = run_study(spec, out, runner, progress=progress, task=None if isinstance(task, str) else task)
+    store = ResultStore(out, read_only=True)
+    try:
+        rows = export_rows(store, keys={run.key for run in planned})
+    finally:
+        store.close()
+    try:
+        import pandas
+    except ImportError:
+        return rows
+    return pandas.DataFrame(rows)

@@ -1,10 +1,14 @@
 """The training loop: one unit of work, many grid points trained at once as one stacked model.
 
 A unit is a list of runs that share task, method, seed, epochs and schedule and differ in
-``lr`` and ``λ``. They become the members of one stacked model: the same initialization and
-the same minibatches for all (a paired comparison), each member with its own ``lr`` and ``λ``
-through the optimizer core's per-member hyperparameters. The schedule reaches the rules as
-the post's ``η_t = lr_t/α``: the loop sets each group's ``lr`` to ``α·η_t`` before each step.
+``lr`` and ``λ``. They become the members of one :class:`~decaylab.lab.stacking.StackedModel`:
+the same initialization and the same minibatches for all (a paired comparison), each member
+with its own ``lr`` and ``λ`` through the optimizer's per-member hyperparameters. The schedule
+reaches the rules as the post's ``η_t``: before each step the loop sets ``lr = α·η_t``.
+
+After every epoch the unit can be checkpointed (weights, optimizer, random generators and
+curves, written atomically): a unit resumed from its checkpoint ends with exactly the numbers
+of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -12,23 +16,28 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from decaylab.lab.tasks import Task
-from decaylab.optim import make_optimizer, param_groups
+from decaylab.lab.errors import UsageError
+from decaylab.lab.schedules import SCHEDULES, Schedule, multipliers, with_warmup
+from decaylab.lab.stacking import StackedModel, batchnorm_fed_weights
+from decaylab.lab.tasks import Task, one_line
+from decaylab.optim import make_optimizer
 
-SCHEDULES = ("cosine", "constant")
-EVAL_BATCH = 2000
 ROTATION_EVERY = 8
 """Rotation of BatchNorm-fed weights is measured on every 8th step of an epoch, its first
 included (the epoch's mean is estimated from those), which keeps the cost of recording it to a
 few percent of training."""
+TASK_SCHEDULE = "task"
+"""``RunConfig.schedule`` of a run that follows the task's own ``η(step, total)``."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +51,12 @@ class RunConfig:
     seed: int
     epochs: int
     schedule: str = "cosine"
+    warmup: float = 0.0
     batch_size: int = 100
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    momentum: float = 0.9
+    clip: float | None = None
     loss_scale: float = 1.0
     """The loss is multiplied by this before backpropagation (the scale-freeness check)."""
 
@@ -59,14 +71,19 @@ class RunConfig:
         return tuple(value for name, value in asdict(self).items() if name not in ("lr", "weight_decay"))
 
 
+Curve = tuple[int, float, float, float]
+"""``(epoch, train_loss, held_out_loss, held_out_metric)``: one epoch on the split the best cell is chosen on."""
+
+
 @dataclass
 class RunResult:
     """A finished run: ``done`` or ``diverged``, with per-epoch curves up to where it stopped."""
 
     config: RunConfig
     status: str = "done"
-    curves: list[tuple[int, float, float, float]] = field(default_factory=list)
-    """``(epoch, train_loss, test_loss, test_acc)`` for each finished epoch."""
+    curves: list[Curve] = field(default_factory=list)
+    test: tuple[float, float] | None = None
+    """``(test_loss, test_metric)`` at the end (None for a diverged run of a task with a validation split)."""
     layers: list[tuple[int, str, float, float]] = field(default_factory=list)
     """``(epoch, layer, norm, rotation)`` of each weight that feeds a BatchNorm: its norm at the
     end of the epoch and its mean rotation per step (radians) during the epoch."""
@@ -74,22 +91,16 @@ class RunResult:
 
     @property
     def final(self) -> tuple[float, float, float]:
-        """``(train_loss, test_loss, test_acc)`` of the last finished epoch (NaN if none)."""
+        """``(train_loss, held_out_loss, held_out_metric)`` of the last finished epoch (NaN if none)."""
         return self.curves[-1][1:] if self.curves else (math.nan, math.nan, math.nan)
 
 
-def scheduled_eta(schedule: str, step: int, total_steps: int) -> float:
-    """``η_t`` before optimizer step ``step`` (0-based): cosine from 1 to 0, or constant 1."""
-    if schedule == "constant":
-        return 1.0
-    return 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-
-
-def member_losses(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean cross-entropy of each member: ``(M, B, K)`` logits → ``(M,)``."""
-    members, batch, classes = logits.shape
-    flat = F.cross_entropy(logits.reshape(-1, classes), labels.repeat(members), reduction="none")
-    return flat.view(members, batch).mean(1)
+def schedule_of(task: Task, run: RunConfig) -> Schedule:
+    """The run's ``η(step, total)``: a named schedule or the task's own, after its warm-up."""
+    if run.schedule == TASK_SCHEDULE:
+        assert callable(task.schedule), "a run follows the task's schedule only if the task has one"
+        return with_warmup(task.schedule, run.warmup)
+    return with_warmup(SCHEDULES[run.schedule], run.warmup)
 
 
 def rotation(before: Tensor, after: Tensor) -> Tensor:
@@ -103,64 +114,137 @@ def rotation(before: Tensor, after: Tensor) -> Tensor:
     return 2 * torch.asin((chord / 2).clamp(max=1.0))
 
 
+def clip_per_member(parameters: Sequence[Tensor], max_norm: float) -> None:
+    """Scale each member's gradient so that its norm over all parameters is at most ``max_norm``."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    norms = torch.stack([g.flatten(1).double().pow(2).sum(1) for g in grads]).sum(0).sqrt()
+    scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for grad in grads:
+        grad.mul_(scale.to(grad.dtype).view(-1, *([1] * (grad.ndim - 1))))
+
+
+def _as_model_input(tensor: Tensor, dtype: torch.dtype, device: str) -> Tensor:
+    """On the device; floating point data in the training dtype, integers (token ids, labels) kept."""
+    return tensor.to(device, dtype) if tensor.is_floating_point() else tensor.to(device)
+
+
+def _on_device(pair: tuple[Tensor, Tensor], dtype: torch.dtype, device: str) -> tuple[Tensor, Tensor]:
+    return _as_model_input(pair[0], dtype, device), _as_model_input(pair[1], dtype, device)
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, x: Tensor, y: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """Test loss and accuracy of every member, ``(M,)`` each."""
+def evaluate(model: StackedModel, task: Task, pair: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """Mean loss and mean metric of every member on ``pair`` (on the model's device), ``(M,)`` each."""
+    x, y = pair
+    metric = task.selection_metric.function
     model.eval()
-    loss_sums, corrects = [], []
-    for start in range(0, len(x), EVAL_BATCH):
-        logits = model(x[start : start + EVAL_BATCH].to(dtype))
-        labels = y[start : start + EVAL_BATCH]
-        loss_sums.append(member_losses(logits, labels).double() * len(labels))
-        corrects.append((logits.argmax(-1) == labels).sum(1).double())
+    loss_sum = torch.zeros(model.members, dtype=torch.float64, device=x.device)
+    metric_sum = torch.zeros_like(loss_sum)
+    batch = 4 * task.batch_size
+    for start in range(0, len(x), batch):
+        targets = y[start : start + batch]
+        outputs = model(x[start : start + batch])
+        loss_sum += model.per_member(task.objective, outputs, targets).double() * len(targets)
+        metric_sum += model.per_member(metric, outputs, targets).double() * len(targets)
     model.train()
-    return torch.stack(loss_sums).sum(0) / len(x), torch.stack(corrects).sum(0) / len(x)
+    return loss_sum / len(x), metric_sum / len(x)
+
+
+def check_task(task: Task, device: str = "cpu") -> None:
+    """One training step of two stacked members on the first batch, in the driver: a task whose
+    model, loss or metric does not fit its data fails here, in one line, before any training."""
+    try:
+        model = task.make_model()
+    except Exception as error:
+        raise UsageError(f"task {task.name}: make_model() raised {one_line(error)}") from error
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(f"task {task.name}: make_model() must return an nn.Module, got {type(model).__name__}")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise UsageError(f"task {task.name}: the model has no trainable parameters")
+    stacked = StackedModel(model.to(device), members=2)
+    x, y = _on_device((task.train[0][: task.batch_size], task.train[1][: task.batch_size]), torch.float32, device)
+    try:
+        stacked.choose_batching(x, y, task.objective)
+        outputs = stacked(x)
+        losses = stacked.per_member(task.objective, outputs, y)
+        losses.sum().backward()
+        stacked.per_member(task.selection_metric.function, outputs.detach(), y)
+    except Exception as error:
+        shapes = f"output {tuple(outputs.shape[1:])}, " if "outputs" in locals() else ""
+        shapes += f"target {tuple(y.shape)} {y.dtype}"
+        raise UsageError(f"task {task.name}: one training batch failed ({shapes}): {one_line(error)}") from error
+    if losses.shape != (2,):
+        raise UsageError(
+            f"task {task.name}: the loss must return one number per batch, got shape {tuple(losses.shape)}"
+        )
+
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of the epoch a unit just finished."""
+
+
+def unit_key(runs: Sequence[RunConfig]) -> str:
+    """A unit's identity (for its checkpoint file): the hash of its runs' keys."""
+    return hashlib.sha256(" ".join(run.key for run in runs).encode()).hexdigest()[:24]
 
 
 def train_unit(
-    task: Task, runs: Sequence[RunConfig], dtype: torch.dtype = torch.float32, device: str = "cpu"
+    task: Task,
+    runs: Sequence[RunConfig],
+    dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
+    checkpoint: Path | None = None,
+    on_epoch: ProgressCallback | None = None,
 ) -> list[RunResult]:
     """Train ``runs`` (one unit: all share ``RunConfig.unit``) as the members of one model.
 
-    Random numbers (initialization, batch order, augmentation) come from CPU generators, so a
-    run sees the same data and starts from the same weights on every device.
+    Random numbers for initialization, batch order and augmentation come from CPU
+    generators, so a run sees the same data and starts from the same weights on every
+    device. With ``checkpoint`` (a file path), the unit's state is saved there after every
+    epoch and training resumes from it if it exists.
     """
     first = runs[0]
     assert all(run.unit == first.unit for run in runs), "a unit's runs must share task, method, seed, …"
     started = time.perf_counter()
     torch.manual_seed(first.seed)
-    model = task.make_model(len(runs)).to(device, dtype)
-    train_x, train_y = task.train_x.to(device), task.train_y.to(device)
-    test_x, test_y = task.test_x.to(device), task.test_y.to(device)
+    model = StackedModel(task.make_model().to(device, dtype), len(runs))
+    train_x, train_y = _on_device(task.train, dtype, device)
+    held_out = _on_device(task.held_out[1], dtype, device)
+    batches = torch.Generator().manual_seed(first.seed)
+    model.choose_batching(train_x[: first.batch_size], train_y[: first.batch_size], task.objective)
+
     base_lr = torch.tensor([run.lr for run in runs], dtype=torch.float64)
     decay = torch.tensor([run.weight_decay for run in runs], dtype=torch.float64)
-    groups = param_groups(model, decay, member_dims=1)
+    groups = model.param_groups(decay, decay_all=task.decay_all, no_decay=task.no_decay)
     optimizer = make_optimizer(first.method, groups, lr=base_lr, betas=first.betas, eps=first.eps)
-    batches = torch.Generator().manual_seed(first.seed)
+    steps_per_epoch = math.ceil(len(train_x) / first.batch_size)
+    etas = multipliers(schedule_of(task, first), first.epochs * steps_per_epoch)
+    # weights whose scale BatchNorm removes: their norm and rotation are the effective learning rate
+    tracked = {name: model.parameters[name] for name in batchnorm_fed_weights(model.module)}
 
     results = [RunResult(run) for run in runs]
-    # weights whose scale BatchNorm removes: their norm and rotation are the effective learning rate
-    tracked: dict[str, Tensor] = dict(getattr(model, "normalized_weights", dict)())
     alive = torch.ones(len(runs), dtype=torch.bool, device=device)
-    steps_per_epoch = math.ceil(len(task.train_x) / first.batch_size)
-    total_steps = first.epochs * steps_per_epoch
-    step = 0
-    for epoch in range(1, first.epochs + 1):
-        order = torch.randperm(len(task.train_x), generator=batches).to(device)
+    start_epoch, elapsed = 1, 0.0
+    if checkpoint is not None and checkpoint.exists():
+        start_epoch, elapsed = _resume(checkpoint, model, optimizer, batches, alive, results)
+    for epoch in range(start_epoch, first.epochs + 1):
+        order = torch.randperm(len(train_x), generator=batches).to(device)
         loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
         turned = {name: torch.zeros(len(runs), dtype=torch.float64, device=device) for name in tracked}
         sampled_steps = 0
         for batch_number, start in enumerate(range(0, len(order), first.batch_size)):
             index = order[start : start + first.batch_size]
-            x = train_x[index]
+            x, y = train_x[index], train_y[index]
             if task.augment is not None:
                 x = task.augment(x, batches)
-            losses = member_losses(model(x.to(dtype)), train_y[index])
+            losses = model.per_member(task.objective, model(x), y)
             diverged = alive & ~torch.isfinite(losses.detach())
             (torch.where(alive & ~diverged, losses, 0.0).sum() * first.loss_scale).backward()
+            if first.clip is not None:
+                clip_per_member(list(model.parameters.values()), first.clip)
             sampled = batch_number % ROTATION_EVERY == 0
             before = {name: weight.detach().clone() for name, weight in tracked.items()} if sampled else {}
-            eta = scheduled_eta(first.schedule, step, total_steps)
+            eta = etas[(epoch - 1) * steps_per_epoch + batch_number]
             for group in optimizer.param_groups:
                 group["lr"] = base_lr * eta * alive.cpu()
             optimizer.step()
@@ -172,12 +256,10 @@ def train_unit(
             if diverged.any():
                 _stop(model, optimizer, diverged, alive)
             loss_sum += losses.detach().double() * len(index)
-            step += 1
-        test_loss, test_acc = evaluate(model, test_x, test_y, dtype)
+        held_out_loss, held_out_metric = evaluate(model, task, held_out)
         train_loss = loss_sum.cpu() / len(order)
-        test_loss, test_acc = test_loss.cpu(), test_acc.cpu()
         for i in alive.nonzero().flatten().tolist():
-            values = (float(train_loss[i]), float(test_loss[i]), float(test_acc[i]))
+            values = (float(train_loss[i]), float(held_out_loss[i]), float(held_out_metric[i]))
             if all(math.isfinite(v) for v in values):
                 results[i].curves.append((epoch, *values))
                 for name, weight in tracked.items():
@@ -185,23 +267,75 @@ def train_unit(
                     results[i].layers.append((epoch, name, norm, float(turned[name][i]) / max(sampled_steps, 1)))
             else:
                 _stop(model, optimizer, torch.arange(len(runs), device=device) == i, alive)
+        if checkpoint is not None and epoch < first.epochs:
+            _save(checkpoint, epoch, model, optimizer, batches, alive, results, elapsed + time.perf_counter() - started)
+        if on_epoch is not None:
+            on_epoch(epoch)
+
+    if task.validation is not None:
+        test_loss, test_metric = evaluate(model, task, _on_device(task.test, dtype, device))
     for i, result in enumerate(results):
         result.status = "done" if alive[i] else "diverged"
-        result.seconds = (time.perf_counter() - started) / len(runs)
+        if task.validation is None:  # the held-out split is the test split
+            result.test = result.curves[-1][2:] if result.curves else None
+        elif alive[i]:
+            result.test = (float(test_loss[i]), float(test_metric[i]))
+        result.seconds = (elapsed + time.perf_counter() - started) / len(runs)
     return results
 
 
 @torch.no_grad()
-def _stop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, members: Tensor, alive: Tensor) -> None:
+def _stop(model: StackedModel, optimizer: torch.optim.Optimizer, members: Tensor, alive: Tensor) -> None:
     """Stop diverged ``members``: mark them dead, and zero their weights and moments.
 
     Their ``lr`` is 0 from the next step on and their loss is masked out, so they no longer
     move; zeroed weights and moments keep their arithmetic finite. Members share no
-    arithmetic (their channels and matrix columns are their own), so the rest are untouched.
+    arithmetic, so the rest are untouched.
     """
     alive &= ~members
-    for param in model.parameters():
+    for param in model.parameters.values():
         param[members] = 0.0
         for moment in optimizer.state.get(param, {}).values():
             if moment.ndim > 0:
                 moment[members] = 0.0
+
+
+def _save(
+    path: Path, epoch: int, model: StackedModel, optimizer: torch.optim.Optimizer, batches: torch.Generator,
+    alive: Tensor, results: list[RunResult], elapsed: float,
+) -> None:  # fmt: skip
+    """The unit's whole state after ``epoch``, written atomically (a reader never sees half a file)."""
+    state = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "batches": batches.get_state(),
+        "alive": alive.cpu(),
+        "results": [(r.curves, r.layers) for r in results],
+        "elapsed": elapsed,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def _resume(
+    path: Path, model: StackedModel, optimizer: torch.optim.Optimizer, batches: torch.Generator,
+    alive: Tensor, results: list[RunResult],
+) -> tuple[int, float]:  # fmt: skip
+    """Load a checkpoint written by :func:`_save`; return the epoch to continue from and the time spent."""
+    state: dict[str, Any] = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    batches.set_state(state["batches"])
+    alive.copy_(state["alive"])
+    for result, (curves, layers) in zip(results, state["results"], strict=True):
+        result.curves = [tuple(point) for point in curves]  # type: ignore[misc]
+        result.layers = [tuple(entry) for entry in layers]  # type: ignore[misc]
+    return int(state["epoch"]) + 1, float(state["elapsed"])

@@ -2,17 +2,8 @@
 
 from decaylab.optim.core import Rule
 from decaylab.optim.groups import convert_weight_decay, param_groups
-from decaylab.optim.optimizers import (
-    METHODS,
-    Adam,
-    AdamC,
-    AdamCore,
-    AdamL2,
-    AdamP,
-    AdamW,
-    ProxAdam,
-    make_optimizer,
-)
+from decaylab.optim.methods import METHODS, Method, make_optimizer
+from decaylab.optim.optimizers import Adam, AdamC, AdamCore, AdamL2, AdamP, AdamW, ProxAdam
 
 __all__ = [
     "METHODS",
@@ -22,6 +13,7 @@ __all__ = [
     "AdamL2",
     "AdamP",
     "AdamW",
+    "Method",
     "ProxAdam",
     "Rule",
     "convert_weight_decay",

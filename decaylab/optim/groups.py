@@ -23,7 +23,6 @@ def param_groups(
     *,
     decay_all: bool = False,
     no_decay: tuple[str, ...] = (),
-    member_dims: int = 0,
 ) -> list[dict[str, Any]]:
     """Two param groups: matrices and convolution kernels decayed, the rest not.
 
@@ -42,12 +41,7 @@ def param_groups(
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        exempt = (
-            param.ndim - member_dims <= 1
-            or name.endswith("bias")
-            or id(param) in in_norm_layer
-            or name.startswith(no_decay)
-        )
+        exempt = param.ndim <= 1 or name.endswith("bias") or id(param) in in_norm_layer or name.startswith(no_decay)
         (kept if exempt and not decay_all else decayed).append(param)
     groups: list[dict[str, Any]] = [
         {"params": decayed, "weight_decay": weight_decay},

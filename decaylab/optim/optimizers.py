@@ -369,31 +369,3 @@ class AdamC(AdamCore):
         implementation: Implementation = "auto",
     ) -> None:
         super().__init__(params, ADAMC, lr, betas, eps, weight_decay, implementation)
-
-
-METHODS: dict[str, tuple[Callable[..., AdamCore], str]] = {
-    "adam": (Adam, "Adam, no weight decay"),
-    "adaml2": (AdamL2, "ℓ2 penalty in the gradient (torch.optim.Adam(weight_decay=λ))"),
-    "adamw": (AdamW, "decoupled decay 1 − η_t·λ (Loshchilov & Hutter)"),
-    "adamw-torch": (
-        lambda params, **kw: AdamW(params, convention="torch", **kw),
-        "decoupled decay 1 − η_t·α·λ (torch.optim.AdamW)",
-    ),
-    "proxadam": (ProxAdam, "exact ℓ2 prox in Adam's norm: shrink by 1/(1 + η_t·λ)"),
-    "proxadam-l1": (
-        lambda params, **kw: ProxAdam(params, penalty="l1", **kw),
-        "ℓ1 prox in Adam's norm: soft-threshold by η_t·λ",
-    ),
-    "adamp": (AdamP, "the post's AdamP: Euclidean ℓ2 prox, decay scaled by 1/D_t"),
-    "adamc": (AdamC, "corrected decay λ·lr_t²/α (Defazio 2025)"),
-}
-"""Every method by its command-line name: ``(factory(params, **hyperparameters), description)``."""
-
-
-def make_optimizer(method: str, params: Params, **hyperparameters: Any) -> AdamCore:
-    """The optimizer of ``method`` (a key of :data:`METHODS`); ``adam`` ignores ``weight_decay``."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if method == "adam":
-        hyperparameters.pop("weight_decay", None)
-    return METHODS[method][0](params, **hyperparameters)

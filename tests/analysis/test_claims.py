@@ -16,7 +16,8 @@ def grid(accuracy, method="m", seeds=(0, 1), noise=0.0):
     """A method grid whose test accuracy is ``accuracy(lr, λ)`` (+ ``noise`` alternating by seed)."""
     rows = [
         {"method": method, "lr": lr, "weight_decay": d, "seed": s, "status": "done", "key": f"{lr}-{d}-{s}",
-         "test_acc": accuracy(lr, d) + noise * (-1) ** s, "test_loss": 1.0, "train_loss": 1.0}
+         "val_metric": accuracy(lr, d) + noise * (-1) ** s, "val_loss": 1.0, "train_loss": 1.0,
+         "metric": "accuracy", "higher_is_better": 1, "selected_on": "validation"}
         for lr in LRS for d in DECAYS for s in seeds
     ]  # fmt: skip
     return method_grids(rows, [method])[0]

@@ -53,7 +53,9 @@ STUDY_MISTAKES = [
     (["--wds", "nan"], ["--wds"]),
     (["--epochs", "0"], ["--epochs"]),
     (["--seeds", "two"], ["--seeds"]),
-    (["--schedule", "linear"], ["--schedule"]),
+    (["--schedule", "step"], ["--schedule"]),
+    (["--warmup", "1.5"], ["--warmup"]),
+    (["--warmup", "abc"], ["--warmup"]),
     (["--frobnicate"], ["--frobnicate"]),
 ]
 OTHER_MISTAKES = [
@@ -145,12 +147,13 @@ def test_study_export_and_report_round_trip(capsys, tmp_path):
     status, stdout, _ = run_cli(capsys, "export", str(out))
     rows = list(csv.DictReader(io.StringIO(stdout)))
     assert status == 0 and len(rows) == 2 * 2 * 2 * 2  # methods × lrs × wds × seeds
-    required = {"method", "lr", "weight_decay", "seed", "status", "test_acc", "test_loss", "train_loss"}
+    required = {"method", "lr", "weight_decay", "seed", "status", "test_acc", "test_loss", "train_loss", "metric",
+                "test_metric", "val_metric"}  # fmt: skip
     assert required <= set(rows[0])
     status, stdout, _ = run_cli(capsys, "export", str(out), "--format", "json")
     exported = json.loads(stdout)
     assert status == 0 and len(exported) == len(rows) and required <= set(exported[0])
-    assert all(isinstance(row["test_acc"], float) for row in exported)
+    assert all(isinstance(row["test_acc"], float) and row["metric"] == "accuracy" for row in exported)
     (out / "heatmaps.png").unlink()
     assert run_cli(capsys, "report", str(out))[0] == 0 and (out / "heatmaps.png").exists()
     report = (out / "report.md").read_text()
@@ -230,3 +233,109 @@ def test_a_diverging_grid_point_is_stored_and_drawn_as_diverged_and_the_study_go
     assert rows["0.0"]["status"] == "done" and rows["1000.0"]["status"] == "diverged"
     assert "| 1 of 2 |" in (out / "report.md").read_text()  # the report counts the diverged cell
     assert (out / "heatmaps.png").stat().st_size > 0
+
+
+TASK_FILE = """
+import torch
+from torch import nn
+from decaylab import Task
+
+x, y = torch.randn(60, 4), torch.randint(0, 3, (60,))
+
+
+def make_task():
+    {body}
+"""
+BAD_TASKS = [
+    (
+        "return Task('t', (x, y), (x, y), lambda: nn.Sequential(nn.Linear(4, 3), nn.Flatten(0)))",
+        ["output (180,), target (60,)"],
+    ),
+    ("return Task('t', (x, y), (x, y), lambda: nn.Linear(5, 3))", ["one training batch failed", "mat1 and mat2"]),
+    ("return Task('t', (x, y + 3), (x, y), lambda: nn.Linear(4, 3), epochs=1)", ["out of bounds"]),
+    ("return Task('t', (x, y.float()), (x, y), lambda: nn.Linear(4, 3), epochs=1)", ["one training batch failed"]),
+    ("return Task('t', (x, y[:50]), (x, y), lambda: nn.Linear(4, 3))", ["60 inputs but 50 targets"]),
+    ("return Task('t', (x[:0], y[:0]), (x, y), lambda: nn.Linear(4, 3))", ["train set is empty"]),
+    ("return Task('t', (x, y), (x[:0], y[:0]), lambda: nn.Linear(4, 3))", ["test set is empty"]),
+    ("return Task('t', (x * float('nan'), y), (x, y), lambda: nn.Linear(4, 3))", ["NaN"]),
+    ("return Task('t', (x, y), (x, y), lambda: nn.ReLU())", ["no trainable parameters"]),
+    ("return Task('t', (x, y), (x, y), lambda: nn.Linear(4, 3), epochs=0)", ["epochs"]),
+    ("return Task('t', (x, y), (x, y), lambda: nn.Linear(4, 3), batch_size=0)", ["batch_size"]),
+    ("raise RuntimeError('no data here')", ["make_task() raised RuntimeError: no data here"]),
+    ("return Task('t', (x, y), (x, y), lambda: 1 / 0)", ["make_model() raised ZeroDivisionError"]),
+    ("return 42", ["must return decaylab.Task"]),
+]
+
+
+@pytest.mark.parametrize(("body", "words"), BAD_TASKS)
+def test_a_bad_task_file_is_one_line_and_exit_2_before_any_training(capsys, tmp_path, body, words):
+    (tmp_path / "bad.py").write_text(TASK_FILE.format(body=body))
+    argv = ["study", "--task", f"{tmp_path / 'bad.py'}:make_task", "--methods", "adamw", "--lrs", "1e-2",
+            "--wds", "0,1e-3", "--seeds", "1", "--out", str(tmp_path / "out"), "--workers", "2"]  # fmt: skip
+    assert_one_line_error(*run_cli(capsys, *argv)[::2], *words)
+    assert not (tmp_path / "out" / "results.sqlite").exists()
+
+
+def test_a_model_whose_parameters_weight_decay_never_reaches_is_refused_unless_the_task_says_so(capsys, tmp_path):
+    body = ("class Vector(nn.Module):\n        def __init__(self):\n            super().__init__()\n"
+            "            self.weight = nn.Parameter(torch.ones(4))\n"
+            "        def forward(self, x):\n            score = x @ self.weight\n"
+            "            return torch.stack([score, -score, 0 * score], 1)\n"
+            "    return Task('vector', (x, y), (x, y), Vector, epochs=2, batch_size=20,\n"
+            "                decay_all={decay_all})")  # fmt: skip
+    argv = ["study", "--methods", "adamw", "--lrs", "1e-2", "--wds", "0,1e-1", "--seeds", "1", "--quiet"]
+    (tmp_path / "exempt.py").write_text(TASK_FILE.format(body=body.format(decay_all=False)))
+    status, _, err = run_cli(
+        capsys, *argv, "--task", f"{tmp_path / 'exempt.py'}:make_task", "--out", str(tmp_path / "a")
+    )
+    assert_one_line_error(status, err, "no parameter is decayed", "decay_all=True")
+    (tmp_path / "decayed.py").write_text(TASK_FILE.format(body=body.format(decay_all=True)))
+    status, _, err = run_cli(
+        capsys, *argv, "--task", f"{tmp_path / 'decayed.py'}:make_task", "--out", str(tmp_path / "b")
+    )
+    assert status == 0, err
+    rows = {
+        row["weight_decay"]: row
+        for row in csv.DictReader(io.StringIO(run_cli(capsys, "export", str(tmp_path / "b"))[1]))
+    }
+    assert rows["0.0"]["train_loss"] != rows["0.1"]["train_loss"]  # λ changes the result
+
+
+def test_editing_a_module_the_task_imports_trains_again(capsys, tmp_path):
+    (tmp_path / "width.py").write_text("WIDTH = 8\n")
+    body = (
+        "import width\n    model = lambda: nn.Sequential(nn.Linear(4, width.WIDTH), nn.Linear(width.WIDTH, 3))\n"
+        "    return Task('t', (x, y), (x, y), model, epochs=1, batch_size=20)"
+    )
+    (tmp_path / "mine.py").write_text(TASK_FILE.format(body=body))
+    argv = ["study", "--task", f"{tmp_path / 'mine.py'}:make_task", "--methods", "adamw", "--lrs", "1e-2",
+            "--wds", "0", "--seeds", "1", "--out", str(tmp_path / "out"), "--quiet", "--workers", "1"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    before = stored_runs(tmp_path / "out" / "results.sqlite")
+    assert run_cli(capsys, *argv)[0] == 0 and stored_runs(tmp_path / "out" / "results.sqlite") == before
+    (tmp_path / "width.py").write_text("WIDTH = 8  # the helper changed: results may too\n")
+    assert run_cli(capsys, *argv)[0] == 0
+    after = stored_runs(tmp_path / "out" / "results.sqlite")
+    assert len(after) == 2 and set(before) < set(after)
+
+
+@pytest.mark.parametrize("task", ["ridge", "charlm"])
+def test_regression_and_language_tasks_select_and_label_by_their_loss(capsys, tmp_path, task, monkeypatch):
+    from decaylab.lab import datasets, tasks
+
+    if task == "charlm":  # a short text keeps the test fast; the task is the same
+        text = datasets.python_help_text()[:20_000]
+        monkeypatch.setattr(datasets, "python_help_text", lambda: text)
+    tasks.load_task.cache_clear()
+    out = tmp_path / task
+    argv = ["study", "--task", task, "--methods", "adamw,adaml2", "--lrs", "1e-3,1e-2", "--wds", "0,1e-2",
+            "--seeds", "1", "--epochs", "1", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    status, _, err = run_cli(capsys, *argv)
+    tasks.load_task.cache_clear()
+    assert status == 0, err
+    report = (out / "report.md").read_text()
+    assert "accuracy" not in report.lower()
+    metric = "loss" if task == "ridge" else "bits per character"
+    assert f"validation {metric} (lower is better)" in report
+    rows = list(csv.DictReader(io.StringIO(run_cli(capsys, "export", str(out))[1])))
+    assert "test_acc" not in rows[0] and {row["metric"] for row in rows} == {metric}

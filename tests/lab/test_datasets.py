@@ -13,8 +13,10 @@ from .cifar_archive import make_cifar_archive
 
 def test_the_cifar_loader_reads_the_python_archive_format(tmp_path):
     md5 = make_cifar_archive(tmp_path, images_per_batch=3)
-    train_x, train_y, test_x, _ = datasets.cifar10(tmp_path, md5=md5)
-    assert train_x.shape == (15, 3, 32, 32) and train_y.shape == (15,) and test_x.shape == (3, 3, 32, 32)
+    data = datasets.cifar10(tmp_path, md5=md5, validation=5)
+    (train_x, train_y), (val_x, _), (test_x, _) = data.train, data.validation, data.test
+    assert train_x.shape == (10, 3, 32, 32) and train_y.shape == (10,) and val_x.shape == (5, 3, 32, 32)
+    assert test_x.shape == (3, 3, 32, 32)
     assert train_x.dtype == torch.float32 and train_y.dtype == torch.long
     assert abs(float(train_x.mean())) < 1.0  # normalized per channel
 
@@ -34,7 +36,7 @@ def test_a_missing_archive_without_network_says_where_to_put_it(tmp_path):
 def test_archive_members_outside_the_directory_are_never_written(tmp_path):
     data_dir = tmp_path / "data"
     md5 = make_cifar_archive(data_dir, extra_members={"../escaped.txt": b"x", "/tmp/abs.txt": b"y"})
-    datasets.cifar10(data_dir, md5=md5)
+    datasets.cifar10(data_dir, md5=md5, validation=1)
     assert not (tmp_path / "escaped.txt").exists()
     assert sorted(p.name for p in data_dir.iterdir()) == ["cifar-10-python.tar.gz"]
 
@@ -53,3 +55,19 @@ def test_random_crop_flip_takes_windows_of_the_padded_images():
     for b in range(2):
         windows = [padded[b, :, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)]
         assert any(torch.equal(out[b], w) or torch.equal(out[b], w.flip(2)) for w in windows)
+
+
+def test_the_character_corpus_ships_with_python_and_splits_by_position():
+    text = datasets.python_help_text()
+    assert len(text) > 300_000 and set(text) <= set(datasets.CHARACTERS)
+    data = datasets.character_sequences(text, context=64)
+    (x, y), (val_x, _), (test_x, _) = data.train, data.validation, data.test
+    assert x.dtype == torch.long and x.shape[1] == y.shape[1] == 64
+    assert torch.equal(x[:, 1:], y[:, :-1])  # each position predicts the next character
+    assert len(x) == 8 * len(val_x) == 8 * len(test_x) or abs(len(x) - 8 * len(val_x)) <= 8
+
+
+def test_the_ridge_problem_is_generated_from_its_seed():
+    a, b = datasets.ridge(seed=1), datasets.ridge(seed=1)
+    assert torch.equal(a.train[0], b.train[0]) and a.train[0].shape == (200, 1000) and a.train[1].shape == (200, 1)
+    assert not torch.equal(datasets.ridge(seed=2).train[0], a.train[0])

@@ -1,15 +1,17 @@
-"""The trainer: stacked members are independent runs; divergence is contained; every model trains."""
+"""The trainer: each stacked member is the run trained alone; divergence is contained; any model trains."""
 
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from decaylab.lab import datasets
-from decaylab.lab.models import MLP, CNN1d, ResNet20
-from decaylab.lab.tasks import Task
+from decaylab import Metric, Task
+from decaylab.lab import datasets, models
+from decaylab.lab.schedules import cosine, with_warmup
 from decaylab.lab.train import RunConfig, train_unit
-from decaylab.optim import param_groups
+from decaylab.optim import make_optimizer, param_groups
 
 from .cifar_archive import make_cifar_archive
 from .tiny_task import make_task
@@ -17,72 +19,170 @@ from .tiny_task import make_task
 TINY = make_task()
 
 
-def runs(method: str, grid: list[tuple[float, float]], epochs: int = 2, task: str = "tiny") -> list[RunConfig]:
-    return [RunConfig(task, method, lr, decay, seed=3, epochs=epochs, batch_size=50) for lr, decay in grid]
+def flat(curves):
+    return [value for point in curves for value in point]
+
+
+def runs(method, grid, epochs=2, task="tiny", **settings):
+    return [RunConfig(task, method, lr, decay, seed=3, epochs=epochs, batch_size=50, **settings) for lr, decay in grid]
+
+
+def ordinary_task(dropout: float = 0.2) -> Task:
+    """A plain nn.Sequential with BatchNorm, LayerNorm and Dropout, as a user would write it."""
+    generator = torch.Generator().manual_seed(1)
+    x, y = torch.randn(500, 10, generator=generator), torch.randint(0, 3, (500,), generator=generator)
+    return Task(
+        "ordinary", (x[:200], y[:200]), (x[350:], y[350:]),
+        lambda: nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(dropout),
+                              nn.Linear(16, 16), nn.LayerNorm(16), nn.GELU(), nn.Linear(16, 3)),
+        validation=(x[200:350], y[200:350]), epochs=3, batch_size=40, warmup=0.1,
+    )  # fmt: skip
+
+
+def plain_pytorch_run(task: Task, run: RunConfig) -> list[tuple[float, float, float]]:
+    """The run as a user would train it alone: one ordinary model, a torch-style loop, float64.
+
+    Returns ``(train_loss, validation_loss, validation_accuracy)`` per epoch.
+    """
+    torch.manual_seed(run.seed)
+    model = task.make_model().double()
+    optimizer = make_optimizer(run.method, param_groups(model, run.weight_decay), lr=run.lr, betas=run.betas)
+    batches = torch.Generator().manual_seed(run.seed)
+    (x, y), (val_x, val_y) = task.train, task.validation
+    steps = math.ceil(len(x) / run.batch_size)
+    eta = with_warmup(cosine, run.warmup)
+    curves = []
+    for epoch in range(run.epochs):
+        order = torch.randperm(len(x), generator=batches)
+        total = 0.0
+        for number, start in enumerate(range(0, len(x), run.batch_size)):
+            index = order[start : start + run.batch_size]
+            loss = F.cross_entropy(model(x[index].double()), y[index])
+            loss.backward()
+            for group in optimizer.param_groups:
+                group["lr"] = run.lr * eta(epoch * steps + number, run.epochs * steps)
+            optimizer.step()
+            optimizer.zero_grad()
+            total += loss.item() * len(index)
+        model.eval()
+        with torch.no_grad():
+            output = model(val_x.double())
+            curves.append((total / len(x), F.cross_entropy(output, val_y).item(),
+                           (output.argmax(1) == val_y).double().mean().item()))  # fmt: skip
+        model.train()
+    return curves
 
 
 @pytest.mark.parametrize("method", ["adamw", "adaml2", "adamp"])
-def test_a_member_of_a_stacked_model_equals_the_same_run_trained_alone(method):
-    grid = runs(method, [(1e-2, 1e-2), (3e-3, 0.0), (3e-2, 1e-3)])
-    together = train_unit(TINY, grid, dtype=torch.float64)
-    for run, stacked in zip(grid, together):
-        (alone,) = train_unit(TINY, [run], dtype=torch.float64)
-        assert stacked.status == alone.status == "done"
-        for a, b in zip(stacked.curves, alone.curves):
-            assert a[0] == b[0]
-            assert a[1:] == pytest.approx(b[1:], rel=1e-9, abs=1e-12)
-
-
-def test_the_1d_cnn_with_batchnorm_is_also_member_independent():
-    x, y = torch.randn(200, 40), torch.randint(0, 10, (200,))
-    task = Task("cnn", x[:100], y[:100], x[100:], y[100:], lambda m: CNN1d(m, "batch"), epochs=1, batch_size=25)
-    grid = runs("proxadam", [(1e-2, 1e-2), (1e-3, 0.0)], epochs=1, task="cnn")
+def test_each_member_equals_the_model_trained_alone_in_a_plain_pytorch_loop(method):
+    """Dropout, BatchNorm running statistics (the validation loss is measured in eval mode), LayerNorm."""
+    task = ordinary_task()
+    grid = runs(method, [(1e-2, 1e-2), (3e-3, 0.0), (3e-2, 1e-3)], epochs=3, warmup=0.1)
     together = train_unit(task, grid, dtype=torch.float64)
-    alone = train_unit(task, grid[1:], dtype=torch.float64)
-    assert together[1].curves[0][1:] == pytest.approx(alone[0].curves[0][1:], rel=1e-9)
+    for run, stacked in zip(grid, together):
+        assert stacked.status == "done"
+        expected = plain_pytorch_run(task, run)
+        for (epoch, *measured), reference in zip(stacked.curves, expected, strict=True):
+            assert measured == pytest.approx(reference, rel=1e-9, abs=1e-12), (run.lr, run.weight_decay, epoch)
+
+
+def test_a_runs_numbers_do_not_depend_on_which_runs_share_its_unit():
+    """One dropout mask per run, from the run's seed: alone or beside others, the same run."""
+    task = ordinary_task(dropout=0.5)
+    grid = runs("adamw", [(1e-2, 1e-2), (3e-3, 0.0), (3e-2, 1e-3)], epochs=2)
+    together = train_unit(task, grid, dtype=torch.float64)
+    for i in range(3):
+        (alone,) = train_unit(task, [grid[i]], dtype=torch.float64)
+        pair = train_unit(task, [grid[i], grid[(i + 1) % 3]], dtype=torch.float64)[0]
+        for other in (alone, pair):
+            assert other.test == pytest.approx(together[i].test, rel=1e-9)
+            assert flat(other.curves) == pytest.approx(flat(together[i].curves), rel=1e-9)
+
+
+def test_a_model_without_a_batching_rule_falls_back_to_a_loop_over_members():
+    class Branchy(nn.Module):  # data-dependent control flow: vmap cannot batch it
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(12, 4)
+
+        def forward(self, x):
+            h = self.layer(x)
+            return h if h.sum() > 0 else -h
+
+    task = Task("branchy", TINY.train, TINY.test, Branchy, epochs=2, batch_size=50)
+    grid = runs("adamw", [(1e-2, 1e-2), (3e-3, 0.0)])
+    together = train_unit(task, grid, dtype=torch.float64)
+    for run, stacked in zip(grid, together):
+        (alone,) = train_unit(task, [run], dtype=torch.float64)
+        assert flat(stacked.curves) == pytest.approx(flat(alone.curves), rel=1e-9)
 
 
 def test_a_diverging_member_is_stopped_and_stored_as_diverged_while_the_others_go_on():
     grid = runs("adamw", [(1e-2, 0.0), (1e-2, 1e30), (3e-3, 1e-3)], epochs=3)
     together = train_unit(TINY, grid, dtype=torch.float64)  # (1 − η_t·λ) ≈ −1e30 per step: overflows in ~11
     assert [r.status for r in together] == ["done", "diverged", "done"]
-    assert len(together[1].curves) < 3
+    assert len(together[1].curves) < 3 and together[1].test is None
     for i in (0, 2):
         (alone,) = train_unit(TINY, [grid[i]], dtype=torch.float64)
         assert together[i].curves[-1][1:] == pytest.approx(alone.curves[-1][1:], rel=1e-9)
         assert all(math.isfinite(v) for v in together[i].final)
 
 
-@pytest.mark.parametrize("model", [MLP(3, "batch"), CNN1d(3, "batch"), ResNet20(3, "batch")])
-def test_stacked_models_decay_only_their_matrices_and_kernels(model):
-    decayed, kept = param_groups(model, 0.1, member_dims=1)
-    assert all(p.ndim >= 3 for p in decayed["params"])  # (M, in, out) matrices, (M, out, in, k…) kernels
-    assert all(p.ndim == 2 for p in kept["params"])  # (M, C) biases and BatchNorm scales and shifts
-    assert len(kept["params"]) > 0
+def test_gradient_clipping_is_per_member():
+    task = Task("clipped", TINY.train, TINY.test, TINY.make_model, epochs=1, batch_size=50, clip=0.05)
+    grid = runs("adamw", [(1e-2, 0.0), (1.0, 0.0)], epochs=1, clip=0.05)  # the second's gradients are large
+    together = train_unit(task, grid, dtype=torch.float64)
+    (alone,) = train_unit(task, grid[:1], dtype=torch.float64)
+    assert flat(together[0].curves) == pytest.approx(flat(alone.curves), rel=1e-9)
+    unclipped = train_unit(task, runs("adamw", [(1e-2, 0.0)], epochs=1), dtype=torch.float64)[0]
+    assert flat(unclipped.curves) != pytest.approx(flat(alone.curves), rel=1e-6)
+
+
+def test_token_ids_stay_integers_and_sequence_targets_train():
+    """A language model: integer inputs (B, T), targets (B, T), a lower-is-better metric."""
+    text = "the quick brown fox jumps over the lazy dog. " * 40
+    data = datasets.character_sequences(text, context=16)
+    task = Task(
+        "lm", data.train, data.test, lambda: models.CharTransformer(len(datasets.CHARACTERS), 16, width=16, heads=2),
+        validation=data.validation, metric=Metric("loss", lambda o, t: F.cross_entropy(o.flatten(0, 1), t.flatten()),
+                                                  higher_is_better=False), epochs=4, batch_size=16,
+    )  # fmt: skip
+    assert data.train[0].dtype == torch.long
+    (result,) = train_unit(task, [RunConfig("lm", "adamw", 1e-2, 0.0, 0, 4, batch_size=16)])
+    losses = [point[2] for point in result.curves]
+    assert losses[-1] < losses[0] < math.log(len(datasets.CHARACTERS)) + 0.5
+
+
+def test_a_regression_task_trains_on_its_own_loss():
+    data = datasets.ridge(train=100, held_out=200, dimension=20, noise=0.1)
+    task = Task("ridge", data.train, data.test, lambda: nn.Linear(20, 1, bias=False), validation=data.validation,
+                loss=F.mse_loss, metric="loss", epochs=20, batch_size=20)  # fmt: skip
+    (result,) = train_unit(task, [RunConfig("ridge", "adamw", 3e-2, 1e-3, 0, 20, batch_size=20)])
+    assert result.curves[-1][2] < 0.2 * result.curves[0][2]  # validation MSE falls towards the noise floor
+    assert result.test[0] == result.test[1]  # the metric is the loss
 
 
 def test_the_trainer_learns():
     (result,) = train_unit(TINY, runs("adamw", [(1e-2, 1e-4)], epochs=3))
     chance = 1 / 4
-    assert result.curves[-1][3] > chance + 0.2
+    assert result.curves[-1][3] > chance + 0.2 and result.test[1] > chance + 0.2
     assert result.curves[-1][1] < result.curves[0][1]
 
 
-@pytest.mark.parametrize("norm", ["batch", "none"])
-def test_resnet20_trains_grid_batched_on_generated_cifar_format_data(tmp_path, norm):
+@pytest.mark.parametrize("batchnorm", [True, False])
+def test_resnet20_trains_grid_batched_on_generated_cifar_format_data(tmp_path, batchnorm):
     md5 = make_cifar_archive(tmp_path, images_per_batch=4)
-    train_x, train_y, test_x, test_y = datasets.cifar10(tmp_path, md5=md5)
-    assert train_x.shape == (20, 3, 32, 32) and test_x.shape == (4, 3, 32, 32)
+    data = datasets.cifar10(tmp_path, md5=md5, validation=4)
+    assert data.train[0].shape == (16, 3, 32, 32) and data.test[0].shape == (4, 3, 32, 32)
     task = Task(
-        "cifar", train_x, train_y, test_x, test_y, lambda m: ResNet20(m, norm),
-        epochs=1, batch_size=10, augment=datasets.random_crop_flip,
+        "cifar", data.train, data.test, lambda: models.ResNet20(batchnorm), validation=data.validation,
+        epochs=1, batch_size=8, augment=datasets.random_crop_flip,
     )  # fmt: skip
     results = train_unit(task, runs("adamw", [(1e-3, 1e-4), (1e-2, 0.0)], epochs=1, task="cifar"))
     assert [r.status for r in results] == ["done", "done"]
     assert all(math.isfinite(v) for r in results for v in r.final)
-    model = ResNet20(2, norm)
+    model = models.ResNet20(batchnorm)
     # He et al.'s 0.27M with BN; without, 688 conv biases replace the BN scales and shifts (2·688)
-    expected = 269_722 if norm == "batch" else 269_722 - 2 * 688 + 688
-    assert sum(p.numel() for p in model.parameters()) == 2 * expected
-    has_bn = any("norm" in name for name, _ in model.named_parameters())
-    assert has_bn == (norm == "batch")
+    expected = 269_722 if batchnorm else 269_722 - 2 * 688 + 688
+    assert sum(p.numel() for p in model.parameters()) == expected
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == batchnorm

@@ -1,0 +1,89 @@
+"""One record per method: its optimizer, what its ``λ`` means, its default grid, what the post expects.
+
+Every table of the project (the command line's method names, each study's default ``λ``
+grid, the units on a heatmap's axis, the claims' expectations) is derived from
+:data:`METHODS`; adding a rule means adding one record here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from torch.optim import Optimizer
+
+from decaylab.optim.optimizers import Adam, AdamC, AdamL2, AdamP, AdamW, ProxAdam
+
+PER_STEP = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+"""Decay per step at the peak learning rate (paper-form AdamW, ProxAdam)."""
+PER_STEP_OVER_LR = (0.0, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+"""Decay per step divided by ``α`` (torch-form AdamW, AdamC): ``λ ≈ λ_paper/α``, centred on ``α = 1e-3``."""
+PENALTY = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+"""The ℓ2 penalty ``λ/2·‖w‖²`` added to the loss (AdamL2, AdamP)."""
+
+Coupling = Literal["decoupled", "coupled"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A rule as the studies see it.
+
+    ``optimizer(params, **hyperparameters)`` builds it; ``family`` says which hyperparameters
+    it takes besides ``lr`` (Adam: ``betas``, ``eps``). ``decay_units`` names what ``λ``
+    means, ``default_weight_decays`` is its grid in those units, and ``coupling`` is what the
+    post expects of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat), ``"coupled"``
+    (falling), or None (no claim).
+    """
+
+    name: str
+    optimizer: Callable[..., Optimizer]
+    description: str
+    decay_units: str
+    default_weight_decays: tuple[float, ...]
+    coupling: Coupling | None = None
+    family: Literal["adam"] = "adam"
+    takes_weight_decay: bool = True
+
+
+METHODS: dict[str, Method] = {
+    method.name: method
+    for method in (
+        Method("adam", Adam, "Adam, no weight decay", "no decay", (0.0,), takes_weight_decay=False),
+        Method("adaml2", AdamL2, "ℓ2 penalty in the gradient (torch.optim.Adam(weight_decay=λ))",
+               "λ: ℓ2 penalty in the loss", PENALTY, "coupled"),
+        Method("adamw", AdamW, "decoupled decay 1 − η_t·λ (Loshchilov & Hutter)",
+               "λ: decay per step (paper)", PER_STEP, "decoupled"),
+        Method("adamw-torch", functools.partial(AdamW, convention="torch"),
+               "decoupled decay 1 − η_t·α·λ (torch.optim.AdamW)", "λ: decay per step / α (torch)",
+               PER_STEP_OVER_LR, "coupled"),
+        Method("proxadam", ProxAdam, "exact ℓ2 prox in Adam's norm: shrink by 1/(1 + η_t·λ)",
+               "λ: decay per step (prox)", PER_STEP, "decoupled"),
+        Method("adamp", AdamP, "the post's AdamP: Euclidean ℓ2 prox, decay scaled by 1/D_t",
+               "λ: ℓ2 penalty (Euclidean prox)", PENALTY),
+        Method("adamc", AdamC, "corrected decay λ·lr_t²/α (Defazio 2025)",
+               "λ: decay per step / α at peak (torch)", PER_STEP_OVER_LR, "coupled"),
+        Method("proxadam-l1", functools.partial(ProxAdam, penalty="l1"),
+               "ℓ1 prox in Adam's norm: soft-threshold by η_t·λ", "λ: ℓ1 threshold per step",
+               (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)),
+    )
+}  # fmt: skip
+"""Every method by its command-line name."""
+
+FAMILY_HYPERPARAMETERS = {"adam": {"betas", "eps"}, "sgd": {"momentum", "dampening", "nesterov"}}
+
+
+def make_optimizer(method: str, params: Any, **hyperparameters: Any) -> Optimizer:
+    """The optimizer of ``method`` (a key of :data:`METHODS`).
+
+    Hyperparameters the method does not take are left out, so one call fits every method:
+    Adam ignores ``weight_decay``, the Adam family ignores ``momentum``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    record = METHODS[method]
+    others = set().union(*FAMILY_HYPERPARAMETERS.values()) - FAMILY_HYPERPARAMETERS[record.family]
+    if not record.takes_weight_decay:
+        others.add("weight_decay")
+    return record.optimizer(params, **{name: value for name, value in hyperparameters.items() if name not in others})

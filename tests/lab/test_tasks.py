@@ -1,0 +1,136 @@
+"""Tasks: the contract's checks, built-in tasks that λ reaches, run keys that see the task's code."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from decaylab import Task
+from decaylab.lab import datasets, models, schedules
+from decaylab.lab.errors import UsageError
+from decaylab.lab.stacking import StackedModel, batchnorm_fed_weights
+from decaylab.lab.study import prepare_task
+from decaylab.lab.tasks import BUILT_IN, code_identity
+from decaylab.lab.train import check_task
+from decaylab.optim import param_groups
+
+from .tiny_task import make_task
+
+X, Y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+
+
+def linear() -> nn.Module:
+    return nn.Linear(3, 2)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"train": (X, Y[:10])}, "20 inputs but 10 targets"),
+        ({"train": (X[:0], Y[:0])}, "training set is empty|train set is empty"),
+        ({"test": (X[:0], Y[:0])}, "test set is empty"),
+        ({"train": (X.masked_fill(X > 1, math.nan), Y)}, "NaN"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"schedule": "step"}, "schedule"),
+        ({"warmup": 1.5}, "warmup"),
+        ({"metric": "f1"}, "metric"),
+        ({"train": [X, Y]}, "pair of tensors"),
+    ],
+)
+def test_a_task_with_bad_data_or_settings_is_refused_with_what_to_fix(options, words):
+    with pytest.raises(UsageError, match=words):
+        Task(**{"name": "bad", "train": (X, Y), "test": (X, Y), "make_model": linear, **options})
+
+
+@pytest.mark.parametrize(
+    ("make_model", "target", "words"),
+    [
+        (lambda: nn.Linear(4, 2), Y, "one training batch failed.*mat1 and mat2"),  # input width 3, not 4
+        (lambda: nn.Linear(3, 2), Y + 5, "one training batch failed.*out of bounds"),  # labels 5, 6 for 2 classes
+        (lambda: nn.Linear(3, 2), Y.float(), "one training batch failed"),  # float labels for cross-entropy
+        (lambda: nn.ReLU(), Y, "no trainable parameters"),
+        (lambda: 1 / 0, Y, "make_model\\(\\) raised ZeroDivisionError"),
+        (lambda: "a model", Y, "must return an nn.Module"),
+    ],
+)
+def test_a_model_that_does_not_fit_its_data_fails_in_one_batch_before_training(make_model, target, words):
+    with pytest.raises(UsageError, match=words):
+        check_task(Task("bad", (X, target), (X, target), make_model, batch_size=10))
+
+
+def test_every_built_in_model_has_parameters_that_weight_decay_reaches():
+    for name in BUILT_IN:
+        if name.startswith("cifar10"):
+            model = models.ResNet20(batchnorm=not name.endswith("nobn"))
+        elif name == "ridge":
+            model = nn.Linear(1000, 1, bias=False)
+        elif name == "charlm":
+            model = models.CharTransformer(len(datasets.CHARACTERS), 64)
+        else:
+            model = (models.mnist1d_cnn if "cnn" in name else models.mnist1d_mlp)(name.endswith("-bn"))
+        decayed = [g for g in param_groups(model, 0.1) if g["weight_decay"]]
+        assert decayed and decayed[0]["params"], name
+
+
+def test_decay_decisions_are_taken_on_the_members_shapes_not_the_stacked_ones():
+    class VectorModel(nn.Module):  # a linear model whose weight is a 1-D vector
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(3))
+
+        def forward(self, x):
+            return x @ self.weight
+
+    stacked = StackedModel(VectorModel(), members=4)  # the stacked weight is (4, 3): a "matrix"
+    assert [g["weight_decay"] for g in stacked.param_groups(0.1)] == [0.0]  # param_groups' rule: 1-D is exempt
+    assert [g["weight_decay"] for g in stacked.param_groups(0.1, decay_all=True)] == [0.1]
+    mlp = StackedModel(models.mnist1d_mlp(batchnorm=True), members=4)
+    decayed, kept = mlp.param_groups(0.1)
+    assert all(p.ndim == 3 for p in decayed["params"]) and all(p.ndim == 2 for p in kept["params"])
+
+
+def test_the_weights_batchnorm_normalizes_are_found_in_ordinary_modules():
+    assert batchnorm_fed_weights(models.mnist1d_mlp(True)) == ["0.weight", "3.weight"]
+    assert batchnorm_fed_weights(models.mnist1d_mlp(False)) == []
+    assert batchnorm_fed_weights(models.mnist1d_cnn(True)) == ["1.weight", "4.weight", "7.weight"]
+    resnet = batchnorm_fed_weights(models.ResNet20(True))
+    assert len(resnet) == 19 and all((name.endswith("weight") and "conv" in name) or name == "stem.weight"
+                                     for name in resnet)  # fmt: skip
+
+
+def test_schedules_are_the_post_multiplier_from_one_to_zero_after_warmup():
+    total = 100
+    for name, schedule in schedules.SCHEDULES.items():
+        values = schedules.multipliers(schedules.with_warmup(schedule, 0.1), total)
+        assert values[:10] == pytest.approx([(k + 1) / 10 for k in range(10)]), name
+        assert values[10] == 1.0 and all(0 <= v <= 1 for v in values), name
+    cosine = [1, (1 + math.cos(math.pi / 4)) / 2, 0.5, (1 + math.cos(3 * math.pi / 4)) / 2]
+    assert schedules.multipliers(schedules.cosine, 4) == pytest.approx(cosine)
+    assert schedules.multipliers(schedules.wsd, 10) == [1, 1, 1, 1, 1, 1, 1, 1, 1, 0.5]
+    with pytest.raises(UsageError, match="η = 2"):
+        schedules.multipliers(lambda step, total: 2.0, 5)
+
+
+def test_the_run_keys_cover_the_task_file_and_the_modules_it_imports(tmp_path, monkeypatch):
+    (tmp_path / "helper.py").write_text("WIDTH = 8\n")
+    (tmp_path / "mine.py").write_text(
+        "import torch\nfrom torch import nn\nfrom decaylab import Task\nimport helper\n\n"
+        "def make_task():\n"
+        "    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))\n"
+        "    return Task('mine', (x, y), (x, y),\n"
+        "                lambda: nn.Sequential(nn.Linear(3, helper.WIDTH), nn.Linear(helper.WIDTH, 2)))\n"
+    )  # fmt: skip
+    spec = f"{tmp_path / 'mine.py'}:make_task"
+    first = prepare_task(spec)
+    (tmp_path / "helper.py").write_text("WIDTH = 8  # edited\n")
+    assert code_identity(first, spec) != first.identity
+
+
+def test_a_task_built_in_python_is_keyed_by_its_code_and_data():
+    task = make_task()
+    same = make_task()
+    assert code_identity(task, None) == code_identity(same, None)
+    other_data = Task(**{**task.__dict__, "train": (task.train[0] + 1, task.train[1])})
+    assert code_identity(other_data, None) != code_identity(task, None)
