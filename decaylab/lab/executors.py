@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,12 +35,13 @@ Unit = Sequence[RunConfig]
 class Job:
     """What every unit of a study needs besides its runs.
 
-    ``task`` is a task spec (a built-in name or an absolute ``file.py:function``) or a
-    :class:`Task` serialized with cloudpickle (a task built in Python); ``checkpoints`` is the
-    directory of per-epoch unit checkpoints (None: no checkpoints).
+    ``task`` is a task spec (a built-in name or an absolute ``file.py:function``), which each
+    worker loads itself, or a :class:`Task` built in Python (sent to worker processes with
+    cloudpickle, as bytes); ``checkpoints`` is the directory of per-epoch unit checkpoints
+    (None: no checkpoints).
     """
 
-    task: str | bytes
+    task: str | Task | bytes
     data_dir: Path | None = None
     checkpoints: Path | None = None
     device: str = "cpu"
@@ -81,9 +82,20 @@ def _unpickled_task(payload_digest: str, payload: bytes) -> Task:
 
 def task_of(job: Job) -> Task:
     """The job's task, loaded once per process."""
+    if isinstance(job.task, Task):
+        return job.task
     if isinstance(job.task, bytes):
         return _unpickled_task(hashlib.sha256(job.task).hexdigest(), job.task)
     return load_task(job.task, job.data_dir)
+
+
+def portable(job: Job) -> Job:
+    """The job as another process can receive it: a task object pickled by value (lambdas and all)."""
+    if not isinstance(job.task, Task):
+        return job
+    import cloudpickle
+
+    return replace(job, task=cloudpickle.dumps(job.task))
 
 
 def run_unit(job: Job, index: int, unit: Unit, report: EpochCallback | None = None) -> list[RunResult]:
@@ -133,6 +145,7 @@ class LocalExecutor:
             for index, unit in enumerate(units):
                 yield index, run_unit(job, index, unit, on_epoch)
             return
+        job = portable(job)
         context = multiprocessing.get_context("spawn")  # fork would copy the driver's torch threads
         progress = context.SimpleQueue()
         pool = ProcessPoolExecutor(

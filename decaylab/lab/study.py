@@ -174,12 +174,8 @@ def _check_decay_reaches_the_model(task: Task, planned: Sequence[RunConfig]) -> 
 
 
 def job_of(source: str | Task, task: Task, data_dir: Path | None, out: Path) -> Job:
-    """What workers need: the task's spec (loaded in each worker), or the task itself, pickled."""
-    if isinstance(source, Task):
-        import cloudpickle
-
-        return Job(cloudpickle.dumps(task), data_dir, out / CHECKPOINTS)
-    return Job(absolute_spec(source), data_dir, out / CHECKPOINTS)
+    """What workers need: the task's spec (each worker loads it), or the task object itself."""
+    return Job(task if isinstance(source, Task) else absolute_spec(source), data_dir, out / CHECKPOINTS)
 
 
 def run_study(

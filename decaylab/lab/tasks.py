@@ -190,7 +190,7 @@ BUILT_IN: dict[str, BuiltIn] = {
                                 lambda d: _cifar10("cifar10-resnet20", True, d)),
     "cifar10-resnet20-nobn": BuiltIn("CIFAR-10, ResNet-20 with BatchNorm removed (Zhuang et al.)",
                                      lambda d: _cifar10("cifar10-resnet20-nobn", False, d)),
-    "ridge": BuiltIn("least squares, n = 200, d = 1000, linear model without bias (Schaipp 2024); metric: test loss",
+    "ridge": BuiltIn("least squares, n = 200, d = 1000, linear model without bias (Schaipp 2024); metric: MSE",
                      _ridge),
     "charlm": BuiltIn("2-block character transformer on Python's help texts; metric: bits per character",
                       _charlm),

@@ -63,3 +63,38 @@ def test_a_group_larger_than_a_unit_is_cut_into_equal_pieces():
     runs = grid(methods=("adamw",), seeds=(0,), lrs=(1, 2, 3, 4, 5), decays=(0, 1, 2))
     assert [len(u) for u in split_into_units(runs, members_per_unit=6)] == [5, 5, 5]
     assert [len(u) for u in split_into_units(runs, members_per_unit=64)] == [15]
+
+
+def test_a_study_runs_from_python_on_a_task_object_and_resumes(tmp_path, monkeypatch):
+    import decaylab
+    from decaylab.lab import executors
+
+    def records(rows):
+        return rows.to_dict("records") if hasattr(rows, "to_dict") else rows  # a DataFrame with pandas
+
+    task = make_task()
+    arguments = {"methods": ["adamw"], "lrs": [1e-2, 3e-2], "wds": [0.0, 1e-3], "out": tmp_path, "progress": False}
+    rows = records(decaylab.study(task, **arguments))
+    assert len(rows) == 4 and {row["status"] for row in rows} == {"done"} and rows[0]["metric"] == "accuracy"
+    assert rows[0]["task"].startswith(task.name + "@")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(executors, "train_unit", no_training)
+    again = records(decaylab.study(make_task(), **{**arguments, "wds": [0.0]}))  # a new, equal task object
+    assert sorted(row["key"] for row in again) == sorted(row["key"] for row in rows if row["weight_decay"] == 0)
+
+
+def test_a_task_object_with_lambdas_reaches_worker_processes_and_gives_the_same_numbers(tmp_path):
+    import decaylab
+
+    def records(rows):
+        return sorted(rows.to_dict("records") if hasattr(rows, "to_dict") else rows, key=lambda row: row["key"])
+
+    arguments = {"methods": ["adamw", "adaml2"], "lrs": [1e-2], "wds": [0.0, 1e-3], "progress": False}
+    in_process = records(decaylab.study(make_task(), out=tmp_path / "one", **arguments))
+    two_workers = records(decaylab.study(make_task(), out=tmp_path / "two", workers=2, **arguments))
+    assert [(r["key"], r["val_metric"], r["test_loss"]) for r in in_process] == [
+        (r["key"], r["val_metric"], r["test_loss"]) for r in two_workers
+    ]

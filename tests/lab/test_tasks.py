@@ -1,6 +1,7 @@
 """Tasks: the contract's checks, built-in tasks that λ reaches, run keys that see the task's code."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -134,3 +135,10 @@ def test_a_task_built_in_python_is_keyed_by_its_code_and_data():
     assert code_identity(task, None) == code_identity(same, None)
     other_data = Task(**{**task.__dict__, "train": (task.train[0] + 1, task.train[1])})
     assert code_identity(other_data, None) != code_identity(task, None)
+
+
+@pytest.mark.parametrize("function", ["classifier", "regression", "language_model"])
+def test_the_readmes_example_tasks_load_and_fit_their_data(function):
+    examples = Path(__file__).parents[2] / "examples" / "tasks.py"
+    task = prepare_task(f"{examples}:{function}")
+    assert task.identity.startswith(task.name + "@")
