@@ -257,7 +257,7 @@ def step_gaps(task: Task, lr: float, decays: Sequence[float], epochs: int, seed:
     gaps = []
     for step in range(epochs * steps_per_epoch):
         for group in adamw.param_groups:
-            group["lr"] = base_lr * cosine(step, epochs * steps_per_epoch)
+            group["lr"] = cosine(step, epochs * steps_per_epoch)
         index = torch.randint(len(train_x), (task.batch_size,), generator=batches)
         x = train_x[index].double() if train_x.is_floating_point() else train_x[index]
         model.per_member(task.objective, model(x), train_y[index]).sum().backward()

@@ -246,7 +246,7 @@ def train_unit(
             before = {name: weight.detach().clone() for name, weight in tracked.items()} if sampled else {}
             eta = etas[(epoch - 1) * steps_per_epoch + batch_number]
             for group in optimizer.param_groups:
-                group["lr"] = base_lr * eta * alive.cpu()
+                group["lr"] = eta * group["peak_lr"]  # α·η_t (with per-member α, η_t itself)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if sampled:
@@ -271,6 +271,8 @@ def train_unit(
             _save(checkpoint, epoch, model, optimizer, batches, alive, results, elapsed + time.perf_counter() - started)
         if on_epoch is not None:
             on_epoch(epoch)
+        if not alive.any():
+            break
 
     if task.validation is not None:
         test_loss, test_metric = evaluate(model, task, _on_device(task.test, dtype, device))
@@ -288,11 +290,14 @@ def train_unit(
 def _stop(model: StackedModel, optimizer: torch.optim.Optimizer, members: Tensor, alive: Tensor) -> None:
     """Stop diverged ``members``: mark them dead, and zero their weights and moments.
 
-    Their ``lr`` is 0 from the next step on and their loss is masked out, so they no longer
+    Their ``lr`` is 0 from now on and their loss is masked out, so they no longer
     move; zeroed weights and moments keep their arithmetic finite. Members share no
     arithmetic, so the rest are untouched.
     """
     alive &= ~members
+    for group in optimizer.param_groups:
+        if "member_lr" in group:  # a unit of one run is over once it diverged
+            group["member_lr"][members.to(group["member_lr"].device)] = 0.0
     for param in model.parameters.values():
         param[members] = 0.0
         for moment in optimizer.state.get(param, {}).values():

@@ -1,21 +1,39 @@
-"""Adam-type optimizers with every weight-decay rule of "Decay No More", as drop-in torch optimizers."""
+"""Every weight-decay rule of "Decay No More" on Adam and SGD, as drop-in torch optimizers."""
 
-from decaylab.optim.core import Rule
+from decaylab.optim.core import DecayRule
 from decaylab.optim.groups import convert_weight_decay, param_groups
 from decaylab.optim.methods import METHODS, Method, make_optimizer
-from decaylab.optim.optimizers import Adam, AdamC, AdamCore, AdamL2, AdamP, AdamW, ProxAdam
+from decaylab.optim.optimizers import (
+    SGDL2,
+    SGDW,
+    Adam,
+    AdamC,
+    AdamCore,
+    AdamL2,
+    AdamP,
+    AdamW,
+    DecayOptimizer,
+    ProxAdam,
+    ProxSGD,
+    SGDCore,
+)
 
 __all__ = [
     "METHODS",
+    "SGDL2",
+    "SGDW",
     "Adam",
     "AdamC",
     "AdamCore",
     "AdamL2",
     "AdamP",
     "AdamW",
+    "DecayOptimizer",
+    "DecayRule",
     "Method",
     "ProxAdam",
-    "Rule",
+    "ProxSGD",
+    "SGDCore",
     "convert_weight_decay",
     "make_optimizer",
     "param_groups",

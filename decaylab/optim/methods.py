@@ -14,14 +14,16 @@ from typing import Any, Literal
 
 from torch.optim import Optimizer
 
-from decaylab.optim.optimizers import Adam, AdamC, AdamL2, AdamP, AdamW, ProxAdam
+from decaylab.optim.optimizers import SGDL2, SGDW, Adam, AdamC, AdamL2, AdamP, AdamW, ProxAdam, ProxSGD
 
 PER_STEP = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 """Decay per step at the peak learning rate (paper-form AdamW, ProxAdam)."""
 PER_STEP_OVER_LR = (0.0, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 """Decay per step divided by ``α`` (torch-form AdamW, AdamC): ``λ ≈ λ_paper/α``, centred on ``α = 1e-3``."""
+PER_STEP_OVER_SGD_LR = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+"""Decay per step divided by ``α`` for SGD (torch-form SGDW), centred on SGD's ``α ≈ 1e-2``."""
 PENALTY = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
-"""The ℓ2 penalty ``λ/2·‖w‖²`` added to the loss (AdamL2, AdamP)."""
+"""The ℓ2 penalty ``λ/2·‖w‖²`` added to the loss (AdamL2, AdamP, SGDL2)."""
 
 Coupling = Literal["decoupled", "coupled"]
 
@@ -31,7 +33,8 @@ class Method:
     """A rule as the studies see it.
 
     ``optimizer(params, **hyperparameters)`` builds it; ``family`` says which hyperparameters
-    it takes besides ``lr`` (Adam: ``betas``, ``eps``). ``decay_units`` names what ``λ``
+    it takes besides ``lr`` (Adam: ``betas``, ``eps``; SGD: ``momentum``, ``dampening``,
+    ``nesterov``). ``decay_units`` names what ``λ``
     means, ``default_weight_decays`` is its grid in those units, and ``coupling`` is what the
     post expects of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat), ``"coupled"``
     (falling), or None (no claim).
@@ -43,7 +46,7 @@ class Method:
     decay_units: str
     default_weight_decays: tuple[float, ...]
     coupling: Coupling | None = None
-    family: Literal["adam"] = "adam"
+    family: Literal["adam", "sgd"] = "adam"
     takes_weight_decay: bool = True
 
 
@@ -67,6 +70,14 @@ METHODS: dict[str, Method] = {
         Method("proxadam-l1", functools.partial(ProxAdam, penalty="l1"),
                "ℓ1 prox in Adam's norm: soft-threshold by η_t·λ", "λ: ℓ1 threshold per step",
                (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)),
+        Method("sgdl2", SGDL2, "SGD, ℓ2 penalty in the gradient (torch.optim.SGD(weight_decay=λ))",
+               "λ: ℓ2 penalty in the loss", PENALTY, "coupled", family="sgd"),
+        Method("sgdw", SGDW, "SGD, decoupled decay 1 − η_t·λ (Loshchilov & Hutter's SGDW)",
+               "λ: decay per step (paper)", PER_STEP, "decoupled", family="sgd"),
+        Method("sgdw-torch", functools.partial(SGDW, convention="torch"), "SGD, decoupled decay 1 − η_t·α·λ",
+               "λ: decay per step / α (torch)", PER_STEP_OVER_SGD_LR, "coupled", family="sgd"),
+        Method("proxsgd", ProxSGD, "SGD, exact ℓ2 prox: shrink by 1/(1 + η_t·λ)", "λ: decay per step (prox)",
+               PER_STEP, "decoupled", family="sgd"),
     )
 }  # fmt: skip
 """Every method by its command-line name."""

@@ -1,11 +1,15 @@
-"""Drop-in ``torch.optim.Optimizer`` classes, one per rule of the post.
+"""Drop-in ``torch.optim.Optimizer`` classes: an update direction (Adam's or SGD's) × a decay rule.
 
-All share :class:`AdamCore`: param groups, ``state_dict``, closures and state keys
-(``step``, ``exp_avg``, ``exp_avg_sq``) are those of ``torch.optim.Adam``, so a checkpoint
-moves between decaylab and torch. ``η_t = lr_t/α`` with ``α`` the group's ``initial_lr``
-(set at construction; torch's schedulers keep it), so every ``torch.optim.lr_scheduler``
-drives the schedule. ``OneCycleLR`` overwrites ``initial_lr`` with ``max_lr/div_factor``:
-with it, ``η_t`` is measured from that starting value, not from ``max_lr``.
+All share :class:`DecayOptimizer`: param groups, ``state_dict``, closures, ``maximize``,
+complex parameters (as pairs of reals), pickling and state keys are those of ``torch.optim``
+(``step``, ``exp_avg``, ``exp_avg_sq`` for Adam; ``momentum_buffer`` for SGD), so a
+checkpoint moves between decaylab and torch.
+
+``η_t = lr_t/α``, with ``α`` the learning rate the user meant as the peak: OneCycleLR's
+``max_lr`` where it set one, else the ``lr`` the group was built with, or the largest ``lr``
+a scheduler has reached if that is larger (CyclicLR with a ``max_lr`` above it). So every
+``torch.optim.lr_scheduler`` gives ``η_t ≤ 1``, and the paper form's ``λ`` is the decay per
+step at the schedule's peak.
 """
 
 from __future__ import annotations
@@ -18,30 +22,37 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from decaylab.optim.core import (
-    ADAM,
-    ADAM_L2,
-    ADAMC,
-    ADAMP,
-    ADAMW_PAPER,
-    ADAMW_TORCH,
-    PROX_ADAM,
-    PROX_ADAM_L1,
-    Rule,
+    CORRECTED,
+    EUCLIDEAN_PROXIMAL_L2,
+    L2_IN_GRADIENT,
+    NO_DECAY,
+    PAPER,
+    PROXIMAL_L1,
+    PROXIMAL_L2,
+    TORCH,
+    DecayRule,
     Scalar,
-    adam_update,
-    compiled_update_group,
-    fused_update_group,
+    adam_fused,
+    adam_reference,
+    adam_reference_group,
+    compiled,
+    momentum_buffer_as_torch_,
+    sgd_fused,
+    sgd_reference_group,
 )
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 Implementation = Literal["auto", "reference", "compiled"]
 _FUSED_DEVICES = ("cpu", "cuda")
+_UNSUPPORTED_FLAGS = ("amsgrad", "capturable", "differentiable")
+"""torch.optim flags decaylab does not implement: a group (or a loaded checkpoint) setting one is refused."""
 
 
-def _check_nonnegative(name: str, value: Scalar) -> None:
-    bad = bool((value < 0).any()) if isinstance(value, Tensor) else not value >= 0
-    if bad:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+def _negative(value: Scalar) -> bool:
+    """True for a negative or NaN value (a per-member tensor: any of them)."""
+    if isinstance(value, Tensor):
+        return bool((~(value >= 0)).any())
+    return not value >= 0
 
 
 def _as_float(value: Scalar) -> float | None:
@@ -51,62 +62,102 @@ def _as_float(value: Scalar) -> float | None:
     return float(value)
 
 
-def eta_from_lr(lr: Scalar, initial_lr: Scalar) -> Scalar:
-    """``η_t = lr_t / α``; 1 where ``α = 0`` (nothing is scheduled then)."""
-    if isinstance(initial_lr, Tensor):
-        return torch.where(initial_lr > 0, lr / initial_lr.clamp_min(torch.finfo(initial_lr.dtype).tiny), 1.0)
-    return lr / initial_lr if initial_lr > 0 else 1.0
+def _one_value_or_members(name: str, value: Scalar) -> Scalar:
+    """A hyperparameter as a float, a 0-dim tensor or a 1-D per-member tensor; other shapes are refused."""
+    if isinstance(value, Tensor):
+        if value.numel() == 1:
+            return value.reshape(())
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be a number or a 1-D tensor of per-member values, got shape {value.shape}")
+    return value
 
 
-class AdamCore(Optimizer):
-    """Adam's moments plus one :class:`~decaylab.optim.core.Rule` (the shared base class).
+class DecayOptimizer(Optimizer):
+    """A direction and a :class:`~decaylab.optim.core.DecayRule`: what every decaylab optimizer shares.
 
-    ``implementation``: ``"auto"`` runs rules with scalar coefficients on torch's fused kernel
-    (one pass over memory) and the rest tensor by tensor; ``"reference"`` always goes tensor
-    by tensor; ``"compiled"`` runs the rule through ``torch.compile`` (a one-off compile of
-    tens of seconds, cached on disk by inductor), which fuses any rule, AdamP included.
+    ``implementation``: ``"auto"`` runs rules with scalar coefficients on torch's fused
+    kernels (one pass over memory) and corrects after them for the others; ``"reference"``
+    goes tensor by tensor through the formulas as written; ``"compiled"`` runs the reference
+    through ``torch.compile`` (a one-off compile of tens of seconds, cached on disk by
+    inductor). Under ``torch.compile`` of ``step`` itself, the reference path is traced.
+
+    ``lr`` and ``weight_decay`` may be 1-D tensors of per-member values over a leading
+    dimension of every parameter (``M`` stacked models). A per-member ``lr`` is kept as the
+    group's ``member_lr``, and the group's ``lr`` becomes the schedule's multiplier (1 at the
+    start), so torch's schedulers drive all members: ``lr_t = member_lr · lr``.
     """
 
-    def __init__(
-        self,
-        params: Params,
-        rule: Rule,
-        lr: Scalar,
-        betas: tuple[float, float],
-        eps: float,
-        weight_decay: Scalar,
-        implementation: Implementation,
-    ) -> None:
+    _PICKLED = ("rule", "implementation", "convention", "penalty")
+    """Instance attributes a copy needs (torch's ``__getstate__`` keeps only defaults, state and groups)."""
+
+    def __init__(self, params: Params, rule: DecayRule, defaults: dict[str, Any], implementation: Implementation):
         if implementation not in ("auto", "reference", "compiled"):
             raise ValueError(f"implementation must be 'auto', 'reference' or 'compiled', got {implementation!r}")
         self.rule = rule
         self.implementation: Implementation = implementation
-        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults)
 
+    # ------------------------------------------------------------------ groups and state
+
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group, check its hyperparameters and remember its ``initial_lr`` (``α``)."""
+        """Add a group after checking it: a bad group leaves the optimizer as it was."""
+        candidate = {**self.defaults, **param_group}
+        self._check(candidate)
         super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        _check_nonnegative("lr", group["lr"])
-        _check_nonnegative("eps", group["eps"])
-        _check_nonnegative("weight_decay", group["weight_decay"])
-        beta1, beta2 = group["betas"]
-        for name, beta in (("betas[0]", beta1), ("betas[1]", beta2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {beta}")
-        self._remember_initial_lr(group)
+        self._prepare(self.param_groups[-1])
+
+    def _check(self, group: dict[str, Any]) -> None:
+        """Raise ``ValueError`` naming the first bad hyperparameter of ``group``."""
+        for flag in _UNSUPPORTED_FLAGS:
+            if group.get(flag):
+                raise ValueError(f"{flag}=True is not supported by {type(self).__name__}")
+        for name in ("lr", "weight_decay"):
+            value = _one_value_or_members(name, group[name])
+            if _negative(value):
+                raise ValueError(f"{name} must be >= 0, got {value}")
 
     @staticmethod
-    def _remember_initial_lr(group: dict[str, Any]) -> None:
-        lr = group["lr"]
-        group.setdefault("initial_lr", lr.clone() if isinstance(lr, Tensor) else lr)
+    def _prepare(group: dict[str, Any]) -> None:
+        """Per-member ``lr`` to ``member_lr``; remember the peak ``α`` the schedule is measured from."""
+        lr = _one_value_or_members("lr", group["lr"])
+        group["weight_decay"] = _one_value_or_members("weight_decay", group["weight_decay"])
+        if isinstance(lr, Tensor) and lr.ndim == 1:
+            group["member_lr"], lr = lr.clone(), 1.0
+        group["lr"] = lr
+        group.setdefault("peak_lr", max(float(lr), float(group.get("initial_lr", 0.0))))
+        group.setdefault("maximize", False)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """As torch's; a state from an optimizer without ``initial_lr`` takes its current lr."""
+        """As torch's, also from torch's own optimizers and old checkpoints (a ``step`` saved as an int).
+
+        A checkpoint made with a flag decaylab does not implement (``amsgrad``, ...) is refused.
+        """
+        for group in state_dict["param_groups"]:
+            self._check({**self.defaults, **group})
         super().load_state_dict(state_dict)
         for group in self.param_groups:
-            self._remember_initial_lr(group)
+            self._prepare(group)
+        for state in self.state.values():
+            if "step" in state and not isinstance(state["step"], Tensor):
+                state["step"] = torch.tensor(float(state["step"]), dtype=torch.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), **{k: self.__dict__[k] for k in self._PICKLED if k in self.__dict__}}
+
+    @staticmethod
+    def learning_rate(group: dict[str, Any]) -> tuple[Scalar, float]:
+        """``(lr_t, η_t)``: the group's current learning rate (per member, if it has ``member_lr``) and
+        ``η_t = lr/α``: ``α`` is OneCycleLR's ``max_lr`` where set, else the built-with ``lr``, raised
+        to any larger ``lr`` reached so far (so ``η_t ≤ 1`` under every scheduler)."""
+        lr = group["lr"]
+        peak = float(group["max_lr"]) if "max_lr" in group else group["peak_lr"]
+        if float(lr) > peak:
+            peak = group["peak_lr"] = float(lr)
+        eta = float(lr) / peak if peak > 0 else 1.0
+        member_lr = group.get("member_lr")
+        return (member_lr * lr if member_lr is not None else lr), eta
+
+    # ------------------------------------------------------------------ the step
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -117,78 +168,46 @@ class AdamCore(Optimizer):
                 loss = closure()
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
+            for param in params:
+                if cast(Tensor, param.grad).is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
             if params:
-                self._step_group(group, params)
+                lr, eta = self.learning_rate(group)
+                self._step_group(group, params, lr, eta)
         return loss
 
-    def _state_of(self, param: Tensor) -> dict[str, Tensor]:
-        if param.grad is not None and param.grad.is_sparse:
-            raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-        state = self.state[param]
-        if not state:
-            state["step"] = torch.tensor(0.0, dtype=torch.float32)
-            state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-            state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-        state["step"] += 1
-        return cast(dict[str, Tensor], state)
+    def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
+        raise NotImplementedError
 
-    def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        states = [self._state_of(p) for p in params]
-        beta1, beta2 = group["betas"]
-        lr, weight_decay = group["lr"], group["weight_decay"]
-        eta = eta_from_lr(lr, group["initial_lr"])
-        hyper: dict[str, Any] = {"beta1": beta1, "beta2": beta2, "eps": group["eps"]}
-        tensors = [
-            (p, cast(Tensor, p.grad), s["exp_avg"], s["exp_avg_sq"], s["step"])
-            for p, s in zip(params, states, strict=True)
-        ]
-
-        rest = tensors
-        scalars = [_as_float(x) for x in (lr, eta, weight_decay)]
-        if self.implementation == "auto" and self.rule.fusable and None not in scalars and float(lr) > 0:
-            fused_kinds = _by_device_and_dtype([t for t in tensors if _fusable_tensor(t[0])])
-            for kind in fused_kinds.values():
-                weights, grads, exp_avgs, exp_avg_sqs, steps = (list(column) for column in zip(*kind, strict=True))
-                steps = [step.to(weights[0].device) for step in steps]
-                lr_, eta_, decay_ = cast(list[float], scalars)
-                fused_update_group(
-                    self.rule, weights, grads, exp_avgs, exp_avg_sqs, steps,
-                    lr=lr_, eta=eta_, weight_decay=decay_, **hyper,
-                )  # fmt: skip
-            rest = [t for t in tensors if not _fusable_tensor(t[0])]
-        if not rest:
-            return
-
-        corrections = [_bias_corrections(step, beta1, beta2) for *_, step in rest]
-        if self.implementation == "compiled":
-            weights, grads, exp_avgs, exp_avg_sqs, _ = (list(column) for column in zip(*rest, strict=True))
-            compiled_update_group(self.rule)(
-                weights, grads, exp_avgs, exp_avg_sqs,
-                [tuple(_as_tensor(c) for c in pair) for pair in corrections],
-                lr=_as_tensor(lr), eta=_as_tensor(eta), weight_decay=_as_tensor(weight_decay), **hyper,
-            )  # fmt: skip
-            return
-        for (weight, grad, exp_avg, exp_avg_sq, _), (correction1, correction2) in zip(rest, corrections, strict=True):
-            adam_update(
-                self.rule, weight, grad, exp_avg, exp_avg_sq,
-                bias_correction1=correction1, bias_correction2=correction2,
-                lr=lr, eta=eta, weight_decay=weight_decay, **hyper,
-            )  # fmt: skip
+    def _fused(self, group: dict[str, Any], tensors: Iterable[Tensor], lr: Scalar) -> bool:
+        """Whether this step may take the fused path: scalar rule and hyperparameters, dense tensors."""
+        if self.implementation != "auto" or torch.compiler.is_compiling():
+            return False
+        scalars = _as_float(lr) is not None and _as_float(group["weight_decay"]) is not None
+        return scalars and float(lr) > 0 and all(_fusable(t) for t in tensors)
 
 
-_Tensors = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
-"""A parameter with its gradient, ``exp_avg``, ``exp_avg_sq`` and ``step``."""
+def _fusable(tensor: Tensor) -> bool:
+    """Torch's fused kernels read memory as one dense block: contiguous floating tensors only."""
+    return tensor.device.type in _FUSED_DEVICES and tensor.is_floating_point() and tensor.is_contiguous()
 
 
-def _fusable_tensor(param: Tensor) -> bool:
-    return param.device.type in _FUSED_DEVICES and param.is_floating_point()
+def _real(tensor: Tensor) -> Tensor:
+    """A complex tensor as pairs of reals (as torch.optim treats them); a real tensor as it is."""
+    return torch.view_as_real(tensor) if tensor.is_complex() else tensor
 
 
-def _by_device_and_dtype(tensors: list[_Tensors]) -> dict[tuple[torch.device, torch.dtype], list[_Tensors]]:
-    kinds: dict[tuple[torch.device, torch.dtype], list[_Tensors]] = {}
-    for entry in tensors:
-        kinds.setdefault((entry[0].device, entry[0].dtype), []).append(entry)
-    return kinds
+def _grad_of(param: Tensor, maximize: bool) -> Tensor:
+    grad = _real(cast(Tensor, param.grad))
+    return -grad if maximize else grad
+
+
+def _by_device_and_dtype(tensors: list[Tensor]) -> list[list[int]]:
+    """Indices of ``tensors`` grouped by device and dtype: one fused kernel call each."""
+    kinds: dict[tuple[torch.device, torch.dtype], list[int]] = {}
+    for index, tensor in enumerate(tensors):
+        kinds.setdefault((tensor.device, tensor.dtype), []).append(index)
+    return list(kinds.values())
 
 
 def _bias_corrections(step: Tensor, beta1: float, beta2: float) -> tuple[float, float]:
@@ -198,8 +217,142 @@ def _bias_corrections(step: Tensor, beta1: float, beta2: float) -> tuple[float, 
 
 
 def _as_tensor(value: Scalar) -> Tensor:
-    """A 0-dim float64 tensor: keeps the compiled graph free of changing Python constants."""
+    """A float64 tensor: keeps the compiled graph free of changing Python constants."""
     return value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
+
+
+class AdamCore(DecayOptimizer):
+    """Adam's direction ``m̂_t/D_t`` and a decay rule: the base of every Adam-type class."""
+
+    def __init__(
+        self,
+        params: Params,
+        rule: DecayRule,
+        lr: Scalar,
+        betas: tuple[float, float],
+        eps: float,
+        weight_decay: Scalar,
+        implementation: Implementation,
+    ) -> None:
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, rule, defaults, implementation)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        super()._check(group)
+        if _negative(group["eps"]):
+            raise ValueError(f"eps must be >= 0, got {group['eps']}")
+        for name, beta in zip(("betas[0]", "betas[1]"), group["betas"], strict=True):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
+        beta1, beta2 = group["betas"]
+        hyper: dict[str, Any] = {"beta1": beta1, "beta2": beta2, "eps": group["eps"], "lr": lr, "eta": eta,
+                                 "weight_decay": group["weight_decay"]}  # fmt: skip
+        states = [self.state[p] for p in params]
+        for param, state in zip(params, states, strict=True):
+            if not state:
+                state["step"] = torch.tensor(0.0, dtype=torch.float32)
+                state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            state["step"] += 1
+        weights, grads = [_real(p) for p in params], [_real(cast(Tensor, p.grad)) for p in params]
+        exp_avgs, exp_avg_sqs = [_real(s["exp_avg"]) for s in states], [_real(s["exp_avg_sq"]) for s in states]
+        steps = [s["step"] for s in states]
+        maximize = group["maximize"]
+        if self._fused(group, [*weights, *grads, *exp_avgs, *exp_avg_sqs], lr):
+            for kind in _by_device_and_dtype(weights):
+                adam_fused(
+                    self.rule, [weights[i] for i in kind], [grads[i] for i in kind], [exp_avgs[i] for i in kind],
+                    [exp_avg_sqs[i] for i in kind], [steps[i].to(weights[i].device) for i in kind],
+                    beta1=beta1, beta2=beta2, eps=group["eps"], lr=float(lr), eta=eta,
+                    weight_decay=float(group["weight_decay"]), maximize=maximize,
+                )  # fmt: skip
+            return
+        grads = [-g if maximize else g for g in grads]
+        corrections = [_bias_corrections(step, beta1, beta2) for step in steps]
+        if self.implementation == "compiled":
+            compiled(adam_reference_group, self.rule)(
+                weights, grads, exp_avgs, exp_avg_sqs, [tuple(_as_tensor(c) for c in pair) for pair in corrections],
+                **{**hyper, **{k: _as_tensor(hyper[k]) for k in ("lr", "eta", "weight_decay")}},
+            )  # fmt: skip
+            return
+        for weight, grad, exp_avg, exp_avg_sq, (correction1, correction2) in zip(
+            weights, grads, exp_avgs, exp_avg_sqs, corrections, strict=True
+        ):
+            adam_reference(self.rule, weight, grad, exp_avg, exp_avg_sq, bias_correction1=correction1,
+                           bias_correction2=correction2, **hyper)  # fmt: skip
+
+
+class SGDCore(DecayOptimizer):
+    """SGD's direction (momentum ``v_t``, or the gradient) and a decay rule: the base of the SGD classes."""
+
+    def __init__(
+        self,
+        params: Params,
+        rule: DecayRule,
+        lr: Scalar,
+        momentum: float,
+        dampening: float,
+        weight_decay: Scalar,
+        nesterov: bool,
+        implementation: Implementation,
+    ) -> None:
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
+                    "nesterov": nesterov}  # fmt: skip
+        super().__init__(params, rule, defaults, implementation)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        super()._check(group)
+        if _negative(group["momentum"]):
+            raise ValueError(f"momentum must be >= 0, got {group['momentum']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
+
+    def state_dict(self) -> dict[str, Any]:
+        """As torch's SGD: ``momentum_buffer`` is the momentum of the gradients, whatever path made it."""
+        for param, state in self.state.items():
+            momentum_buffer_as_torch_(_real(param), state)
+        return super().state_dict()
+
+    def _fused(self, group: dict[str, Any], tensors: Iterable[Tensor], lr: Scalar) -> bool:
+        """Also: Nesterov with decoupled decay divides by the shrink ``a``, which must then be positive."""
+        if not super()._fused(group, tensors, lr):
+            return False
+        if not group["nesterov"] or self.rule.in_gradient:
+            return True
+        shrink = self.rule.coefficients(float(lr), self.learning_rate(group)[1], float(group["weight_decay"]), None)[0]
+        return float(shrink) > 0
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
+        momentum = group["momentum"]
+        hyper: dict[str, Any] = {"momentum": momentum, "dampening": group["dampening"], "nesterov": group["nesterov"],
+                                 "lr": lr, "eta": eta, "weight_decay": group["weight_decay"]}  # fmt: skip
+        weights = [_real(p) for p in params]
+        grads = [_real(cast(Tensor, p.grad)) for p in params]
+        states = [self.state[p] for p in params]
+        buffers = [s.get("momentum_buffer") for s in states]
+        if self._fused(group, [t for t in (*weights, *grads, *buffers) if t is not None], lr):
+            for kind in _by_device_and_dtype(weights):
+                sgd_fused(
+                    self.rule, [weights[i] for i in kind], [grads[i] for i in kind], [states[i] for i in kind],
+                    momentum=momentum, dampening=group["dampening"], nesterov=group["nesterov"], lr=float(lr),
+                    eta=eta, weight_decay=float(group["weight_decay"]), maximize=group["maximize"],
+                )  # fmt: skip
+            return
+        for weight, state in zip(weights, states, strict=True):
+            momentum_buffer_as_torch_(weight, state)
+        grads = [-g if group["maximize"] else g for g in grads]
+        function = compiled(sgd_reference_group, self.rule) if self.implementation == "compiled" else None
+        if function is not None:
+            hyper = {**hyper, **{k: _as_tensor(hyper[k]) for k in ("lr", "eta", "weight_decay")}}
+            new_buffers = function(weights, grads, [s.get("momentum_buffer") for s in states], **hyper)
+        else:
+            new_buffers = sgd_reference_group(self.rule, weights, grads, [s.get("momentum_buffer") for s in states],
+                                              **hyper)  # fmt: skip
+        if momentum:
+            for state, buffer in zip(states, new_buffers, strict=True):
+                state["momentum_buffer"] = buffer
 
 
 class Adam(AdamCore):
@@ -221,7 +374,7 @@ class Adam(AdamCore):
         *,
         implementation: Implementation = "auto",
     ) -> None:
-        super().__init__(params, ADAM, lr, betas, eps, 0.0, implementation)
+        super().__init__(params, NO_DECAY, lr, betas, eps, 0.0, implementation)
 
 
 class AdamL2(AdamCore):
@@ -244,7 +397,7 @@ class AdamL2(AdamCore):
         *,
         implementation: Implementation = "auto",
     ) -> None:
-        super().__init__(params, ADAM_L2, lr, betas, eps, weight_decay, implementation)
+        super().__init__(params, L2_IN_GRADIENT, lr, betas, eps, weight_decay, implementation)
 
 
 class AdamW(AdamCore):
@@ -276,7 +429,7 @@ class AdamW(AdamCore):
         convention: Literal["paper", "torch"] = "paper",
         implementation: Implementation = "auto",
     ) -> None:
-        rules = {"paper": ADAMW_PAPER, "torch": ADAMW_TORCH}
+        rules = {"paper": PAPER, "torch": TORCH}
         if convention not in rules:
             raise ValueError(f"convention must be 'paper' or 'torch', got {convention!r}")
         self.convention = convention
@@ -314,7 +467,7 @@ class ProxAdam(AdamCore):
         penalty: Literal["l2", "l1"] = "l2",
         implementation: Implementation = "auto",
     ) -> None:
-        rules = {"l2": PROX_ADAM, "l1": PROX_ADAM_L1}
+        rules = {"l2": PROXIMAL_L2, "l1": PROXIMAL_L1}
         if penalty not in rules:
             raise ValueError(f"penalty must be 'l2' or 'l1', got {penalty!r}")
         self.penalty = penalty
@@ -345,7 +498,7 @@ class AdamP(AdamCore):
         *,
         implementation: Implementation = "auto",
     ) -> None:
-        super().__init__(params, ADAMP, lr, betas, eps, weight_decay, implementation)
+        super().__init__(params, EUCLIDEAN_PROXIMAL_L2, lr, betas, eps, weight_decay, implementation)
 
 
 class AdamC(AdamCore):
@@ -368,4 +521,82 @@ class AdamC(AdamCore):
         *,
         implementation: Implementation = "auto",
     ) -> None:
-        super().__init__(params, ADAMC, lr, betas, eps, weight_decay, implementation)
+        super().__init__(params, CORRECTED, lr, betas, eps, weight_decay, implementation)
+
+
+class SGDL2(SGDCore):
+    r"""SGD with ℓ2-regularization in the gradient: exactly ``torch.optim.SGD(weight_decay=λ)``.
+
+    .. math::  g_t = ∇f(w_{t-1}) + λ w_{t-1},\quad v_t = μ v_{t-1} + (1-τ) g_t,\quad
+               w_t = w_{t-1} - η_t α v_t
+
+    (Nesterov: ``w_t = w_{t-1} − η_t α (g_t + μ v_t)``.) The decay passes through the momentum.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: Scalar = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: Scalar = 0.0,
+        nesterov: bool = False,
+        *,
+        implementation: Implementation = "auto",
+    ) -> None:
+        super().__init__(params, L2_IN_GRADIENT, lr, momentum, dampening, weight_decay, nesterov, implementation)
+
+
+class SGDW(SGDCore):
+    r"""SGD with decoupled weight decay (Loshchilov & Hutter 2019, "SGDW"), in either convention.
+
+    ``convention="paper"`` (default): ``w_t = (1 − η_t λ) w_{t-1} − η_t α v_t``.
+    ``convention="torch"``: ``w_t = (1 − η_t α λ) w_{t-1} − η_t α v_t``, the form of
+    torch-style AdamW; ``λ_paper = α·λ_torch``.
+
+    ``v_t = μ v_{t-1} + (1 − τ) g_t`` is torch's momentum of the gradients alone: the decay
+    never enters it (Nesterov: the step is along ``g_t + μ v_t``). The one-pass fused step
+    keeps it shifted in ``optimizer.state`` (``shifted_momentum_buffer``); ``state_dict()``
+    always holds torch's ``momentum_buffer``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: Scalar = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: Scalar = 0.0,
+        nesterov: bool = False,
+        *,
+        convention: Literal["paper", "torch"] = "paper",
+        implementation: Implementation = "auto",
+    ) -> None:
+        rules = {"paper": PAPER, "torch": TORCH}
+        if convention not in rules:
+            raise ValueError(f"convention must be 'paper' or 'torch', got {convention!r}")
+        self.convention = convention
+        super().__init__(params, rules[convention], lr, momentum, dampening, weight_decay, nesterov, implementation)
+
+
+class ProxSGD(SGDCore):
+    r"""SGD with the exact proximal step of ``λ/(2α)‖w‖²``: the post's reading of decay, for SGD.
+
+    .. math::  w_t = \frac{w_{t-1} - η_t α v_t}{1 + η_t λ}
+               = \mathrm{argmin}_y\ ⟨y - w_{t-1}, v_t⟩ + \frac{λ}{2α}\|y\|^2 + \frac{1}{2αη_t}\|y - w_{t-1}\|^2
+
+    To first order in ``η_t·λ``, paper-form :class:`SGDW`.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: Scalar = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: Scalar = 0.0,
+        nesterov: bool = False,
+        *,
+        implementation: Implementation = "auto",
+    ) -> None:
+        super().__init__(params, PROXIMAL_L2, lr, momentum, dampening, weight_decay, nesterov, implementation)

@@ -1,7 +1,8 @@
 """An independent reference of the post's formulas (NumPy, float64) and a shared set-up.
 
 The set-up of the acceptance checks: two parameter groups with their own ``lr`` and ``λ``,
-a warm-up + cosine ``LambdaLR``, 60 steps of a deterministic gradient ``g = w³ − c_t``.
+a warm-up + cosine ``LambdaLR``, 60 steps of a deterministic gradient ``g = w³ − c_t``. SGD
+rules run with momentum 0.9 (and Nesterov where asked).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import torch
 from decaylab.optim import METHODS, make_optimizer
 
 ALL_METHODS = list(METHODS)
+ADAM_METHODS = [name for name, method in METHODS.items() if method.family == "adam"]
+SGD_METHODS = [name for name, method in METHODS.items() if method.family == "sgd"]
 STEPS = 60
 BETAS = (0.9, 0.999)
+MOMENTUM = 0.9
 
 
 def warmup_cosine(k: int) -> float:
@@ -49,22 +53,22 @@ GROUPS = [
 ]
 
 
-def reference_step(method: str, w, m_hat, D, lr, eta, lam, alpha):
-    """The post's update of ``w`` for ``method``, written out as the post writes it."""
-    if method in ("adam", "adaml2"):
-        return w - lr * m_hat / D
-    if method == "adamw":  # (1 − η_t λ) w − η_t α m̂/D
-        return (1 - eta * lam) * w - lr * m_hat / D
-    if method == "adamw-torch":  # (1 − η_t α λ) w − η_t α m̂/D
-        return (1 - lr * lam) * w - lr * m_hat / D
-    if method == "proxadam":  # (1 − λη/(1+λη)) w − ηα/(1+λη) m̂/D
-        return (1 - lam * eta / (1 + lam * eta)) * w - lr / (1 + lam * eta) * m_hat / D
-    if method == "adamp":  # w − ληα/(D+ληα) w − ηα m̂/(D+ληα)
-        return w - lam * lr / (D + lam * lr) * w - lr * m_hat / (D + lam * lr)
-    if method == "adamc":  # (1 − λ lr²/α) w − lr m̂/D
-        return (1 - lam * lr**2 / alpha) * w - lr * m_hat / D
+def reference_step(method, w, u, D, lr, eta, lam, alpha):
+    """The post's update of ``w`` for ``method`` along the direction ``u`` (Adam: ``m̂/D``; SGD: ``v``)."""
+    if method in ("adam", "adaml2", "sgdl2"):
+        return w - lr * u
+    if method in ("adamw", "sgdw"):  # (1 − η_t λ) w − η_t α u
+        return (1 - eta * lam) * w - lr * u
+    if method in ("adamw-torch", "sgdw-torch"):  # (1 − η_t α λ) w − η_t α u
+        return (1 - lr * lam) * w - lr * u
+    if method in ("proxadam", "proxsgd"):  # (1 − λη/(1+λη)) w − ηα/(1+λη) u
+        return (1 - lam * eta / (1 + lam * eta)) * w - lr / (1 + lam * eta) * u
+    if method == "adamp":  # w − ληα/(D+ληα) w − ηα m̂/(D+ληα), with m̂ = D·u
+        return w - lam * lr / (D + lam * lr) * w - lr * (D * u) / (D + lam * lr)
+    if method == "adamc":  # (1 − λ lr²/α) w − lr u
+        return (1 - lam * lr**2 / alpha) * w - lr * u
     if method == "proxadam-l1":  # soft-threshold of the Adam step by η_t λ
-        z = w - lr * m_hat / D
+        z = w - lr * u
         return np.sign(z) * np.maximum(np.abs(z) - eta * lam, 0.0)
     raise KeyError(method)
 
@@ -76,6 +80,7 @@ def reference_trajectory(
     steps: int = STEPS,
     eps: float = 1e-8,
     grad_scale: float = 1.0,
+    nesterov: bool = False,
 ) -> list[np.ndarray]:
     """Final weights of each group after ``steps`` steps of the post's formula."""
     beta1, beta2 = BETAS
@@ -86,13 +91,17 @@ def reference_trajectory(
             eta = schedule(t - 1)
             lr = group.lr * eta
             g = grad_scale * (w**3 - group.target(t))
-            if method == "adaml2":
+            if method in ("adaml2", "sgdl2"):
                 g = g + group.weight_decay * w
-            m = beta1 * m + (1 - beta1) * g
-            v = beta2 * v + (1 - beta2) * g * g
-            m_hat = m / (1 - beta1**t)
-            D = eps + np.sqrt(v / (1 - beta2**t))
-            w = reference_step(method, w, m_hat, D, lr, eta, group.weight_decay, group.lr)
+            if method in SGD_METHODS:  # torch's momentum: v_1 = g_1, then v_t = μ v_{t−1} + g_t
+                m = g if t == 1 else MOMENTUM * m + g
+                u, D = (g + MOMENTUM * m if nesterov else m), None
+            else:
+                m = beta1 * m + (1 - beta1) * g
+                v = beta2 * v + (1 - beta2) * g * g
+                D = eps + np.sqrt(v / (1 - beta2**t))
+                u = m / (1 - beta1**t) / D
+            w = reference_step(method, w, u, D, lr, eta, group.weight_decay, group.lr)
         finals.append(w)
     return finals
 
@@ -119,7 +128,8 @@ def torch_trajectory(
 
 
 def decaylab_maker(method: str, **options) -> Callable[[list[dict]], torch.optim.Optimizer]:
-    return lambda param_groups: make_optimizer(method, param_groups, betas=BETAS, **options)
+    """A decaylab optimizer with the set-up's betas (Adam) or momentum (SGD)."""
+    return lambda param_groups: make_optimizer(method, param_groups, betas=BETAS, momentum=MOMENTUM, **options)
 
 
 def relative_error(actual: list, expected: list) -> float:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.optimize import minimize, minimize_scalar
 
-from decaylab.optim import AdamP, AdamW, ProxAdam
+from decaylab.optim import AdamP, AdamW, ProxAdam, ProxSGD
 
 ALPHA, ETA, LAMBDA = 0.05, 0.6, 0.4
 
@@ -101,3 +101,22 @@ def test_proxadam_is_paper_adamw_to_first_order(problem):
     assert gaps[0] > 0
     for larger, smaller in itertools.pairwise(gaps):
         assert 90 < larger / smaller < 110
+
+
+def test_proxsgd_step_solves_its_problem(problem):
+    """argmin ⟨y − w, v⟩ + λ/(2α)‖y‖² + 1/(2αη)‖y − w‖², v the momentum of the gradients."""
+    w0, grads = problem
+    w = torch.nn.Parameter(w0.clone())
+    optimizer = ProxSGD([w], lr=ALPHA, momentum=0.9, weight_decay=LAMBDA)
+    optimizer.param_groups[0]["lr"] = ALPHA * ETA
+    for g in grads:
+        before = w.detach().clone()
+        w.grad = g.clone()
+        optimizer.step()
+    v = optimizer.state_dict()["state"][0]["momentum_buffer"]
+    residual = v + LAMBDA / ALPHA * w.detach() + (w.detach() - before) / (ALPHA * ETA)
+    assert residual.abs().max() <= 1e-10
+    momentum = grads[0]
+    for g in grads[1:]:
+        momentum = 0.9 * momentum + g
+    torch.testing.assert_close(v, momentum)  # the buffer is the gradients' momentum: no decay in it

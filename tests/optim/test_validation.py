@@ -1,20 +1,28 @@
-"""Acceptance 6: bad hyperparameters name the argument; sparse gradients are refused clearly."""
+"""Bad hyperparameters name the argument; sparse gradients are refused clearly."""
 
 import pytest
 import torch
 
-from decaylab.optim import Adam, AdamW, ProxAdam, make_optimizer
+from decaylab.optim import SGDW, Adam, AdamW, ProxAdam, make_optimizer
 
-from .reference import ALL_METHODS
+from .reference import ADAM_METHODS, ALL_METHODS, SGD_METHODS
 
-BAD_HYPERPARAMETERS = [
+COMMON = [
     ({"lr": -1e-3}, "lr"),
-    ({"eps": -1e-8}, "eps"),
-    ({"betas": (1.0, 0.999)}, r"betas\[0\]"),
-    ({"betas": (0.9, -0.1)}, r"betas\[1\]"),
     ({"weight_decay": -0.1}, "weight_decay"),
     ({"lr": torch.tensor([1e-3, -1e-3])}, "lr"),
     ({"lr": float("nan")}, "lr"),
+    ({"lr": torch.ones(2, 2)}, "lr must be a number or a 1-D tensor"),
+]
+ADAM_ONLY = [
+    ({"eps": -1e-8}, "eps"),
+    ({"betas": (1.0, 0.999)}, r"betas\[0\]"),
+    ({"betas": (0.9, -0.1)}, r"betas\[1\]"),
+]
+SGD_ONLY = [
+    ({"momentum": -0.5}, "momentum"),
+    ({"nesterov": True, "momentum": 0.0}, "nesterov"),
+    ({"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "nesterov"),
 ]
 
 
@@ -23,7 +31,7 @@ BAD_HYPERPARAMETERS = [
     [
         (method, kwargs, name)
         for method in ALL_METHODS
-        for kwargs, name in BAD_HYPERPARAMETERS
+        for kwargs, name in COMMON + (ADAM_ONLY if method in ADAM_METHODS else SGD_ONLY)
         if not (method == "adam" and "weight_decay" in kwargs)  # Adam takes none: see below
     ],
 )
@@ -42,6 +50,8 @@ def test_unknown_convention_penalty_implementation_and_method_are_refused():
     params = [torch.nn.Parameter(torch.ones(2))]
     with pytest.raises(ValueError, match="convention"):
         AdamW(params, convention="pytorch")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="convention"):
+        SGDW(params, convention="pytorch")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="penalty"):
         ProxAdam(params, penalty="l3")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="implementation"):
@@ -57,7 +67,15 @@ def test_adam_takes_no_weight_decay():
 
 def test_sparse_gradients_raise_a_clear_error(method):
     embedding = torch.nn.Embedding(10, 3, sparse=True)
-    optimizer = make_optimizer(method, embedding.parameters(), lr=1e-2)
+    optimizer = make_optimizer(method, embedding.parameters(), lr=1e-2, momentum=0.9)
     embedding(torch.tensor([1, 2])).sum().backward()
     with pytest.raises(RuntimeError, match="sparse gradients"):
         optimizer.step()
+
+
+@pytest.mark.parametrize("method", SGD_METHODS)
+def test_an_sgd_rule_ignores_adam_hyperparameters_in_make_optimizer_and_vice_versa(method):
+    sgd = make_optimizer(method, [torch.nn.Parameter(torch.ones(2))], betas=(0.5, 0.5), eps=1.0, momentum=0.5)
+    assert "betas" not in sgd.param_groups[0] and sgd.param_groups[0]["momentum"] == 0.5
+    adam = make_optimizer("adamw", [torch.nn.Parameter(torch.ones(2))], momentum=0.5)
+    assert "momentum" not in adam.param_groups[0]
