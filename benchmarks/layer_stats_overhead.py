@@ -16,7 +16,7 @@ import time
 import torch
 
 from decaylab.lab import train
-from decaylab.lab.study import DEFAULT_LRS, run_config
+from decaylab.lab.study import run_config
 from decaylab.lab.tasks import load_task
 from decaylab.optim import METHODS
 
@@ -32,7 +32,7 @@ def main() -> None:
 
     runs = [
         run_config(task, "adamw", lr, d, 0, epochs=args.epochs)
-        for lr in DEFAULT_LRS
+        for lr in METHODS["adamw"].default_lrs
         for d in METHODS["adamw"].default_weight_decays
     ]
     recorded = train.batchnorm_fed_weights

@@ -1,13 +1,15 @@
-"""Median CPU step time of every decaylab rule against torch.optim.AdamW, measured in one run.
+"""Median step time of every decaylab rule against torch's fused AdamW and SGD, measured in one run.
 
-    python benchmarks/optim_step.py [--params 10_000_000] [--tensors 50] [--repeats 30]
+    python benchmarks/optim_step.py [--params 10_000_000] [--tensors 50] [--repeats 30] [--no-compiled]
 
-Prints, per rule and path, the median step time, its ratio to ``torch.optim.AdamW(fused=True)``
-and ``(foreach=True)``, and the fraction of the memory-bandwidth limit it reaches: an Adam step
-reads w, g, m, v and writes w, m, v, 28 bytes per fp32 parameter; the bandwidth is that of an
-in-place ``a += b`` on the same working set, timed in the same rounds. Rules whose coefficients depend on ``D`` (AdamP)
-or that end with a prox (ℓ1) are not fusable and are also timed with
-``implementation="compiled"``, whose one-off compile time is reported separately.
+Prints, per rule and path (``auto``, the default, and ``compiled``), the median step time and
+its ratio to torch's fused kernel of the same family: ``torch.optim.AdamW(fused=True)`` for
+the Adam rules, ``torch.optim.SGD(momentum=0.9, fused=True)`` for the SGD rules; also the
+fraction of the memory-bandwidth limit it reaches. An Adam step reads w, g, m, v and writes
+w, m, v (28 bytes per fp32 parameter), an SGD step with momentum reads w, g, v and writes w,
+v (20 bytes); the bandwidth is an in-place ``a += b`` over the same working set, timed in the
+same rounds. Every contender is timed round-robin, one step each per round. A compiled path's
+first step (the compile, or inductor's on-disk cache) is reported separately.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ import torch
 
 from decaylab.optim import METHODS, make_optimizer
 
-BYTES_PER_PARAM = 28
+BYTES_PER_PARAM = {"adam": 28, "sgd": 20}
 
 
 class BandwidthProbe:
     """An in-place ``a += b`` over the same working set as the Adam step (w, g, m, v).
 
-    In place, like an Adam step, so no write-allocate traffic goes uncounted (``a = b + c``
+    In place, like an optimizer step, so no write-allocate traffic goes uncounted (``a = b + c``
     would read ``a`` before writing it and understate the bandwidth by a quarter).
     """
 
@@ -52,6 +54,7 @@ def main() -> None:
     parser.add_argument("--tensors", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--no-compiled", action="store_true", help="skip the compiled paths (and their compiles)")
     args = parser.parse_args()
     device = args.device
 
@@ -64,49 +67,47 @@ def main() -> None:
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    bytes_per_step = BYTES_PER_PARAM * args.params
+    def params() -> list[torch.nn.Parameter]:
+        return make_params(args.params, args.tensors, device)
+
     probe = BandwidthProbe(args.params, device)
-
-    # Build every contender first, then time them round-robin, one step each per round, so
-    # that drift in the machine's speed (other tenants, clocks) hits all of them alike.
-    contenders: dict[tuple[str, str], torch.optim.Optimizer | BandwidthProbe] = {
-        ("a += b", "probe"): probe,
-        ("torch AdamW", "fused"): torch.optim.AdamW(make_params(args.params, args.tensors, device), fused=True),
-        ("torch AdamW", "foreach"): torch.optim.AdamW(make_params(args.params, args.tensors, device), foreach=True),
+    baselines = {
+        "adam": ("torch AdamW", torch.optim.AdamW(params(), fused=True)),
+        "sgd": ("torch SGD", torch.optim.SGD(params(), lr=1e-2, momentum=0.9, weight_decay=1e-4, fused=True)),
     }
-    for method in METHODS:
-        fusable = make_optimizer(method, [torch.nn.Parameter(torch.ones(1))]).rule.fusable
-        paths = ["auto"] if fusable else ["auto", "compiled"]
-        for path in paths:
-            implementation = "auto" if path == "auto" else "compiled"
-            params = make_params(args.params, args.tensors, device)
-            optimizer = make_optimizer(method, params, lr=1e-3, weight_decay=1e-2, implementation=implementation)
-            contenders[(method, path if fusable or path == "compiled" else "per-tensor")] = optimizer
+    contenders: dict[tuple[str, str], tuple[str, torch.optim.Optimizer | BandwidthProbe]] = {
+        ("a += b", "probe"): ("adam", probe),
+        ("torch AdamW", "fused"): ("adam", baselines["adam"][1]),
+        ("torch AdamW", "foreach"): ("adam", torch.optim.AdamW(params(), foreach=True)),
+        ("torch SGD", "fused"): ("sgd", baselines["sgd"][1]),
+        ("torch SGD", "foreach"): ("sgd", torch.optim.SGD(params(), lr=1e-2, momentum=0.9, foreach=True)),
+    }
+    for method, record in METHODS.items():
+        for path in ("auto",) if args.no_compiled else ("auto", "compiled"):
+            optimizer = make_optimizer(method, params(), lr=1e-2 if record.family == "sgd" else 1e-3,
+                                       weight_decay=1e-2, momentum=0.9, implementation=path)  # fmt: skip
+            contenders[(method, path)] = (record.family, optimizer)
 
-    first_step: dict[tuple[str, str], float] = {}
-    for key, optimizer in contenders.items():
-        first_step[key] = timed(optimizer.step)  # allocates the state, and compiles where asked
+    first_step = {key: timed(optimizer.step) for key, (_, optimizer) in contenders.items()}  # state; compiles
     times: dict[tuple[str, str], list[float]] = {key: [] for key in contenders}
     for _ in range(args.repeats):
-        for key, optimizer in contenders.items():
+        for key, (_, optimizer) in contenders.items():
             times[key].append(timed(optimizer.step))
     median = {key: statistics.median(values) for key, values in times.items()}
-    fused, foreach = median[("torch AdamW", "fused")], median[("torch AdamW", "foreach")]
     bandwidth = probe.bytes_moved / median.pop(("a += b", "probe"))
     where = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"{args.params:,} fp32 parameters in {args.tensors} tensors, {where}")
     print(f"memory bandwidth (in-place a += b, same working set, same rounds): {bandwidth / 1e9:.1f} GB/s")
-
-    header = (
-        f"{'rule':<13} {'path':<10} {'ms/step':>8} {'vs fused':>9} {'vs foreach':>11} {'of bandwidth':>13}  first step"
-    )
+    header = f"{'rule':<13} {'path':<9} {'ms/step':>8} {'vs fused':>9} {'of bandwidth':>13}  first step"
     print(header)
     print("-" * len(header))
     for (name, path), seconds in median.items():
+        family = contenders[(name, path)][0]
+        fused = median[(baselines[family][0], "fused")]
         compile_note = f"  {first_step[(name, path)]:.1f} s (compile)" if path == "compiled" else ""
         print(
-            f"{name:<13} {path:<10} {seconds * 1e3:8.2f} {seconds / fused:8.2f}x {seconds / foreach:10.2f}x "
-            f"{bytes_per_step / seconds / bandwidth:12.0%}{compile_note}"
+            f"{name:<13} {path:<9} {seconds * 1e3:8.2f} {seconds / fused:8.2f}x "
+            f"{BYTES_PER_PARAM[family] * args.params / seconds / bandwidth:12.0%}{compile_note}"
         )
 
 

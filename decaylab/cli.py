@@ -89,8 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--task", default=DEFAULT_TASK, help="a task below (default: %(default)s)")
     study.add_argument("--methods", type=comma_list(str, "method names"),
                        help=f"comma list (default: {','.join(StudySpec.methods)})")  # fmt: skip
-    study.add_argument("--lrs", type=comma_list(float, "numbers"),
-                       help="learning rates α, comma list (default: 3e-4 … 1e-1, 6 values)")  # fmt: skip
+    study.add_argument(
+        "--lrs",
+        type=comma_list(float, "numbers"),
+        help="learning rates α, comma list (default: each method's: Adam 3e-4 … 1e-1, SGD 1e-2 … 3)",
+    )
     study.add_argument("--wds", dest="weight_decays", type=comma_list(float, "numbers"),
                        help="weight decays λ for all methods (default: a grid per method, its convention)")  # fmt: skip
     study.add_argument("--epochs", type=positive_int, help="default: the task's")

@@ -26,7 +26,7 @@ from decaylab.lab.executors import Executor
 from decaylab.lab.schedules import cosine
 from decaylab.lab.stacking import StackedModel
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import DEFAULT_LRS, exclusive, job_of, prepare_task, run_config, run_configs
+from decaylab.lab.study import exclusive, job_of, prepare_task, run_config, run_configs
 from decaylab.lab.tasks import Task
 from decaylab.lab.train import RunConfig
 from decaylab.optim import METHODS, make_optimizer
@@ -57,7 +57,7 @@ class Plan:
     """How many of each method's default λ values to keep (the zero and the largest ones)."""
 
 
-FULL = Plan(seeds=3, epochs=None, lrs=DEFAULT_LRS, keep_decays=6)
+FULL = Plan(seeds=3, epochs=None, lrs=METHODS["adamw"].default_lrs, keep_decays=6)
 QUICK = Plan(seeds=1, epochs=8, lrs=(1e-3, 3e-3, 1e-2, 3e-2), keep_decays=4)
 
 

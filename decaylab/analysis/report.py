@@ -27,7 +27,7 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
         and run["schedule"] == spec["schedule"]
         and run["warmup"] == spec["warmup"]
         and run["method"] in spec["methods"]
-        and run["lr"] in spec["lrs"]
+        and run["lr"] in (spec["lrs"] or METHODS[run["method"]].default_lrs)
         and (spec["weight_decays"] is None or run["weight_decay"] in spec["weight_decays"])
         and run["seed"] < spec["seeds"]
     ]
@@ -65,7 +65,7 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         f"# decaylab study: {spec['task']}",
         "",
         f"{_count(len(grids), 'method')}, learning rates "
-        f"{', '.join(format_value(lr) for lr in sorted(spec['lrs']))}, {_count(spec['epochs'], 'epoch')}, "
+        f"{', '.join(format_value(lr) for lr in _all_lrs(grids))}, {_count(spec['epochs'], 'epoch')}, "
         f"{spec['schedule']} schedule"
         + (f" after {spec['warmup']:.0%} warm-up" if spec["warmup"] else "")
         + f", {_count(seeds, 'seed')}; {_count(stored, 'run')} stored.",
@@ -110,19 +110,23 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         "",
         "The ridge of each heatmap: if α and λ are decoupled, the best λ stays put as α changes.",
         "",
-        "| method | " + " | ".join(f"α={format_value(lr)}" for lr in sorted(spec["lrs"])) + " |",
-        "|---|" + "---|" * len(spec["lrs"]),
+        "| method | " + " | ".join(f"α={format_value(lr)}" for lr in _all_lrs(grids)) + " |",
+        "|---|" + "---|" * len(_all_lrs(grids)),
     ]
     for grid in grids:
         if not METHODS[grid.method].takes_weight_decay:
             continue
         row = []
-        for lr in sorted(spec["lrs"]):
-            best = grid.best_at(lr)
+        for lr in _all_lrs(grids):
+            best = grid.best_at(lr) if lr in grid.lrs else None
             row.append(f"{format_value(best.weight_decay)} ({scale.format(best.mean())})" if best else "—")
         lines.append(f"| {grid.method} | " + " | ".join(row) + " |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _all_lrs(grids: list[MethodGrid]) -> list[float]:
+    return sorted({lr for grid in grids for lr in grid.lrs})
 
 
 def _references(spec: dict[str, Any], grids: list[MethodGrid]) -> list[str]:

@@ -17,12 +17,11 @@ from decaylab.lab.errors import UsageError
 from decaylab.lab.executors import Executor, Job, LocalExecutor, Unit, make_executor
 from decaylab.lab.schedules import SCHEDULES
 from decaylab.lab.store import ResultStore
-from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK, Task, absolute_spec, code_identity, load_task
+from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK, Task, absolute_spec, code_identity, load_task, short_name
 from decaylab.lab.train import TASK_SCHEDULE, RunConfig, check_task, unit_key
 from decaylab.optim import METHODS, param_groups
 
 DEFAULT_METHODS = ("adam", "adaml2", "adamw", "adamw-torch", "proxadam", "adamp")
-DEFAULT_LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 CHECKPOINTS = "checkpoints"
 
 
@@ -33,12 +32,12 @@ def distinct(values: Iterable[Any]) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class StudySpec:
-    """What to run. ``weight_decays=None`` gives each method its default grid; ``epochs``,
-    ``schedule`` and ``warmup`` left as None are the task's own. Repeated values count once."""
+    """What to run. ``lrs`` and ``weight_decays`` left as None give each method its default grid;
+    ``epochs``, ``schedule`` and ``warmup`` left as None are the task's own. Repeated values count once."""
 
     task: str = DEFAULT_TASK
     methods: tuple[str, ...] = DEFAULT_METHODS
-    lrs: tuple[float, ...] = DEFAULT_LRS
+    lrs: tuple[float, ...] | None = None
     weight_decays: tuple[float, ...] | None = None
     epochs: int | None = None
     seeds: int = 2
@@ -51,11 +50,12 @@ class StudySpec:
         for method in self.methods:
             if method not in METHODS:
                 raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-        _check_values("--lrs", self.lrs, positive=True)
+        if self.lrs is not None:
+            _check_values("--lrs", self.lrs, positive=True)
+            object.__setattr__(self, "lrs", distinct(float(v) for v in self.lrs))
         if self.weight_decays is not None:
             _check_values("--wds", self.weight_decays, positive=False)
         object.__setattr__(self, "methods", distinct(self.methods))
-        object.__setattr__(self, "lrs", distinct(float(v) for v in self.lrs))
         if self.weight_decays is not None:
             object.__setattr__(self, "weight_decays", distinct(float(v) for v in self.weight_decays))
         if self.epochs is not None and self.epochs < 1:
@@ -66,6 +66,10 @@ class StudySpec:
             raise UsageError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
         if self.warmup is not None and not 0.0 <= self.warmup < 1.0:
             raise UsageError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
+
+    def lrs_of(self, method: str) -> tuple[float, ...]:
+        """The α grid of ``method``: the given one, or the method's default."""
+        return self.lrs if self.lrs is not None else METHODS[method].default_lrs
 
     def weight_decays_of(self, method: str) -> tuple[float, ...]:
         """The λ grid of ``method``: the given one, or the method's default (one 0 if it takes no λ)."""
@@ -85,7 +89,7 @@ class StudySpec:
             for method in self.methods
             for seed in range(self.seeds)
             for decay in self.weight_decays_of(method)
-            for lr in self.lrs
+            for lr in self.lrs_of(method)
         ]
 
 
@@ -197,7 +201,7 @@ def run_study(
     with exclusive(out):
         store = ResultStore(out)
         try:
-            record = {**asdict(spec), "task": prepared.name if task is not None else spec.task}
+            record = {**asdict(spec), "task": prepared.name if task is not None else short_name(spec.task)}
             store.record_study({**record, "task_identity": prepared.identity, "epochs": planned[0].epochs,
                                 "schedule": planned[0].schedule, "warmup": planned[0].warmup,
                                 "references": list(prepared.references)})  # fmt: skip
@@ -254,7 +258,7 @@ def run_configs(
 def study(
     task: str | Task,
     methods: Sequence[str] = DEFAULT_METHODS,
-    lrs: Sequence[float] = DEFAULT_LRS,
+    lrs: Sequence[float] | None = None,
     wds: Sequence[float] | None = None,
     out: str | Path = "runs/study",
     *,
@@ -278,7 +282,7 @@ def study(
     from decaylab.analysis.export import export_rows
 
     spec = StudySpec(
-        task if isinstance(task, str) else "python", tuple(methods), tuple(lrs),
+        task if isinstance(task, str) else "python", tuple(methods), None if lrs is None else tuple(lrs),
         None if wds is None else tuple(wds), epochs, seeds, schedule, warmup,
     )  # fmt: skip
     out = Path(out)

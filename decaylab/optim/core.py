@@ -214,10 +214,21 @@ def sgd_reference_group(
     ]
 
 
+COMPILED_GRAPHS = 64
+"""Graphs a compiled update may hold (one per rule, dtype and first step); torch's default of 8
+would silently send the rest to eager mode."""
+
+
 @functools.cache
-def compiled(function: Callable[..., Any], rule: DecayRule) -> Callable[..., Any]:
-    """``function`` for ``rule``, compiled once per process (inductor caches it on disk)."""
-    return torch.compile(functools.partial(function, rule), dynamic=False)
+def _compiled(function: Callable[..., Any]) -> Callable[..., Any]:
+    return torch.compile(function, dynamic=True)
+
+
+def run_compiled(function: Callable[..., Any], rule: DecayRule, *args: Any, **kwargs: Any) -> Any:
+    """``function(rule, …)`` through ``torch.compile``: compiled once per rule in a process, for every
+    tensor shape (inductor caches the code on disk, so a later process mostly loads it)."""
+    with torch._dynamo.config.patch(recompile_limit=COMPILED_GRAPHS):
+        return _compiled(function)(rule, *args, **kwargs)
 
 
 def adam_fused(

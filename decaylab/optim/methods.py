@@ -16,6 +16,9 @@ from torch.optim import Optimizer
 
 from decaylab.optim.optimizers import SGDL2, SGDW, Adam, AdamC, AdamL2, AdamP, AdamW, ProxAdam, ProxSGD
 
+ADAM_LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+SGD_LRS = (1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0)
+"""Default learning-rate grids: SGD's steps are not normalized, so its good ``α`` lies higher."""
 PER_STEP = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 """Decay per step at the peak learning rate (paper-form AdamW, ProxAdam)."""
 PER_STEP_OVER_LR = (0.0, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -34,10 +37,10 @@ class Method:
 
     ``optimizer(params, **hyperparameters)`` builds it; ``family`` says which hyperparameters
     it takes besides ``lr`` (Adam: ``betas``, ``eps``; SGD: ``momentum``, ``dampening``,
-    ``nesterov``). ``decay_units`` names what ``λ``
-    means, ``default_weight_decays`` is its grid in those units, and ``coupling`` is what the
-    post expects of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat), ``"coupled"``
-    (falling), or None (no claim).
+    ``nesterov``). ``decay_units`` names what ``λ`` means, ``default_weight_decays`` is its grid
+    in those units, ``default_lrs`` its grid of ``α``, and ``coupling`` is what the post expects
+    of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat), ``"coupled"`` (falling), or
+    None (no claim).
     """
 
     name: str
@@ -48,6 +51,10 @@ class Method:
     coupling: Coupling | None = None
     family: Literal["adam", "sgd"] = "adam"
     takes_weight_decay: bool = True
+
+    @property
+    def default_lrs(self) -> tuple[float, ...]:
+        return SGD_LRS if self.family == "sgd" else ADAM_LRS
 
 
 METHODS: dict[str, Method] = {

@@ -35,8 +35,8 @@ from decaylab.optim.core import (
     adam_fused,
     adam_reference,
     adam_reference_group,
-    compiled,
     momentum_buffer_as_torch_,
+    run_compiled,
     sgd_fused,
     sgd_reference_group,
 )
@@ -272,8 +272,9 @@ class AdamCore(DecayOptimizer):
         grads = [-g if maximize else g for g in grads]
         corrections = [_bias_corrections(step, beta1, beta2) for step in steps]
         if self.implementation == "compiled":
-            compiled(adam_reference_group, self.rule)(
-                weights, grads, exp_avgs, exp_avg_sqs, [tuple(_as_tensor(c) for c in pair) for pair in corrections],
+            run_compiled(
+                adam_reference_group, self.rule, weights, grads, exp_avgs, exp_avg_sqs,
+                [tuple(_as_tensor(c) for c in pair) for pair in corrections],
                 **{**hyper, **{k: _as_tensor(hyper[k]) for k in ("lr", "eta", "weight_decay")}},
             )  # fmt: skip
             return
@@ -343,13 +344,12 @@ class SGDCore(DecayOptimizer):
         for weight, state in zip(weights, states, strict=True):
             momentum_buffer_as_torch_(weight, state)
         grads = [-g if group["maximize"] else g for g in grads]
-        function = compiled(sgd_reference_group, self.rule) if self.implementation == "compiled" else None
-        if function is not None:
+        buffers = [s.get("momentum_buffer") for s in states]
+        if self.implementation == "compiled":
             hyper = {**hyper, **{k: _as_tensor(hyper[k]) for k in ("lr", "eta", "weight_decay")}}
-            new_buffers = function(weights, grads, [s.get("momentum_buffer") for s in states], **hyper)
+            new_buffers = run_compiled(sgd_reference_group, self.rule, weights, grads, buffers, **hyper)
         else:
-            new_buffers = sgd_reference_group(self.rule, weights, grads, [s.get("momentum_buffer") for s in states],
-                                              **hyper)  # fmt: skip
+            new_buffers = sgd_reference_group(self.rule, weights, grads, buffers, **hyper)
         if momentum:
             for state, buffer in zip(states, new_buffers, strict=True):
                 state["momentum_buffer"] = buffer

@@ -98,3 +98,12 @@ def test_a_task_object_with_lambdas_reaches_worker_processes_and_gives_the_same_
     assert [(r["key"], r["val_metric"], r["test_loss"]) for r in in_process] == [
         (r["key"], r["val_metric"], r["test_loss"]) for r in two_workers
     ]
+
+
+def test_each_method_gets_its_own_default_grids_in_its_own_units():
+    runs = StudySpec("tiny", ("adamw", "sgdw"), seeds=1).runs(make_task())
+    for method in ("adamw", "sgdw"):
+        planned = [r for r in runs if r.method == method]
+        assert {r.lr for r in planned} == set(METHODS[method].default_lrs)
+        assert {r.weight_decay for r in planned} == set(METHODS[method].default_weight_decays)
+    assert max(r.lr for r in runs if r.method == "sgdw") > max(r.lr for r in runs if r.method == "adamw")
