@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -63,6 +64,33 @@ def fraction(text: str) -> float:
     return value
 
 
+def nonnegative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    value = nonnegative_number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be > 0, got 0")
+    return value
+
+
+def directory(text: str) -> Path:
+    """A directory path, given or to be made; an empty one is refused (it would mean the current directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a directory")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a directory")
+    return path
+
+
 TASKS_HELP = "tasks:\n" + "\n".join(f"  {name:<22} {built_in.description}" for name, built_in in BUILT_IN.items())
 TASKS_HELP += "\n  path/to/file.py:make_task  your own: make_task() returns a decaylab.Task"
 
@@ -77,9 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
                          help="where to train (default: auto, CUDA if visible)")  # fmt: skip
     running.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
-    running.add_argument("--gpus-per-task", type=float, default=0.0,
+    running.add_argument("--gpus-per-task", type=nonnegative_number, default=0.0,
                          help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)")  # fmt: skip
-    running.add_argument("--data-dir", type=Path, default=None, help="where data sets are cached or downloaded")
+    running.add_argument("--connect-timeout", type=positive_number, default=30.0,
+                         help="seconds to reach the Ray cluster at --address (default: 30)")  # fmt: skip
+    running.add_argument("--data-dir", type=directory, default=None, help="where data sets are cached or downloaded")
     running.add_argument("--quiet", action="store_true", help="no progress bars")
 
     study = commands.add_parser(
@@ -102,15 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument(
         "--warmup", type=fraction, help="linear warm-up over this fraction of the steps (default: the task's)"
     )
-    study.add_argument("--out", type=Path, default=None, help="results directory (default: runs/TASK)")
+    study.add_argument("--out", type=directory, default=None, help="results directory (default: runs/TASK)")
 
-    export = commands.add_parser("export", help="one row per stored run, to stdout")
-    export.add_argument("out", type=Path, metavar="DIR")
+    export = commands.add_parser("export", help="one row per stored run, to stdout (the store is only read)")
+    export.add_argument("out", type=directory, metavar="DIR")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--curves", action="store_true", help="one row per epoch of each run instead of per run")
+    export.add_argument("--study", choices=("all", "latest"), default="all",
+                        help="every stored run (default), or the latest study's grid only")  # fmt: skip
 
-    report = commands.add_parser("report", help="redraw figures and report from stored results")
-    report.add_argument("out", type=Path, metavar="DIR")
+    report = commands.add_parser("report", help="redraw figures and report from stored results (only read)")
+    report.add_argument("out", type=directory, metavar="DIR")
+    report.add_argument("--to", type=directory, default=None, help="where to write them (default: DIR)")
 
     check = commands.add_parser(
         "claims", parents=[running], help="run the studies the post's claims need; write OUT/claims.md"
@@ -119,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--task", default=DEFAULT_TASK, help="a built-in task (its BatchNorm pair is used too) or file.py:fn"
     )
     check.add_argument("--bn-task", default=None, help="the task's BatchNorm counterpart (default: the built-in pair)")
-    check.add_argument("--out", type=Path, default=None, help="results directory (default: runs/claims-TASK)")
+    check.add_argument("--out", type=directory, default=None, help="results directory (default: runs/claims-TASK)")
     check.add_argument("--quick", action="store_true", help="small grids, one seed, 8 epochs (a few minutes)")
     return parser
 
@@ -130,17 +163,21 @@ def study_command(args: argparse.Namespace) -> None:
     given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
     spec = StudySpec(**given)
     out = args.out or Path("runs") / short_name(args.task)
-    executor = make_executor(args.executor, args.workers, args.device, args.address, args.gpus_per_task)
+    executor = make_executor(
+        args.executor, args.workers, args.device, args.address, args.gpus_per_task, args.connect_timeout
+    )
     run_study(spec, out, executor, args.data_dir, progress=not args.quiet)
     print(f"report: {write_report(out)}")
 
 
 def export_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.export import CURVE_COLUMNS, RUN_COLUMNS, curve_rows, export_rows
+    from decaylab.analysis.report import latest_runs
 
     store = ResultStore(args.out, read_only=True)
     try:
-        rows = curve_rows(store) if args.curves else export_rows(store)
+        keys = {run["key"] for run in latest_runs(store)[1]} if args.study == "latest" else None
+        rows = curve_rows(store, keys) if args.curves else export_rows(store, keys)
     finally:
         store.close()
     if args.format == "json":
@@ -157,7 +194,9 @@ def claims_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.claims_report import run_claims
 
     out = args.out or Path("runs") / f"claims-{short_name(args.task)}"
-    executor = make_executor(args.executor, args.workers, args.device, args.address, args.gpus_per_task)
+    executor = make_executor(
+        args.executor, args.workers, args.device, args.address, args.gpus_per_task, args.connect_timeout
+    )
     path = run_claims(args.task, out, executor, args.quick, args.data_dir, not args.quiet, args.bn_task)
     print(f"claims: {path}")
 
@@ -165,7 +204,7 @@ def claims_command(args: argparse.Namespace) -> None:
 def report_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.report import write_report
 
-    print(f"report: {write_report(args.out)}")
+    print(f"report: {write_report(args.out, args.to)}")
 
 
 SPEC_FLAGS = ("task", "methods", "lrs", "weight_decays", "epochs", "seeds", "schedule", "warmup")

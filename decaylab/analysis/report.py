@@ -34,8 +34,10 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
     return spec, runs
 
 
-def write_report(out: Path) -> Path:
-    """Draw the figures and write the report of the latest study stored in ``out`` (never changing the store)."""
+def write_report(out: Path, to: Path | None = None) -> Path:
+    """Draw the figures and write the report of the latest study stored in ``out`` into ``to`` (default
+    ``out``), reading the store only: results on read-only storage can be reported elsewhere."""
+    to = to or out
     store = ResultStore(out, read_only=True)
     try:
         spec, runs = latest_runs(store)
@@ -45,12 +47,16 @@ def write_report(out: Path) -> Path:
         scale = grids[0].scale
         title = f"{spec['task']}: {scale.label} after {_count(spec['epochs'], 'epoch')} ({spec['schedule']} schedule)"
         title += f", mean of {spec['seeds']} seeds" if spec["seeds"] > 1 else ", one seed"
-        draw_heatmaps(grids, out / HEATMAPS, title)
-        draw_learning_curves(grids, store.curves, out / CURVES, f"{spec['task']}: best cell of each method")
-        (out / REPORT).write_text(_markdown(spec, grids, len(runs)))
+        try:
+            to.mkdir(parents=True, exist_ok=True)
+            draw_heatmaps(grids, to / HEATMAPS, title)
+            draw_learning_curves(grids, store.curves, to / CURVES, f"{spec['task']}: best cell of each method")
+            (to / REPORT).write_text(_markdown(spec, grids, len(runs)))
+        except OSError as error:
+            raise UsageError(f"cannot write the report into {to} ({error.strerror}); pass --to DIR") from None
     finally:
         store.close()
-    return out / REPORT
+    return to / REPORT
 
 
 def _count(number: int, noun: str) -> str:

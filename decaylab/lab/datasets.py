@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import pickle
 import tarfile
 import unicodedata
@@ -59,9 +60,14 @@ def mnist1d(cache_dir: Path | None = None) -> Splits:
         args.num_samples = total
         args.train_split = MNIST1D_TRAIN / total
         data = make_dataset(args)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial.npz")
-        np.savez(partial, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
+        partial = path.with_suffix(f".{os.getpid()}.partial.npz")  # one per process: concurrent workers
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(partial, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
+        except OSError as error:
+            raise UsageError(
+                f"cannot cache MNIST-1D in {path.parent} ({error.strerror}); pass another --data-dir"
+            ) from None
         partial.replace(path)  # atomic: concurrent workers never read half a file
     with np.load(path) as arrays:
         held_out_x = torch.tensor(arrays["x_test"], dtype=torch.float32)

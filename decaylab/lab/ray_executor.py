@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -88,23 +89,38 @@ class RayExecutor:
 
         started_here = not ray.is_initialized()
         if started_here:
-            if self.address:
-                check_reachable(self.address, self.connect_timeout)
-            try:
-                ray.init(
-                    address=self.address,
-                    num_cpus=None if self.address else self.workers,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
-            except (ConnectionError, ValueError, RuntimeError) as error:
-                raise UsageError(f"cannot reach the Ray cluster at {self.address}: {error}") from error
+            self._connect()
         try:
             yield from self._run(job, units, on_epoch)
         finally:
             if started_here:
                 ray.shutdown()
+
+    def _connect(self) -> None:
+        """Start a local cluster, or join ``address`` within ``connect_timeout`` seconds (Ray alone would retry
+        forever against an address where nothing answers)."""
+        import ray
+
+        options: dict[str, Any] = {"address": self.address, "num_cpus": None if self.address else self.workers,
+                   "include_dashboard": False, "log_to_driver": False, "configure_logging": False}  # fmt: skip
+        if not self.address:
+            ray.init(**options)
+            return
+        check_reachable(self.address, self.connect_timeout)
+        failure: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                ray.init(**options)
+            except Exception as error:  # reported in the caller's thread
+                failure.append(error)
+
+        attempt = threading.Thread(target=connect, daemon=True)
+        attempt.start()
+        attempt.join(self.connect_timeout)
+        if attempt.is_alive() or failure:
+            reason = f"{failure[0]}".strip().splitlines()[0] if failure else f"no answer in {self.connect_timeout:g} s"
+            raise UsageError(f"cannot join the Ray cluster at {self.address} ({reason}); is it a Ray head node?")
 
     def _run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
         import ray

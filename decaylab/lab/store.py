@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -85,6 +86,8 @@ class ResultStore:
     def _connect_for_writing(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise UsageError(f"{self.path} is read-only: a study must write its runs there; use another --out")
         db = sqlite3.connect(self.path, timeout=30)
         if fresh:
             with db:

@@ -226,7 +226,11 @@ def train_unit(
     alive = torch.ones(len(runs), dtype=torch.bool, device=device)
     start_epoch, elapsed = 1, 0.0
     if checkpoint is not None and checkpoint.exists():
-        start_epoch, elapsed = _resume(checkpoint, model, optimizer, batches, alive, results)
+        try:
+            start_epoch, elapsed = _resume(checkpoint, model, optimizer, batches, alive, results)
+        except Exception:  # unreadable (a disk fault): the unit starts over, which costs time, not results
+            checkpoint.unlink(missing_ok=True)
+            return train_unit(task, runs, dtype, device, checkpoint, on_epoch)
     for epoch in range(start_epoch, first.epochs + 1):
         order = torch.randperm(len(train_x), generator=batches).to(device)
         loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)

@@ -215,18 +215,19 @@ def sgd_reference_group(
 
 
 COMPILED_GRAPHS = 64
-"""Graphs a compiled update may hold (one per rule, dtype and first step); torch's default of 8
-would silently send the rest to eager mode."""
+"""Graphs a compiled update may hold (one per rule, group of shapes and dtype, and first step);
+torch's default of 8 would silently send the rest to eager mode."""
 
 
 @functools.cache
 def _compiled(function: Callable[..., Any]) -> Callable[..., Any]:
-    return torch.compile(function, dynamic=True)
+    return torch.compile(function, dynamic=False)
 
 
 def run_compiled(function: Callable[..., Any], rule: DecayRule, *args: Any, **kwargs: Any) -> Any:
-    """``function(rule, …)`` through ``torch.compile``: compiled once per rule in a process, for every
-    tensor shape (inductor caches the code on disk, so a later process mostly loads it)."""
+    """``function(rule, …)`` through ``torch.compile``: compiled once per rule and set of tensor shapes in a
+    process (static shapes: 1.16× fused AdamW here, against 1.21× with dynamic ones; inductor caches
+    the code on disk, so a later process mostly loads it)."""
     with torch._dynamo.config.patch(recompile_limit=COMPILED_GRAPHS):
         return _compiled(function)(rule, *args, **kwargs)
 
