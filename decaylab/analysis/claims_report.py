@@ -99,11 +99,12 @@ def run_claims(
     task = prepare_task(task_name, data_dir)
     epochs = plan.epochs or task.epochs
     bn = (bn_name, prepare_task(bn_name, data_dir)) if bn_name else None  # loaded now: a bad name fails at once
-    figures = out / FIGURES
-    figures.mkdir(parents=True, exist_ok=True)
     with exclusive(out):
+        figures = out / FIGURES
+        figures.mkdir(parents=True, exist_ok=True)
         store = ResultStore(out)
         try:
+            executor.start()
             main = grid_runs(task, epochs, GRID_METHODS, plan)
             job = job_of(task_name, task, data_dir, out)
             run_configs(main, task, job, store, executor, progress, "grids")
@@ -153,6 +154,7 @@ def run_claims(
                 verdicts["6"] = [Verdict("effective learning rate under BN", "no BatchNorm counterpart", INCONCLUSIVE,
                                          f"{task_name} has no built-in BatchNorm pair")]  # fmt: skip
         finally:
+            executor.stop()
             store.close()
     path = out / CLAIMS
     path.write_text(_markdown(task.name, bn_name, epochs, plan, quick, verdicts))

@@ -9,6 +9,7 @@ from decaylab.analysis.cells import MethodGrid, MetricScale, method_grids
 from decaylab.analysis.figures import draw_heatmaps, draw_learning_curves, format_value
 from decaylab.lab.errors import UsageError
 from decaylab.lab.store import ResultStore
+from decaylab.lab.study import StudySpec
 from decaylab.optim import METHODS
 
 HEATMAPS, CURVES, REPORT = "heatmaps.png", "curves.png", "report.md"
@@ -19,6 +20,7 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
     spec = store.latest_study()
     if spec is None:
         raise UsageError(f"{store.path.parent} holds no study yet: run decaylab study --out {store.path.parent}")
+    grid = StudySpec(**{name: spec[name] for name in ("methods", "lrs", "weight_decays", "seeds")})
     runs = [
         run
         for run in store.runs()
@@ -26,10 +28,10 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
         and run["epochs"] == spec["epochs"]
         and run["schedule"] == spec["schedule"]
         and run["warmup"] == spec["warmup"]
-        and run["method"] in spec["methods"]
-        and run["lr"] in (spec["lrs"] or METHODS[run["method"]].default_lrs)
-        and (spec["weight_decays"] is None or run["weight_decay"] in spec["weight_decays"])
-        and run["seed"] < spec["seeds"]
+        and run["method"] in grid.methods
+        and run["lr"] in grid.lrs_of(run["method"])
+        and run["weight_decay"] in grid.weight_decays_of(run["method"])
+        and run["seed"] < grid.seeds
     ]
     return spec, runs
 

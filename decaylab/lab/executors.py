@@ -56,6 +56,14 @@ Finished = tuple[int, list[RunResult]]
 class Executor(Protocol):
     workers: int
 
+    def start(self) -> None:
+        """Get ready (connect to a cluster): failures surface here, before any progress is shown."""
+        ...
+
+    def stop(self) -> None:
+        """Let go of what ``start`` took (a local cluster it started)."""
+        ...
+
     def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
         """Train every unit; yield each unit's results as soon as it is done."""
         ...
@@ -138,6 +146,12 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None, device: str = "cpu") -> None:
         self.workers = workers or os.cpu_count() or 1
         self.device = resolve_device(device)
+
+    def start(self) -> None:
+        """Nothing to connect to: worker processes start with each run."""
+
+    def stop(self) -> None:
+        """Nothing to let go of: worker processes end with each run."""
 
     def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
         job = Job(job.task, job.data_dir, job.checkpoints, self.device)

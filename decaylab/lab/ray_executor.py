@@ -8,16 +8,31 @@ a results directory on storage every node shares), and starts the unit over othe
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from tqdm import tqdm
 
 from decaylab.lab.errors import RunFailure, UsageError
 from decaylab.lab.executors import EpochCallback, Finished, Job, Unit, resolve_device, run_unit
 
 RETRIES = 3
+
+
+class _AboveTheBar(logging.Handler):
+    """Ray's log messages as lines above decaylab's progress bar."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("ray: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(self.format(record), file=sys.stderr)
 
 
 class _Progress:
@@ -83,18 +98,35 @@ class RayExecutor:
         self.address = address
         self.gpus_per_task = gpus_per_task
         self.connect_timeout = connect_timeout
+        self.started_here = False
 
-    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
+    def start(self) -> None:
+        """Start the local cluster or join ``address``, unless Ray is running in this process already.
+
+        Ray's own messages (its token-authentication notice, say) are written above the progress
+        bar rather than through it.
+        """
         import ray
 
-        started_here = not ray.is_initialized()
-        if started_here:
+        if not ray.is_initialized():
+            ray_logger = logging.getLogger("ray")
+            if not any(isinstance(h, _AboveTheBar) for h in ray_logger.handlers):
+                ray_logger.addHandler(_AboveTheBar())
+                ray_logger.propagate = False
             self._connect()
-        try:
-            yield from self._run(job, units, on_epoch)
-        finally:
-            if started_here:
-                ray.shutdown()
+            self.started_here = True
+
+    def stop(self) -> None:
+        """Shut Ray down if ``start`` started it (a cluster joined at ``address`` keeps running)."""
+        import ray
+
+        if self.started_here:
+            ray.shutdown()
+            self.started_here = False
+
+    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
+        self.start()
+        yield from self._run(job, units, on_epoch)
 
     def _connect(self) -> None:
         """Start a local cluster, or join ``address`` within ``connect_timeout`` seconds (Ray alone would retry

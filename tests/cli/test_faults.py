@@ -1,0 +1,246 @@
+"""Faults tried on purpose: killed drivers leave no workers, unreachable clusters fail fast, resumed units
+end exactly where an uninterrupted one would, read-only results stay readable, bad paths are one line."""
+
+import csv
+import hashlib
+import io
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from .test_cli import SMALL, TINY, assert_one_line_error, run_cli, stored_runs
+
+SLOW = str(Path(__file__).parents[1] / "lab" / "slow_task.py") + ":make_task"
+CLI = [sys.executable, "-m", "decaylab.cli"]
+
+
+def children(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(condition, seconds: float, every: float = 0.05):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    return None
+
+
+def test_workers_die_with_their_killed_driver(tmp_path):
+    argv = [*CLI, "study", "--task", SLOW, "--methods", "adamw,adaml2", "--lrs", "1e-3", "--wds", "0",
+            "--seeds", "1", "--workers", "2", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+    driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers = wait_for(lambda: (found := children(driver.pid)) and len(found) >= 3 and found, 120)
+        assert workers, "the study never started its two workers"
+        time.sleep(1.0)  # the workers are training
+    finally:
+        driver.kill()
+        driver.wait()
+    assert wait_for(lambda: not any(alive(pid) for pid in workers), 10), "workers outlived their driver"
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "no-such-host.invalid:6379"])
+def test_an_unreachable_ray_cluster_is_one_line_within_a_minute(tmp_path, address):
+    started = time.monotonic()
+    finished = subprocess.run(
+        [*CLI, "study", *SMALL, "--executor", "ray", "--address", address, "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert time.monotonic() - started < 60
+    assert_one_line_error(finished.returncode, finished.stderr, "cannot reach the Ray cluster", address)
+
+
+def test_a_unit_killed_mid_way_resumes_from_its_last_epoch_with_the_same_numbers(tmp_path):
+    """kill -9 during a 12-epoch unit, then the same command: faster than starting over, and equal."""
+    grid = ["--task", SLOW, "--methods", "adamw", "--lrs", "1e-3,3e-3", "--wds", "0,1e-3", "--seeds", "1",
+            "--workers", "1", "--quiet"]  # fmt: skip
+    started = time.monotonic()
+    subprocess.run([*CLI, "study", *grid, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
+    uninterrupted = time.monotonic() - started
+
+    out = tmp_path / "killed"
+    driver = subprocess.Popen([*CLI, "study", *grid, "--out", str(out)], stderr=subprocess.DEVNULL)
+    checkpoint = wait_for(lambda: next((out / "checkpoints").glob("*.pt"), None), 120)
+    assert checkpoint is not None, "no epoch checkpoint was written"
+    import torch
+
+    def epoch_of_checkpoint():
+        try:
+            return torch.load(checkpoint, weights_only=True)["epoch"]
+        except Exception:
+            return 0
+
+    assert wait_for(lambda: epoch_of_checkpoint() >= 8, 120, every=0.2), "training did not reach epoch 8"
+    driver.kill()
+    driver.wait()
+    assert stored_runs(out / "results.sqlite") == {}
+
+    started = time.monotonic()
+    subprocess.run([*CLI, "study", *grid, "--out", str(out)], check=True, capture_output=True)
+    rerun = time.monotonic() - started
+    assert rerun < 0.6 * uninterrupted, (rerun, uninterrupted)
+    assert exported(out) == exported(tmp_path / "whole")
+    assert not list((out / "checkpoints").glob("*.pt")), "a finished unit's checkpoint was left behind"
+
+
+def exported(out: Path) -> list[dict]:
+    rows = subprocess.run([*CLI, "export", str(out)], capture_output=True, text=True, check=True).stdout
+    return sorted((row for row in csv.DictReader(io.StringIO(rows))), key=lambda row: row["key"])
+
+
+def test_negative_zero_and_repeated_values_are_one_run(capsys, tmp_path):
+    out = tmp_path / "out"
+    argv = ["study", "--task", TINY, "--methods", "adamw,adamw", "--lrs", "1e-2,1e-2", "--wds=0,-0",
+            "--seeds", "1", "--epochs", "1", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    assert len(stored_runs(out / "results.sqlite")) == 1
+    again = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds=-0", "--seeds", "1",
+             "--epochs", "1", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    before = stored_runs(out / "results.sqlite")
+    assert run_cli(capsys, *again)[0] == 0 and stored_runs(out / "results.sqlite") == before
+
+
+def test_bad_paths_and_numbers_are_one_line(capsys, tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    cases = [
+        (["study", *SMALL, "--out", str(a_file)], ["is a file"]),
+        (["study", *SMALL, "--out", str(a_file / "under")], ["cannot use", "as the results directory"]),
+        (["study", *SMALL, "--out", "/proc/decaylab"], ["cannot use", "/proc/decaylab"]),
+        (["study", *SMALL, "--out", ""], ["--out", "empty"]),
+        (["study", *SMALL, "--data-dir", str(a_file), "--out", str(tmp_path / "o")], ["--data-dir", "is a file"]),
+        (["study", *SMALL, "--executor", "ray", "--gpus-per-task=nan"], ["--gpus-per-task"]),
+        (["study", *SMALL, "--executor", "ray", "--connect-timeout", "0"], ["--connect-timeout"]),
+        (["report", str(tmp_path / "nothing")], ["no results"]),
+    ]
+    for argv, words in cases:
+        assert_one_line_error(*run_cli(capsys, *argv)[::2], *words)
+
+
+def test_a_report_of_a_store_without_finished_runs_is_one_line(capsys, tmp_path):
+    from decaylab.lab.store import ResultStore
+
+    store = ResultStore(tmp_path)
+    store.record_study({"task": "t", "task_identity": "t@1", "epochs": 1, "schedule": "cosine", "warmup": 0.0,
+                        "methods": ["adamw"], "lrs": [1e-3], "weight_decays": None, "seeds": 1})  # fmt: skip
+    store.close()
+    assert_one_line_error(*run_cli(capsys, "report", str(tmp_path))[::2], "no finished run")
+
+
+def without_privileges(argv: list[str]) -> subprocess.CompletedProcess:
+    """Run ``argv`` so that file permissions apply: as we are, or, for root (whom permissions do not stop),
+    in a user namespace where we are an ordinary owner without capabilities."""
+    if os.geteuid() == 0:
+        if subprocess.run(["unshare", "--user", "--map-user=1000", "true"], capture_output=True).returncode:
+            pytest.skip("running as root without user namespaces: permissions cannot be made to apply")
+        argv = ["unshare", "--user", "--map-user=1000", "--map-group=1000", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+
+
+def test_read_only_results_can_be_exported_and_reported_and_are_never_modified(capsys, tmp_path):
+    out = tmp_path / "results"
+    assert run_cli(capsys, "study", *SMALL, "--out", str(out), "--quiet", "--workers", "1")[0] == 0
+    database = out / "results.sqlite"
+    for path in out.iterdir():
+        path.chmod(0o444)
+    out.chmod(0o555)
+    try:
+        digest, mtime = hashlib.sha256(database.read_bytes()).hexdigest(), database.stat().st_mtime_ns
+        export = without_privileges([*CLI, "export", str(out)])
+        assert export.returncode == 0, export.stderr
+        assert len(list(csv.DictReader(io.StringIO(export.stdout)))) == 16
+        in_place = without_privileges([*CLI, "report", str(out)])
+        assert_one_line_error(in_place.returncode, in_place.stderr, "cannot write the report", "--to")
+        report = without_privileges([*CLI, "report", str(out), "--to", str(tmp_path / "report")])
+        assert report.returncode == 0, report.stderr
+        assert (tmp_path / "report" / "report.md").exists() and (tmp_path / "report" / "heatmaps.png").exists()
+        study = without_privileges([*CLI, "study", *SMALL, "--out", str(out), "--quiet", "--workers", "1"])
+        assert_one_line_error(study.returncode, study.stderr)
+        assert hashlib.sha256(database.read_bytes()).hexdigest() == digest and database.stat().st_mtime_ns == mtime
+    finally:
+        out.chmod(0o755)
+
+
+def test_progress_moves_with_every_epoch_not_only_when_a_unit_ends(capsys, tmp_path, monkeypatch):
+    from tqdm import tqdm
+
+    from decaylab.lab import study
+
+    class EveryUpdate(tqdm):  # draw every update, however fast the epochs
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "mininterval": 0, "miniters": 0})
+
+    monkeypatch.setattr(study, "tqdm", EveryUpdate)
+    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0,1e-3", "--seeds", "1",
+            "--epochs", "4", "--out", str(tmp_path / "out"), "--workers", "1"]  # fmt: skip
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 0
+    shown = [part.split(" runs")[0].split()[-1] for part in err.split("\r") if " runs [" in part]
+    assert "0.5/2" in shown and "1.0/2" in shown and "1.5/2" in shown and shown[-1] == "2.0/2", shown
+
+
+def test_smaller_things_a_user_meets(capsys, tmp_path):
+    out = tmp_path / "out"
+    argv = ["study", "--task", TINY, "--methods", "adam,adamw", "--lrs", "3e-2,1e-2", "--wds", "1e-4",
+            "--seeds", "1", "--epochs", "1", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    report = (out / "report.md").read_text()
+    assert "| adam | Adam, no weight decay | no decay | " in report and "| 1e-4 |" not in report.split("| adamw")[0]
+    assert "learning rates 1e-2, 3e-2, 1 epoch," in report and "2 methods" in report and "1 seed;" in report
+    assert "± nan" not in report and "one seed" in report
+    assert "tiny_task-make_task" in report.splitlines()[0] and str(tmp_path) not in report.splitlines()[0]
+    curves = list(csv.DictReader(io.StringIO(run_cli(capsys, "export", str(out), "--curves")[1])))
+    assert len(curves) == 4 and {"epoch", "val_metric"} <= set(curves[0])  # 4 runs × 1 epoch
+    bigger = [*argv[:6], "3e-2,1e-2,3e-3", *argv[7:]]
+    assert run_cli(capsys, *bigger)[0] == 0
+    assert len(list(csv.DictReader(io.StringIO(run_cli(capsys, "export", str(out))[1])))) == 6
+    old = run_cli(capsys, *argv)  # the first grid is the latest study again
+    assert old[0] == 0
+    latest = list(csv.DictReader(io.StringIO(run_cli(capsys, "export", str(out), "--study", "latest")[1])))
+    assert len(latest) == 4 and {row["lr"] for row in latest} == {"0.03", "0.01"}
+    with sqlite3.connect(out / "results.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (6,)
+
+
+def test_a_killed_ray_worker_resumes_its_unit_from_the_checkpoint(tmp_path, monkeypatch):
+    """The chaos model kills its worker after some epochs; Ray's retry continues from the last checkpoint."""
+    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+    monkeypatch.setenv("DECAYLAB_CHAOS_MARKER", str(tmp_path / "killed-once"))
+    monkeypatch.setenv("DECAYLAB_CHAOS_DRIVER", str(os.getpid()))
+    monkeypatch.setenv("DECAYLAB_CHAOS_STEPS", str(tmp_path / "steps"))
+    chaos = str(Path(__file__).parents[1] / "lab" / "chaos_task.py") + ":make_epochs_task"
+    argv = [*CLI, "study", "--task", chaos, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0,1e-3",
+            "--seeds", "1", "--workers", "1", "--quiet"]  # fmt: skip
+    subprocess.run([*argv, "--executor", "ray", "--out", str(tmp_path / "ray")], check=True, capture_output=True)
+    assert (tmp_path / "killed-once").exists(), "no worker was killed: the test tested nothing"
+    steps_with_a_kill = len((tmp_path / "steps").read_text().split())
+    (tmp_path / "steps").unlink()
+    subprocess.run([*argv, "--out", str(tmp_path / "local")], check=True, capture_output=True)
+    steps_alone = len((tmp_path / "steps").read_text().split())
+    assert steps_with_a_kill < 1.5 * steps_alone  # resumed, not started over (that would be ≥ 1.6×)
+    assert exported(tmp_path / "ray") == exported(tmp_path / "local")
