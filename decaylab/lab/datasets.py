@@ -158,18 +158,26 @@ def random_crop_flip(images: Tensor, generator: torch.Generator, padding: int = 
     return torch.where(flip.view(batch, 1, 1, 1), crops.flip(3), crops)
 
 
-def ridge(seed: int = 0, train: int = 200, held_out: int = 1_000, dimension: int = 1_000, noise: float = 0.5) -> Splits:
-    """Least squares with more features than examples (Schaipp 2024): ``y = x·w* + σ·ξ``.
+def ridge(
+    seed: int = 0, train: int = 200, held_out: int = 1_000, dimension: int = 1_000, noise: float = 0.5,
+    spectrum: float = 1.0,
+) -> Splits:  # fmt: skip
+    """Least squares with more features than examples (after Schaipp 2024): ``y = x·w* + σ·ξ``.
 
-    ``x ~ N(0, I_d)``, ``w* ~ N(0, I_d/d)`` (so the signal has unit variance), ``ξ ~ N(0, 1)``;
-    targets are ``(n, 1)``. With ``d > n`` many weights fit the training set exactly, and
-    weight decay chooses among them.
+    Feature ``k`` has variance ``k^−spectrum`` (a power law, as in real data: a few directions
+    carry most of the variance), ``w* ~ N(0, I)`` rescaled so that the signal ``x·w*`` has unit
+    variance, and ``ξ ~ N(0, 1)``; targets are ``(n, 1)``. With ``d > n`` many weights fit the
+    training set exactly and weight decay chooses among them: the well-determined directions
+    are kept, the rest shrink. (With isotropic features, the held-out loss barely depends on
+    ``α`` or ``λ``: 1.14 to 1.19 over the default grid, against 1.25 for predicting 0.)
     """
     generator = torch.Generator().manual_seed(seed)
-    true_weight = torch.randn(dimension, 1, generator=generator) / dimension**0.5
+    scale = torch.arange(1, dimension + 1, dtype=torch.float32) ** (-spectrum / 2)
+    true_weight = torch.randn(dimension, 1, generator=generator)
+    true_weight /= (scale[:, None] * true_weight).norm()
 
     def sample(n: int) -> Pair:
-        x = torch.randn(n, dimension, generator=generator)
+        x = torch.randn(n, dimension, generator=generator) * scale
         return x, x @ true_weight + noise * torch.randn(n, 1, generator=generator)
 
     return Splits(sample(train), sample(held_out), sample(held_out))

@@ -2,8 +2,9 @@
 
 Tables: ``runs`` (one row per finished run, ``done`` or ``diverged``), ``curves`` (per-epoch
 metrics on the held-out split the best cell is chosen on), ``layers`` (per-epoch norm and
-rotation of BatchNorm-fed weights), ``studies`` (each study's specification, so a report can
-be redrawn), ``meta`` (marks the file as decaylab's). A unit's runs are written in one
+rotation of BatchNorm-fed weights), ``measurements`` (per-epoch values of a run's probes),
+``studies`` (each study's specification, so a report can be redrawn), ``meta`` (marks the
+file as decaylab's). A unit's runs are written in one
 transaction, so a study killed at any moment loses at most the units in flight and never
 stores a run twice. Readers (``export``, ``report``) open the file read-only and never
 change it, so results on read-only storage can be read.
@@ -46,6 +47,10 @@ CREATE TABLE curves (
 CREATE TABLE layers (
     key TEXT NOT NULL REFERENCES runs(key), epoch INTEGER NOT NULL, layer TEXT NOT NULL,
     norm REAL NOT NULL, rotation REAL NOT NULL, PRIMARY KEY (key, epoch, layer)
+);
+CREATE TABLE measurements (
+    key TEXT NOT NULL REFERENCES runs(key), epoch INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (key, epoch, name)
 );
 CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, started_at REAL NOT NULL);
 """
@@ -133,6 +138,10 @@ class ResultStore:
                 self.db.executemany(
                     "INSERT OR IGNORE INTO layers VALUES (?, ?, ?, ?, ?)", [(config.key, *e) for e in result.layers]
                 )
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO measurements VALUES (?, ?, ?, ?)",
+                    [(config.key, *m) for m in result.measurements],
+                )
 
     def record_study(self, spec: dict[str, Any]) -> None:
         with self.db:
@@ -158,6 +167,12 @@ class ResultStore:
         """``(epoch, layer, norm, rotation)`` of a run's BatchNorm-fed weights."""
         return self.db.execute(
             "SELECT epoch, layer, norm, rotation FROM layers WHERE key = ? ORDER BY layer, epoch", (key,)
+        ).fetchall()
+
+    def measurements(self, key: str, name: str) -> list[tuple[int, float]]:
+        """``(epoch, value)`` of a run's probe ``name``."""
+        return self.db.execute(
+            "SELECT epoch, value FROM measurements WHERE key = ? AND name = ? ORDER BY epoch", (key, name)
         ).fetchall()
 
 

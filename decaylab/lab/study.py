@@ -21,7 +21,8 @@ from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK, Task, absolute_spec, code
 from decaylab.lab.train import TASK_SCHEDULE, RunConfig, check_task, unit_key
 from decaylab.optim import METHODS, param_groups
 
-DEFAULT_METHODS = ("adam", "adaml2", "adamw", "adamw-torch", "proxadam", "adamp")
+DEFAULT_METHODS = ("adamw", "proxadam", "adamw-torch", "adaml2")
+"""The four rules that carry the post's Fig. 1: two decoupled, two coupled."""
 CHECKPOINTS = "checkpoints"
 
 
@@ -40,7 +41,7 @@ class StudySpec:
     lrs: tuple[float, ...] | None = None
     weight_decays: tuple[float, ...] | None = None
     epochs: int | None = None
-    seeds: int = 2
+    seeds: int = 1
     schedule: str | None = None
     warmup: float | None = None
 

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from decaylab.lab.errors import UsageError
+from decaylab.lab.probes import PROXADAM_STEP, ProxAdamStep
 from decaylab.lab.schedules import SCHEDULES, Schedule, multipliers, with_warmup
 from decaylab.lab.stacking import StackedModel, batchnorm_fed_weights
 from decaylab.lab.tasks import Task, one_line
@@ -59,6 +60,8 @@ class RunConfig:
     clip: float | None = None
     loss_scale: float = 1.0
     """The loss is multiplied by this before backpropagation (the scale-freeness check)."""
+    probes: tuple[str, ...] = ()
+    """Measurements to take along the way (:mod:`decaylab.lab.probes`), stored with the run."""
 
     @property
     def key(self) -> str:
@@ -87,6 +90,8 @@ class RunResult:
     layers: list[tuple[int, str, float, float]] = field(default_factory=list)
     """``(epoch, layer, norm, rotation)`` of each weight that feeds a BatchNorm: its norm at the
     end of the epoch and its mean rotation per step (radians) during the epoch."""
+    measurements: list[tuple[int, str, float]] = field(default_factory=list)
+    """``(epoch, name, value)`` of the run's probes."""
     seconds: float = 0.0
 
     @property
@@ -221,6 +226,8 @@ def train_unit(
     etas = multipliers(schedule_of(task, first), first.epochs * steps_per_epoch)
     # weights whose scale BatchNorm removes: their norm and rotation are the effective learning rate
     tracked = {name: model.parameters[name] for name in batchnorm_fed_weights(model.module)}
+    options = {"decay_all": task.decay_all, "no_decay": task.no_decay}
+    probe = ProxAdamStep(model, optimizer, options) if PROXADAM_STEP in first.probes else None
 
     results = [RunResult(run) for run in runs]
     alive = torch.ones(len(runs), dtype=torch.bool, device=device)
@@ -251,7 +258,13 @@ def train_unit(
             eta = etas[(epoch - 1) * steps_per_epoch + batch_number]
             for group in optimizer.param_groups:
                 group["lr"] = eta * group["peak_lr"]  # α·η_t (with per-member α, η_t itself)
+            if probe is not None and batch_number == 0:
+                probe.before_step()
             optimizer.step()
+            if probe is not None and batch_number == 0:
+                gaps = probe.after_step()
+                for i in alive.nonzero().flatten().tolist():
+                    results[i].measurements.append((epoch, probe.name, float(gaps[i])))
             optimizer.zero_grad(set_to_none=True)
             if sampled:
                 for name, weight in tracked.items():
@@ -322,7 +335,7 @@ def _save(
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
         "batches": batches.get_state(),
         "alive": alive.cpu(),
-        "results": [(r.curves, r.layers) for r in results],
+        "results": [(r.curves, r.layers, r.measurements) for r in results],
         "elapsed": elapsed,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -344,7 +357,8 @@ def _resume(
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     batches.set_state(state["batches"])
     alive.copy_(state["alive"])
-    for result, (curves, layers) in zip(results, state["results"], strict=True):
+    for result, (curves, layers, measurements) in zip(results, state["results"], strict=True):
         result.curves = [tuple(point) for point in curves]  # type: ignore[misc]
         result.layers = [tuple(entry) for entry in layers]  # type: ignore[misc]
+        result.measurements = [tuple(entry) for entry in measurements]  # type: ignore[misc]
     return int(state["epoch"]) + 1, float(state["elapsed"])

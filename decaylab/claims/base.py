@@ -1,0 +1,179 @@
+"""What every claim shares: the verdict it gives, the lab it reads, and the interface it keeps.
+
+A claim is one module (:mod:`decaylab.claims`) with four parts: its plan (``runs``: the runs it
+needs, given what the store holds), its statistic and verdict rule (``check``), and its figure.
+Runs go through the study engine and the store like any study's, so an interrupted ``claims``
+resumes; a claim only reads stored results.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from decaylab.analysis.cells import Cell, MethodGrid, method_grids
+from decaylab.lab.executors import Job
+from decaylab.lab.store import ResultStore
+from decaylab.lab.study import job_of, prepare_task, run_config
+from decaylab.lab.tasks import Task
+from decaylab.lab.train import RunConfig
+from decaylab.optim import METHODS
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One tested statement: the statistic measured (with its interval), the verdict and the rule that decided."""
+
+    claim: str
+    statistic: str
+    verdict: str
+    rule: str
+
+
+@dataclass
+class Finding:
+    """What a claim reports: its verdicts, the figures it drew (file names) and Markdown details."""
+
+    verdicts: list[Verdict]
+    figures: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How big the claims' studies are: ``decaylab claims`` (full) or ``--quick``."""
+
+    seeds: int
+    epochs: int | None
+    """Training length (None: each task's own)."""
+    lrs: int
+    """How many of each method's default learning rates, from the largest down (all six: full)."""
+    decays: int
+    """How many of each method's default λ values: zero and the largest ones."""
+    quick: bool = False
+
+    def lrs_of(self, method: str) -> tuple[float, ...]:
+        return METHODS[method].default_lrs[-self.lrs :]
+
+    def decays_of(self, method: str) -> tuple[float, ...]:
+        grid = METHODS[method].default_weight_decays
+        return grid if not METHODS[method].takes_weight_decay else (grid[0], *grid[len(grid) - self.decays + 1 :])
+
+
+FULL = Plan(seeds=3, epochs=None, lrs=6, decays=6)
+QUICK = Plan(seeds=1, epochs=4, lrs=3, decays=4, quick=True)
+
+ROLES = {"plain": "mnist1d-cnn", "bn": "mnist1d-cnn-bn", "ridge": "ridge", "charlm": "charlm"}
+"""The tasks claims run on, by role: a model without BatchNorm and its twin with it (the post's
+Fig. 1 and the BN claims speak of one architecture), and the tasks of the newer checks."""
+BATCHNORM_PAIRS = {"mnist1d-cnn": "mnist1d-cnn-bn", "mnist1d-mlp": "mnist1d-mlp-bn",
+                   "cifar10-resnet20-nobn": "cifar10-resnet20"}  # fmt: skip
+
+
+class Lab:
+    """The claims' shared context: the store, the plan, and the tasks by role (loaded on first use).
+
+    ``specs`` maps a role to a task spec (a built-in name or ``file.py:function``); a role may
+    also be a derived task (:meth:`subset`).
+    """
+
+    def __init__(self, store: ResultStore, plan: Plan, specs: dict[str, str], data_dir: Path | None, out: Path):
+        self.store, self.plan, self.specs, self.data_dir, self.out = store, plan, specs, data_dir, out
+        self._tasks: dict[str, tuple[Task, Job]] = {}
+
+    def task(self, role: str) -> Task:
+        if role not in self._tasks:
+            task = prepare_task(self.specs[role], self.data_dir)
+            self._tasks[role] = (task, job_of(self.specs[role], task, self.data_dir, self.out))
+        return self._tasks[role][0]
+
+    def subset(self, role: str, examples: int) -> str:
+        """A role for ``role``'s task trained on its first ``examples`` training examples only."""
+        name = f"{role}[:{examples}]"
+        if name not in self._tasks:
+            task = self.task(role)
+            x, y = task.train
+            smaller = replace(task, train=(x[:examples], y[:examples]), identity=f"{task.identity} train[:{examples}]")
+            self._tasks[name] = (smaller, job_of(smaller, smaller, self.data_dir, self.out))
+        return name
+
+    def task_and_job(self, identity: str) -> tuple[Task, Job]:
+        """The task (and its job) whose runs carry ``identity``."""
+        for task, job in self._tasks.values():
+            if task.identity == identity:
+                return task, job
+        raise KeyError(identity)
+
+    def epochs(self, role: str) -> int:
+        return self.plan.epochs or self.task(role).epochs
+
+    def run(self, role: str, method: str, lr: float, decay: float, seed: int, **overrides: Any) -> RunConfig:
+        """One grid point on a role's task, with the plan's training length unless overridden."""
+        return run_config(self.task(role), method, lr, decay, seed, **{"epochs": self.epochs(role), **overrides})
+
+    def grid(
+        self, role: str, method: str, lrs: Sequence[float] | None = None, decays: Sequence[float] | None = None,
+        seeds: int | None = None, **overrides: Any,
+    ) -> list[RunConfig]:  # fmt: skip
+        """A method's α × λ grid (the plan's, unless given) over the plan's seeds."""
+        return [
+            self.run(role, method, lr, decay, seed, **overrides)
+            for seed in range(seeds or self.plan.seeds)
+            for decay in (decays if decays is not None else self.plan.decays_of(method))
+            for lr in (lrs if lrs is not None else self.plan.lrs_of(method))
+        ]
+
+    def stored(self, runs: Sequence[RunConfig]) -> bool:
+        """Whether every run of ``runs`` is in the store."""
+        return {run.key for run in runs} <= self.finished
+
+    @functools.cached_property
+    def finished(self) -> set[str]:
+        return self.store.finished_keys()
+
+    def refresh(self) -> None:
+        """Forget what was read from the store (after training)."""
+        self.__dict__.pop("finished", None)
+
+    def best(self, runs: Sequence[RunConfig], method: str) -> Cell | None:
+        """``method``'s best cell among ``runs`` once they are all stored (None until then, or if none finished).
+
+        Claims whose plan depends on a grid's best cell (its α, say) ask for the grid until this answers.
+        """
+        return self.grids(runs)[method].best() if self.stored(runs) else None
+
+    def grids(self, runs: Sequence[RunConfig]) -> dict[str, MethodGrid]:
+        """The stored runs of ``runs`` as one grid per method (in the runs' order of methods)."""
+        methods = list(dict.fromkeys(run.method for run in runs))
+        return {g.method: g for g in method_grids(self.store.runs([r.key for r in runs]), methods)}
+
+
+class Claim(Protocol):
+    """One claim: ``runs`` says what must be trained (asked again after each round of training,
+    so a plan may depend on results, e.g. the best α of a grid); ``check`` reads the store,
+    draws its figures into ``figures`` and gives the verdicts."""
+
+    name: str
+    title: str
+    source: str
+    method: str
+    """What is measured, one paragraph of the report."""
+
+    def runs(self, lab: Lab) -> list[RunConfig]: ...
+
+    def check(self, lab: Lab, figures: Path) -> Finding: ...
+
+
+def not_measured(claim: str, reason: str) -> Verdict:
+    """The verdict of a statement the runs could not decide (too few good columns, no BN twin, ...)."""
+    return Verdict(claim, "not measured", INCONCLUSIVE, reason)
+
+
+def interval(low: float, high: float) -> str:
+    return f"[{low:+.2f}, {high:+.2f}]" if math.isfinite(low) and math.isfinite(high) else "(no interval)"

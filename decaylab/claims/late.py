@@ -1,0 +1,72 @@
+"""AdamW's advantage over AdamL2 appears late in training (Loshchilov & Hutter 2019, Sec. 4.3; the post).
+
+The difference between the best AdamW and the best AdamL2 cell along training, on the task
+without BatchNorm (where AdamW should win): a claim about when, not whether.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from decaylab.analysis.cells import Cell, MetricScale
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
+from decaylab.claims.batchnorm import BatchNormComparison
+from decaylab.claims.statistics import ACCURACY_FLOOR, RELATIVE_FLOOR
+from decaylab.lab.store import ResultStore
+from decaylab.lab.train import RunConfig
+
+
+def mean_curve(store: ResultStore, cell: Cell, scale: MetricScale) -> list[float]:
+    """The cell's held-out score per epoch (larger is better), mean over its seeds."""
+    curves = [store.curves(run["key"]) for run in cell.runs if run["status"] == "done"]
+    length = min(len(c) for c in curves)
+    return [scale.key(statistics.fmean(c[i][3] for c in curves)) for i in range(length)]
+
+
+def late_verdict(gap: list[float], scale: MetricScale, reference: float) -> Verdict:
+    """The rule on the gap curve (score of AdamW minus AdamL2 per epoch, larger: AdamW ahead)."""
+    claim = "AdamW's lead over AdamL2 grows in the second half of training"
+    if len(gap) < 2:
+        return not_measured(claim, "needs at least 2 epochs")
+    floor = ACCURACY_FLOOR if scale.percent else RELATIVE_FLOOR * abs(reference)
+    middle, end = gap[len(gap) // 2], gap[-1]
+    factor, unit = (100, " points") if scale.percent else (1, "")
+    statistic = f"gap {factor * middle:+.2f}{unit} half-way (epoch {len(gap) // 2 + 1}), {factor * end:+.2f} at the end"
+    verdict = HOLDS if end > 0 and end - middle > floor else FAILS if end - middle < -floor else INCONCLUSIVE
+    rule = f"holds if the final gap is positive and {factor * floor:.2g}{unit} above the half-way gap; " \
+           "does not hold if it is that much below"  # fmt: skip
+    return Verdict(claim, statistic, verdict, rule)
+
+
+class LateImprovement:
+    name = "late"
+    title = "AdamW's advantage appears late in training"
+    source = "Loshchilov & Hutter 2019 (Sec. 4.3); the post"
+    method = (
+        "The held-out metric of the best AdamW cell minus that of the best AdamL2 cell, epoch by epoch, without BN."
+    )
+
+    def runs(self, lab: Lab) -> list[RunConfig]:
+        return BatchNormComparison().grid_runs(lab, "plain")
+
+    def check(self, lab: Lab, figures: Path) -> Finding:
+        grids = lab.grids(self.runs(lab))
+        best_w, best_l2 = grids["adamw"].best(), grids["adaml2"].best()
+        if best_w is None or best_l2 is None:
+            return Finding([not_measured("AdamW's lead over AdamL2 grows late", "a method has no finished cell")])
+        scale = grids["adamw"].scale
+        w, l2 = mean_curve(lab.store, best_w, scale), mean_curve(lab.store, best_l2, scale)
+        gap = [a - b for a, b in zip(w, l2, strict=False)]
+        factor = 100 if scale.percent else 1
+        figure, axis = plt.subplots(figsize=(6, 4))
+        axis.plot(range(1, len(gap) + 1), [factor * g for g in gap])
+        axis.axhline(0, color="0.5", linewidth=0.8)
+        axis.set(xlabel="epoch", ylabel=f"AdamW − AdamL2 ({scale.label}, larger: AdamW ahead)",
+                 title="best AdamW cell against best AdamL2 cell, without BN")  # fmt: skip
+        axis.grid(alpha=0.3)
+        figure.savefig(figures / "late.png", dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        return Finding([late_verdict(gap, scale, best_l2.mean())], ["late.png"])

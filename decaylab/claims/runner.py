@@ -1,0 +1,154 @@
+"""``decaylab claims``: train what the claims need, then write ``OUT/claims.md`` from the store.
+
+The runner asks every claim for the runs it needs, trains the ones the store lacks (through
+the study engine, so an interrupted run resumes), and asks again, since a claim's plan may
+depend on results (the best α of a grid); it stops when nothing is missing. Then each claim
+checks its statistic against its rule and draws its figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from decaylab.claims import CLAIMS
+from decaylab.claims.base import (
+    BATCHNORM_PAIRS,
+    FAILS,
+    FULL,
+    HOLDS,
+    INCONCLUSIVE,
+    QUICK,
+    ROLES,
+    Claim,
+    Finding,
+    Lab,
+    not_measured,
+)
+from decaylab.lab.errors import UsageError
+from decaylab.lab.executors import Executor
+from decaylab.lab.store import ResultStore
+from decaylab.lab.study import exclusive, run_configs
+from decaylab.lab.train import RunConfig
+
+CLAIMS_FILE, FIGURES = "claims.md", "claims"
+ROUNDS = 4
+"""Grids, then the runs that depend on their best cells: two rounds suffice; more would mean a loop."""
+
+
+class NoTask(Exception):
+    """A claim needs a task role that has no task (a user's task without a BatchNorm twin)."""
+
+
+def select(names: Sequence[str] | None) -> list[Claim]:
+    unknown = [name for name in names or () if name not in CLAIMS]
+    if unknown:
+        raise UsageError(f"unknown claim {unknown[0]!r} in --only; choose from {', '.join(CLAIMS)}")
+    return [CLAIMS[name] for name in names] if names else list(CLAIMS.values())
+
+
+class RoleSpecs(dict[str, str]):
+    def __missing__(self, role: str) -> str:
+        raise NoTask(role)
+
+
+def run_claims(
+    out: Path,
+    executor: Executor,
+    names: Sequence[str] | None = None,
+    quick: bool = False,
+    data_dir: Path | None = None,
+    progress: bool = True,
+    task: str = ROLES["plain"],
+    bn_task: str | None = None,
+) -> Path:
+    """Run (or resume) what the selected claims need and write ``OUT/claims.md``; return its path."""
+    claims = select(names)
+    bn = bn_task or BATCHNORM_PAIRS.get(task)
+    specs = RoleSpecs({**ROLES, "plain": task, **({"bn": bn} if bn else {})})
+    plan = QUICK if quick else FULL
+    figures = out / FIGURES
+    with exclusive(out):
+        figures.mkdir(exist_ok=True)
+        store = ResultStore(out)
+        try:
+            lab = Lab(store, plan, specs, data_dir, out)
+            for role in ("plain", "bn"):  # the user's tasks fail here, before anything trains
+                if role in specs:
+                    lab.task(role)
+            executor.start()
+            _train_until_complete(lab, claims, executor, progress)
+            findings = {claim.name: _check(claim, lab, figures) for claim in claims}
+        finally:
+            executor.stop()
+            store.close()
+    path = out / CLAIMS_FILE
+    path.write_text(markdown(claims, findings, lab, specs))
+    return path
+
+
+def _wanted(lab: Lab, claims: list[Claim]) -> dict[str, RunConfig]:
+    wanted: dict[str, RunConfig] = {}
+    for claim in claims:
+        try:
+            wanted.update((run.key, run) for run in claim.runs(lab))
+        except NoTask:
+            continue  # checked (and reported as not measured) later
+    return wanted
+
+
+def _train_until_complete(lab: Lab, claims: list[Claim], executor: Executor, progress: bool) -> None:
+    for _ in range(ROUNDS):
+        missing = [run for key, run in _wanted(lab, claims).items() if key not in lab.finished]
+        if not missing:
+            return
+        by_task: dict[str, list[RunConfig]] = {}
+        for run in missing:
+            by_task.setdefault(run.task, []).append(run)
+        for identity, runs in by_task.items():
+            task, job = lab.task_and_job(identity)
+            run_configs(runs, task, job, lab.store, executor, progress, label=task.name)
+        lab.refresh()
+    raise RuntimeError("the claims kept asking for new runs: a plan that depends on itself")
+
+
+def _check(claim: Claim, lab: Lab, figures: Path) -> Finding:
+    try:
+        return claim.check(lab, figures)
+    except NoTask as missing:
+        return Finding([not_measured(claim.title, f"needs a task for the role {missing} (--bn-task)")])
+
+
+def markdown(claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs: dict[str, str]) -> str:
+    verdicts = [v for finding in findings.values() for v in finding.verdicts]
+    counts = {v: sum(x.verdict == v for x in verdicts) for v in (HOLDS, FAILS, INCONCLUSIVE)}
+    plan = lab.plan
+    size = "Quick run (--quick): small grids, one seed, 4 epochs; verdicts are indicative. " if plan.quick else ""
+    size += f"{plan.seeds} seed(s) per grid point; tasks: " + ", ".join(
+        f"{role} = {spec}" for role, spec in specs.items()
+    )
+    lines = [
+        "# The post's claims, checked",
+        "",
+        f"{size}. Verdicts: {counts[HOLDS]} hold, {counts[FAILS]} do not hold, {counts[INCONCLUSIVE]} inconclusive.",
+        "",
+        "## Scoreboard",
+        "",
+        "| # | claim | source | verdict | measured |",
+        "|---|---|---|---|---|",
+    ]
+    for number, claim in enumerate(claims, 1):
+        for verdict in findings[claim.name].verdicts:
+            lines.append(
+                f"| {number} | {verdict.claim} | {claim.source} | **{verdict.verdict}** | {verdict.statistic} |"
+            )
+    for number, claim in enumerate(claims, 1):
+        finding = findings[claim.name]
+        lines += ["", f"## {number}. {claim.title}", "", f"*{claim.source}.* {claim.method}", ""]
+        lines += [f"![{claim.title}]({FIGURES}/{figure})" for figure in finding.figures]
+        lines += ["", "| claim | measured | verdict | rule |", "|---|---|---|---|"]
+        lines += [f"| {v.claim} | {v.statistic} | **{v.verdict}** | {v.rule} |" for v in finding.verdicts]
+        if finding.details:
+            lines += ["", *finding.details]
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""The EMA timescale of AdamW, in epochs, is what to hold fixed (Wang & Aitchison 2025).
+
+Paper-form AdamW averages the updates over ``τ_iter = 1/(η·λ)`` steps, ``τ_epoch = B/(N·η·λ)``
+epochs. If the best ``τ_epoch`` stays constant, the best λ grows as ``1/N`` when the training set
+shrinks (slope −1 of ``log λ*`` against ``log N``) and does not move when training is longer or
+shorter in epochs (slope 0 against ``log T``). Loshchilov & Hutter's normalized decay,
+``λ ∝ √(B/(N·T))``, predicts −0.5 for both; both slopes are reported against both.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from decaylab.analysis.cells import MethodGrid
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, interval, not_measured
+from decaylab.claims.decoupling import Decoupling
+from decaylab.claims.statistics import BOOTSTRAP_ROUNDS, best_log_decay, cell_score, fit_slope, seeds_of
+from decaylab.lab.train import RunConfig
+
+DECAYS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+"""Half-decades of paper-form λ: finer than a study's grid, as λ* is read at one α."""
+QUICK_DECAYS = (1e-3, 1e-2, 1e-1)
+FRACTIONS = (1, 2, 4)
+"""The training set, all of it, half and a quarter; and the training length likewise."""
+
+
+def log_best_decay(grid: MethodGrid, lr: float, seeds: Sequence[int] | None = None) -> float | None:
+    """``log10 λ*`` at ``lr`` (interior optima only: at the grid's edge λ* is only bounded)."""
+    scores = [cell_score(grid.cell(d, lr), grid.scale, seeds) for d in grid.weight_decays]
+    return best_log_decay(grid.weight_decays, scores, interior=True)
+
+
+def slope_with_interval(grids: dict[int, MethodGrid], lr: float) -> tuple[float, float, float, int]:
+    """Slope of ``log λ*`` against ``log x`` over the settings ``x`` of ``grids``, a bootstrap interval over
+    seeds (NaN with one seed), and how many settings had an interior λ*."""
+
+    def fit(seeds: Sequence[int] | None) -> tuple[float, int]:
+        points = [(math.log10(x), d) for x, g in grids.items() if (d := log_best_decay(g, lr, seeds)) is not None]
+        return fit_slope([p[0] for p in points], [p[1] for p in points])[0], len(points)
+
+    slope, settings = fit(None)
+    seeds = seeds_of(next(iter(grids.values())))
+    if len(seeds) < 2:
+        return slope, math.nan, math.nan, settings
+    draw = random.Random(0)
+    slopes = sorted(s for s in (fit(draw.choices(seeds, k=len(seeds)))[0] for _ in range(BOOTSTRAP_ROUNDS))
+                    if math.isfinite(s))  # fmt: skip
+    if len(slopes) < BOOTSTRAP_ROUNDS // 2:
+        return slope, math.nan, math.nan, settings
+    return slope, slopes[int(0.025 * len(slopes))], slopes[int(0.975 * len(slopes)) - 1], settings
+
+
+def slope_near_verdict(claim: str, expected: float, slope: float, low: float, high: float, settings: int) -> Verdict:
+    """Holds if the 95% interval lies within ``expected ± 0.5`` (and with one seed, the slope itself);
+    does not hold if it excludes that band entirely."""
+    if settings < 3:
+        return not_measured(claim, f"needs an interior best λ at 3 settings, found {settings}")
+    statistic = f"slope {slope:+.2f}, 95% interval {interval(low, high)}; L&H's normalized decay predicts −0.5"
+    band = (expected - 0.5, expected + 0.5)
+    if not math.isfinite(low):
+        verdict = HOLDS if band[0] <= slope <= band[1] else FAILS
+        return Verdict(claim, statistic + " (one seed: no interval)", verdict, f"one seed: the slope within {band}")
+    holds = band[0] <= low and high <= band[1]
+    fails = high < band[0] or low > band[1]
+    rule = f"holds if the interval lies within [{band[0]:+g}, {band[1]:+g}]; does not hold if it lies outside"
+    return Verdict(claim, statistic, HOLDS if holds else FAILS if fails else INCONCLUSIVE, rule)
+
+
+class Timescale:
+    name = "timescale"
+    title = "The EMA timescale in epochs stays fixed: dataset size and training length"
+    source = "Wang & Aitchison 2025; Loshchilov & Hutter 2019 (normalized weight decay)"
+    method = (
+        "Paper-form AdamW on the task with BatchNorm, at the best learning rate of its grid, over half-decades "
+        "of λ: trained on all of the training set, on half and on a quarter of it (same epochs), and for the "
+        "full, half and a quarter of the epochs. λ* is the parabola-refined best λ at each setting (settings "
+        "whose best λ lies at the grid's edge are left out); the slope of log λ* against log N and log T has "
+        "a 95% interval from a bootstrap over seeds."
+    )
+
+    def decays(self, lab: Lab) -> tuple[float, ...]:
+        return QUICK_DECAYS if lab.plan.quick else DECAYS
+
+    def alpha(self, lab: Lab) -> float | None:
+        best = lab.best([r for r in Decoupling().grids_runs(lab) if r.method == "adamw"], "adamw")
+        return None if best is None else best.lr
+
+    def settings(self, lab: Lab, alpha: float) -> tuple[dict[int, list[RunConfig]], dict[int, list[RunConfig]]]:
+        """The runs per training-set size ``N`` and per training length ``T``."""
+        examples = len(lab.task("bn").train[0])
+        epochs = lab.epochs("bn")
+        sizes = {examples // f: lab.grid(lab.subset("bn", examples // f) if f > 1 else "bn", "adamw", [alpha],
+                                          self.decays(lab)) for f in FRACTIONS}  # fmt: skip
+        lengths = {max(1, epochs // f): lab.grid("bn", "adamw", [alpha], self.decays(lab), epochs=max(1, epochs // f))
+                   for f in FRACTIONS}  # fmt: skip
+        return sizes, lengths
+
+    def runs(self, lab: Lab) -> list[RunConfig]:
+        alpha = self.alpha(lab)
+        if alpha is None:
+            return [r for r in Decoupling().grids_runs(lab) if r.method == "adamw"]
+        sizes, lengths = self.settings(lab, alpha)
+        return [run for runs in (*sizes.values(), *lengths.values()) for run in runs]
+
+    def check(self, lab: Lab, figures: Path) -> Finding:
+        alpha = self.alpha(lab)
+        if alpha is None:
+            return Finding([not_measured("the best τ_epoch stays fixed", "paper AdamW's grid has no finished cell")])
+        sizes, lengths = self.settings(lab, alpha)
+        verdicts, series = [], {}
+        for label, claim, expected, groups in (
+            ("N", "λ* grows as 1/N when the training set shrinks (τ_epoch fixed)", -1.0, sizes),
+            ("T", "λ* does not move with the training length in epochs (τ_epoch fixed)", 0.0, lengths),
+        ):
+            grids = {x: lab.grids(runs)["adamw"] for x, runs in groups.items()}
+            slope, low, high, settings = slope_with_interval(grids, alpha)
+            verdicts.append(slope_near_verdict(f"{claim}: slope of log λ* on log {label} is {expected:g}", expected,
+                                              slope, low, high, settings))  # fmt: skip
+            series[label] = {x: log_best_decay(g, alpha) for x, g in grids.items()}
+        figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        for axis, (label, points) in zip(axes, series.items(), strict=True):
+            shown = {x: d for x, d in points.items() if d is not None}
+            axis.plot(list(shown), list(shown.values()), "o-", label="measured λ*")
+            if shown:
+                x0, d0 = max(shown.items())
+                for slope, style in ((-1.0, ":"), (-0.5, "--"), (0.0, "-.")):
+                    axis.plot(list(shown), [d0 + slope * math.log10(x / x0) for x in shown], style, color="0.5",
+                              label=f"slope {slope:g}")  # fmt: skip
+            axis.set(xscale="log", xlabel="training examples N" if label == "N" else "epochs T",
+                     ylabel="log10 λ* (paper AdamW)", title=f"best λ against {label} at α = {alpha:g}")  # fmt: skip
+            axis.legend(fontsize=7)
+            axis.grid(alpha=0.3)
+        figure.savefig(figures / "timescale.png", dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        details = [f"τ_epoch = B/(N·λ*) at the full set: {_tau(lab, series)}"]
+        return Finding(verdicts, ["timescale.png"], details)
+
+
+def _tau(lab: Lab, series: dict[str, dict[int, float | None]]) -> str:
+    examples = max(series["N"])
+    decay = series["N"][examples]
+    if decay is None:
+        return "no interior λ*"
+    return f"{lab.task('bn').batch_size / (examples * 10**decay):.2f} epochs (λ* = {10**decay:.2g})"

@@ -1,0 +1,61 @@
+"""The shared statistics on constructed grids whose answers are known."""
+
+import math
+
+import pytest
+
+from decaylab.claims import statistics
+from decaylab.claims.statistics import best_log_decay, fit_slope, paired_difference, ridge, slope_interval
+
+from .grids import grid, ridge_with_slope
+
+
+def test_the_parabola_refines_the_best_decay_between_grid_points():
+    decays = [1e-4, 1e-3, 1e-2]
+    scores = [0.9 - (math.log10(d) + 2.6) ** 2 for d in decays]
+    assert best_log_decay(decays, scores) == pytest.approx(-2.6)
+    assert best_log_decay([0.0, 1e-3, 1e-2], [0.9, 0.5, 0.4]) == pytest.approx(-3)  # the edge
+    assert best_log_decay([0.0, 1e-3, 1e-2], [0.9, 0.5, 0.4], interior=True) is None  # only a bound
+    assert best_log_decay([0.0], [0.9]) is None
+
+
+def test_a_slope_and_its_standard_error():
+    assert fit_slope([0, 1, 2], [1, 3, 5]) == pytest.approx((2.0, 0.0))
+    assert math.isnan(fit_slope([0, 1], [0, 1])[1]) and math.isnan(fit_slope([1, 1], [0, 1])[0])
+
+
+@pytest.mark.parametrize("slope", [0.0, -1.0, -0.5, 0.7])
+def test_a_ridge_of_known_slope_is_measured(slope):
+    assert ridge(grid(ridge_with_slope(slope))).slope == pytest.approx(slope, abs=0.05)
+
+
+def test_only_columns_where_training_works_enter_the_ridge():
+    # only the two largest learning rates come within 5 points of the best accuracy
+    peaked = grid(ridge_with_slope(0.0, height=lambda lr: 0.9 if lr >= 1e-2 else 0.8))
+    assert len(ridge(peaked).log_lrs) == 2
+
+
+def test_the_bootstrap_interval_is_narrow_when_seeds_agree_and_wide_when_they_do_not():
+    low, high, how = slope_interval(grid(ridge_with_slope(-1.0)))
+    assert low == pytest.approx(-1.0, abs=0.05) and high == pytest.approx(-1.0, abs=0.05) and "bootstrap" in how
+    noisy_low, noisy_high, _ = slope_interval(grid(ridge_with_slope(-1.0, jitter=1.5), seeds=(0, 1, 2, 3, 4)))
+    assert noisy_high - noisy_low > 0.1
+    one_low, one_high, one_how = slope_interval(grid(ridge_with_slope(0.0), seeds=(0,)))
+    assert one_low <= 0 <= one_high and "one seed" in one_how
+
+
+def test_the_top_cells_lie_along_the_ridge():
+    half_decades = [0.0] + [10 ** (k / 2) * 1e-6 for k in range(12)]
+    slope, count = statistics.top_cells_slope(grid(ridge_with_slope(-1.0), decays=half_decades))
+    assert slope == pytest.approx(-1.0, abs=0.25) and count >= 3
+
+
+def test_a_paired_difference_is_taken_seed_by_seed_in_the_metrics_direction():
+    a = grid(lambda lr, d, s: 0.9 + 0.01 * s, seeds=(0, 1, 2)).cell(0.0, 1e-3)
+    b = grid(lambda lr, d, s: 0.88 + 0.01 * s, seeds=(0, 1, 2)).cell(0.0, 1e-3)
+    mean, error, n = paired_difference(a, b, grid(lambda *_: 0).scale)
+    assert (mean, error, n) == (pytest.approx(0.02), pytest.approx(0.0, abs=1e-12), 3)
+    losses = grid(lambda *_: 0, metric="loss")
+    lower = grid(lambda lr, d, s: 1.0, metric="loss").cell(0.0, 1e-3)
+    higher = grid(lambda lr, d, s: 1.2, metric="loss").cell(0.0, 1e-3)
+    assert paired_difference(lower, higher, losses.scale)[0] == pytest.approx(0.2)  # a lower loss is better

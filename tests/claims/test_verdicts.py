@@ -1,0 +1,145 @@
+"""Every claim's verdict rule on constructed results: one case where it holds, one where it does not, one
+inconclusive."""
+
+import math
+
+import pytest
+
+from decaylab.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE
+from decaylab.claims.adamc import drift_verdict
+from decaylab.claims.batchnorm import better, on_par
+from decaylab.claims.decoupling import decoupling_verdict
+from decaylab.claims.late import late_verdict
+from decaylab.claims.proximal import proximal_verdict
+from decaylab.claims.rotation import equilibrium_rotation, equilibrium_verdict, growth_verdict, uneven_verdict
+from decaylab.claims.scale import shift_verdict
+from decaylab.claims.statistics import ridge, slope_interval
+from decaylab.claims.timescale import slope_near_verdict, slope_with_interval
+
+from .grids import grid, ridge_with_slope
+
+ACCURACY = grid(lambda *_: 0.9).scale
+
+
+def verdict_of(grid_, method):
+    fit = ridge(grid_)
+    return decoupling_verdict(method, fit.slope, *slope_interval(grid_)[:2], len(fit.log_lrs), "bootstrap").verdict
+
+
+def test_decoupling():
+    flat, steep = grid(ridge_with_slope(0.0)), grid(ridge_with_slope(-1.0))
+    wandering = grid(ridge_with_slope(0.0, jitter=1.0), seeds=(0, 1, 2, 3))
+    assert verdict_of(flat, "adamw") == HOLDS and verdict_of(steep, "adamw") == FAILS
+    assert verdict_of(steep, "adamw-torch") == HOLDS and verdict_of(flat, "adaml2") == FAILS
+    assert verdict_of(wandering, "adamw") == INCONCLUSIVE and verdict_of(wandering, "adaml2") == INCONCLUSIVE
+    narrow = grid(ridge_with_slope(0.0, height=lambda lr: 0.9 if lr >= 1e-2 else 0.8))
+    assert verdict_of(narrow, "adamw") == INCONCLUSIVE  # two good columns: no slope
+
+
+def two_cells(difference, seed_noise):
+    a = grid(lambda lr, d, s: 0.9 + difference, noise=seed_noise, seeds=(0, 1, 2, 3)).cell(1e-3, 1e-3)
+    b = grid(lambda lr, d, s: 0.9, seeds=(0, 1, 2, 3)).cell(1e-3, 1e-3)
+    return a, b, grid(lambda *_: 0.9)
+
+
+def test_batchnorm_comparisons():
+    assert better("a beats b", *two_cells(0.03, 0.001)).verdict == HOLDS
+    assert better("a beats b", *two_cells(-0.03, 0.001)).verdict == FAILS
+    assert better("a beats b", *two_cells(0.001, 0.02)).verdict == INCONCLUSIVE
+    assert on_par("a ~ b", *two_cells(0.001, 0.001)).verdict == HOLDS
+    assert on_par("a ~ b", *two_cells(0.05, 0.001)).verdict == FAILS
+    assert on_par("a ~ b", *two_cells(0.008, 0.001)).verdict == INCONCLUSIVE  # between one and two margins
+
+
+def test_late_improvement():
+    assert late_verdict([0.0] * 5 + [0.0, 0.005, 0.01, 0.015, 0.02], ACCURACY, 0.9).verdict == HOLDS
+    assert late_verdict([0.03] * 5 + [0.03, 0.02, 0.01, 0.0, 0.0], ACCURACY, 0.9).verdict == FAILS
+    assert late_verdict([0.01] * 10, ACCURACY, 0.9).verdict == INCONCLUSIVE
+
+
+def test_proximal_step():
+    decays = [1e-4, 1e-3, 1e-2, 1e-1]
+    assert proximal_verdict(decays, [0.001, 0.004, 0.02, 0.1]).verdict == HOLDS
+    assert proximal_verdict(decays, [0.2, 0.2, 0.3, 0.4]).verdict == FAILS
+    assert proximal_verdict(decays, [0.02, 0.03, 0.04, 0.05]).verdict == INCONCLUSIVE
+    assert proximal_verdict(decays[:2], [0.0, 0.1]).verdict == INCONCLUSIVE
+
+
+def test_scale_freeness():
+    assert shift_verdict("adaml2", 100, 1.9, 2).verdict == HOLDS
+    assert shift_verdict("adamw", 100, 0.1, 0).verdict == HOLDS
+    assert shift_verdict("adamw", 100, 2.0, 0).verdict == FAILS
+    assert shift_verdict("adamw", 100, 0.8, 0).verdict == INCONCLUSIVE
+    assert shift_verdict("adamw", 100, math.nan, 0).verdict == INCONCLUSIVE
+
+
+def test_effective_learning_rate():
+    predicted = equilibrium_rotation(1e-3, 0.9)
+    assert predicted == pytest.approx(math.sqrt(2e-3 * 0.1 / 1.9))
+    assert equilibrium_verdict([predicted, 1.2 * predicted], 1e-3, 10_000, 0.9).verdict == HOLDS
+    assert equilibrium_verdict([5 * predicted], 1e-3, 10_000, 0.9).verdict == FAILS
+    assert equilibrium_verdict([2.5 * predicted], 1e-3, 10_000, 0.9).verdict == INCONCLUSIVE
+    assert equilibrium_verdict([predicted], 1e-3, 100, 0.9).verdict == INCONCLUSIVE  # too short
+    assert growth_verdict(1.5, 0.4).verdict == HOLDS
+    assert growth_verdict(0.9, 0.4).verdict == FAILS
+    assert growth_verdict(1.02, 0.9).verdict == INCONCLUSIVE
+    assert uneven_verdict(3.0, 1.5).verdict == HOLDS
+    assert uneven_verdict(1.2, 1.5).verdict == FAILS
+    assert uneven_verdict(1.7, 1.5).verdict == INCONCLUSIVE
+
+
+def timescale_grids(slope, jitter=0.0, seeds=(0, 1, 2)):
+    """Grids at one α over training-set sizes N, with log λ* = −2 + slope·log10(N/1000) (+ jitter·seed)."""
+
+    def at(n):
+        def accuracy(lr, decay, seed):
+            centre = -2 + (slope + jitter * (seed - 1.5)) * math.log10(n / 1000)
+            return 0.9 - 0.01 * (math.log10(decay) - centre) ** 2 if decay > 0 else 0.5
+
+        return grid(accuracy, lrs=[1e-2], decays=[10 ** (k / 2 - 5) for k in range(9)], seeds=seeds)
+
+    return {n: at(n) for n in (1000, 500, 250)}
+
+
+@pytest.mark.parametrize(
+    ("slope", "jitter", "expected", "verdict"),
+    [(-1.0, 0.0, -1.0, HOLDS), (0.0, 0.0, -1.0, FAILS), (-1.0, 2.0, -1.0, INCONCLUSIVE), (0.0, 0.0, 0.0, HOLDS)],
+)
+def test_timescale_in_epochs(slope, jitter, expected, verdict):
+    measured, low, high, settings = slope_with_interval(timescale_grids(slope, jitter, seeds=(0, 1, 2, 3)), 1e-2)
+    assert settings == 3
+    assert slope_near_verdict("claim", expected, measured, low, high, settings).verdict == verdict
+    assert slope_near_verdict("claim", expected, measured, low, high, 2).verdict == INCONCLUSIVE
+
+
+def test_ridge_regression_rules():
+    """The torch form's rule (α·λ constant: a slope near −1) on constructed ridges."""
+
+    def torch_form(grid_):
+        fit = ridge(grid_)
+        return slope_near_verdict("α·λ const", -1.0, fit.slope, *slope_interval(grid_)[:2], len(fit.log_lrs)).verdict
+
+    assert torch_form(grid(ridge_with_slope(-1.0))) == HOLDS
+    assert torch_form(grid(ridge_with_slope(0.0))) == FAILS
+    assert torch_form(grid(ridge_with_slope(-1.0, jitter=2.0), seeds=(0, 1, 2, 3))) == INCONCLUSIVE
+
+
+def test_adamc_drift():
+    assert drift_verdict(math.log(1.4), math.log(1.05)).verdict == HOLDS
+    assert drift_verdict(math.log(1.1), math.log(1.2)).verdict == FAILS
+    assert drift_verdict(math.log(1.3), math.log(1.2)).verdict == INCONCLUSIVE
+
+
+def test_language_model_rules_on_a_loss_metric():
+    """charlm's comparison is on bits per character: lower is better, the noise floor relative."""
+    lower = grid(lambda lr, d, s: 2.0, metric="bits per character").cell(0.0, 1e-3)
+    higher = grid(lambda lr, d, s: 2.2, metric="bits per character").cell(0.0, 1e-3)
+    scale_grid = grid(lambda *_: 2.0, metric="bits per character")
+    assert better("a beats b", lower, higher, scale_grid).verdict == HOLDS
+    assert better("a beats b", higher, lower, scale_grid).verdict == FAILS
+    assert better("a beats b", lower, lower, scale_grid).verdict == INCONCLUSIVE
+
+
+def test_every_claim_has_a_name_title_source_and_method():
+    for name, claim in CLAIMS.items():
+        assert claim.name == name and claim.title and claim.source and len(claim.method) > 40
