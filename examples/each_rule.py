@@ -16,7 +16,8 @@ def main() -> None:
     for method, record in METHODS.items():
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 2))
-        optimizer = make_optimizer(method, param_groups(model, weight_decay=1e-3), lr=1e-2)
+        weight_decay = 1e-3 if record.takes_weight_decay else 0.0  # Adam takes none
+        optimizer = make_optimizer(method, param_groups(model, weight_decay), lr=1e-2, momentum=0.9)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=200)
         for _ in range(200):
             optimizer.zero_grad()

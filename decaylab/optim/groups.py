@@ -29,9 +29,8 @@ def param_groups(
     Biases, 1-D parameters and the parameters of normalization layers get
     ``weight_decay = 0`` (the common practice, as in timm's ``param_groups_weight_decay``),
     as does any parameter whose name starts with an entry of ``no_decay``. With
-    ``decay_all=True`` every parameter is decayed. Empty groups are left out.
-    ``member_dims`` leading dimensions of stacked models (one per member) do not count
-    towards a parameter's dimension. ``weight_decay`` may be a per-member tensor.
+    ``decay_all=True`` every parameter is decayed except those of ``no_decay``. Empty groups
+    are left out. ``weight_decay`` may be a per-member tensor.
     """
     in_norm_layer = {
         id(p) for module in model.modules() if isinstance(module, NORM_LAYERS) for p in module.parameters()
@@ -41,8 +40,8 @@ def param_groups(
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        exempt = param.ndim <= 1 or name.endswith("bias") or id(param) in in_norm_layer or name.startswith(no_decay)
-        (kept if exempt and not decay_all else decayed).append(param)
+        by_rule = param.ndim <= 1 or name.endswith("bias") or id(param) in in_norm_layer
+        (kept if (by_rule and not decay_all) or name.startswith(no_decay) else decayed).append(param)
     groups: list[dict[str, Any]] = [
         {"params": decayed, "weight_decay": weight_decay},
         {"params": kept, "weight_decay": 0.0},

@@ -148,7 +148,8 @@ class DecayOptimizer(Optimizer):
     def learning_rate(group: dict[str, Any]) -> tuple[Scalar, float]:
         """``(lr_t, η_t)``: the group's current learning rate (per member, if it has ``member_lr``) and
         ``η_t = lr/α``: ``α`` is OneCycleLR's ``max_lr`` where set, else the built-with ``lr``, raised
-        to any larger ``lr`` reached so far (so ``η_t ≤ 1`` under every scheduler)."""
+        to any larger ``lr`` reached so far (so ``η_t ≤ 1`` under every scheduler). A new peak is
+        recorded in the group's ``peak_lr``."""
         lr = group["lr"]
         peak = float(group["max_lr"]) if "max_lr" in group else group["peak_lr"]
         if float(lr) > peak:
@@ -195,11 +196,6 @@ def _fusable(tensor: Tensor) -> bool:
 def _real(tensor: Tensor) -> Tensor:
     """A complex tensor as pairs of reals (as torch.optim treats them); a real tensor as it is."""
     return torch.view_as_real(tensor) if tensor.is_complex() else tensor
-
-
-def _grad_of(param: Tensor, maximize: bool) -> Tensor:
-    grad = _real(cast(Tensor, param.grad))
-    return -grad if maximize else grad
 
 
 def _by_device_and_dtype(tensors: list[Tensor]) -> list[list[int]]:
@@ -376,6 +372,12 @@ class Adam(AdamCore):
     ) -> None:
         super().__init__(params, NO_DECAY, lr, betas, eps, 0.0, implementation)
 
+    def _check(self, group: dict[str, Any]) -> None:
+        """Adam takes no weight decay: a group asking for some is refused, not silently left undecayed."""
+        super()._check(group)
+        if bool((torch.as_tensor(group["weight_decay"]) != 0).any()):
+            raise ValueError("weight_decay must be 0 for Adam (it takes none); use AdamL2 or AdamW to decay")
+
 
 class AdamL2(AdamCore):
     r"""Adam with ℓ2-regularization in the gradient ("AdamL2"): ``g ← g + λ·w`` before the moments.
@@ -452,8 +454,8 @@ class ProxAdam(AdamCore):
 
     .. math::  w_t = \mathrm{sign}(z)\max(|z| - η_t λ, 0),\quad z = w_{t-1} - η_t α \hat m_t/D_t.
 
-    ``λ`` is then in weight units per step: a weight whose Adam step stays below ``η_t·λ``
-    in size is set to exactly zero.
+    ``λ`` is then in weight units per step: a weight that lands within ``η_t·λ`` of zero after
+    its Adam step is set to exactly zero.
     """
 
     def __init__(

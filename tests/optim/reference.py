@@ -128,8 +128,15 @@ def torch_trajectory(
 
 
 def decaylab_maker(method: str, **options) -> Callable[[list[dict]], torch.optim.Optimizer]:
-    """A decaylab optimizer with the set-up's betas (Adam) or momentum (SGD)."""
-    return lambda param_groups: make_optimizer(method, param_groups, betas=BETAS, momentum=MOMENTUM, **options)
+    """A decaylab optimizer with the set-up's betas (Adam) or momentum (SGD); a method that takes no
+    weight decay (Adam) gets groups without one."""
+    takes_decay = METHODS[method].takes_weight_decay
+
+    def make(param_groups: list[dict]) -> torch.optim.Optimizer:
+        groups = param_groups if takes_decay else [{**group, "weight_decay": 0.0} for group in param_groups]
+        return make_optimizer(method, groups, betas=BETAS, momentum=MOMENTUM, **options)
+
+    return make
 
 
 def relative_error(actual: list, expected: list) -> float:

@@ -92,6 +92,8 @@ def test_param_groups_decay_matrices_not_biases_or_norms():
     assert len(everything["params"]) == 8
     decayed, kept = param_groups(model, 0.1, no_decay=("3.",))
     assert {id(p) for p in decayed["params"]} == {id(model[0].weight)}
+    decayed, kept = param_groups(model, 0.1, decay_all=True, no_decay=("3.",))  # all but the named ones
+    assert {id(p) for p in kept["params"]} == {id(model[3].weight), id(model[3].bias)} and len(decayed["params"]) == 6
     AdamP(param_groups(model, 0.1), lr=1e-3)  # the groups are accepted as they are
 
 

@@ -60,9 +60,12 @@ def test_unknown_convention_penalty_implementation_and_method_are_refused():
         make_optimizer("sgd", params)
 
 
-def test_adam_takes_no_weight_decay():
+def test_adam_takes_no_weight_decay_not_even_in_a_group():
     with pytest.raises(TypeError):
         Adam([torch.nn.Parameter(torch.ones(2))], weight_decay=0.1)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="weight_decay must be 0 for Adam"):
+        Adam([{"params": [torch.nn.Parameter(torch.ones(2))], "weight_decay": 0.1}])
+    Adam([{"params": [torch.nn.Parameter(torch.ones(2))], "weight_decay": 0.0}])  # a group without decay is fine
 
 
 def test_sparse_gradients_raise_a_clear_error(method):
