@@ -44,9 +44,6 @@ class MetricScale:
     def label(self) -> str:
         return f"{self.selected_on} {self.name}" + (" (%)" if self.percent else "")
 
-    def better(self, a: float, b: float) -> bool:
-        return a > b if self.higher_is_better else a < b
-
     def key(self, value: float) -> float:
         """A sort key where larger is better."""
         return value if self.higher_is_better else -value

@@ -43,7 +43,7 @@ class CorrectedDecay:
     name = "adamc"
     title = "AdamC keeps normalized layers at equilibrium while the learning rate anneals"
     source = "Defazio 2025 (AdamC); Kosson et al. 2024"
-    method = (
+    procedure = (
         "The task with BatchNorm, cosine schedule, at the best cell (α, λ) of torch-form AdamW's grid: torch-form "
         "AdamW and AdamC with the same α and λ (the same decay at the peak). The norm of every BatchNorm-fed "
         "weight, mean over layers and seeds, from half-way to the end."

@@ -162,7 +162,7 @@ class Claim(Protocol):
     name: str
     title: str
     source: str
-    method: str
+    procedure: str
     """What is measured, one paragraph of the report."""
 
     def runs(self, lab: Lab) -> list[RunConfig]: ...

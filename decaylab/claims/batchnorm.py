@@ -53,7 +53,7 @@ class BatchNormComparison:
     name = "batchnorm"
     title = "AdamW against AdamL2, without and with BatchNorm"
     source = "Zhuang et al. 2022, as the post reports them"
-    method = (
+    procedure = (
         "The same architecture without and with BatchNorm. Each method's best cell is chosen on validation; "
         "the test metric of the chosen cells is compared seed by seed (same initialization and batches)."
     )

@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 
 from decaylab.analysis.cells import MethodGrid
 from decaylab.analysis.figures import draw_heatmaps
+from decaylab.analysis.ridges import decay_ridge, slope_interval, top_cells_slope
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, interval, not_measured
-from decaylab.claims.statistics import ridge, slope_interval, top_cells_slope
 from decaylab.lab.train import RunConfig
 from decaylab.optim import METHODS
 
@@ -50,7 +50,7 @@ class Decoupling:
     name = "decoupling"
     title = "Decoupling of α and λ: the post's Fig. 1"
     source = "Loshchilov & Hutter 2019 (Fig. 2); the post (Fig. 1)"
-    method = (
+    procedure = (
         "The task with BatchNorm, where the good learning rates span a wide band. Per method, the best λ of "
         "each learning-rate column whose best cell is within 5 points of the grid's best (refined by a parabola "
         "in log λ), and the slope s = d log λ*/d log α through them, with a 95% interval from a bootstrap over "
@@ -71,7 +71,7 @@ class Decoupling:
         draw_ridges(grids, figures / "decoupling-ridges.png")
         verdicts, details = [], ["| method | s (ridge) | top-cells slope (L&H's view) |", "|---|---|---|"]
         for method, grid in grids.items():
-            fit = ridge(grid)
+            fit = decay_ridge(grid)
             low, high, how = slope_interval(grid)
             verdicts.append(decoupling_verdict(method, fit.slope, low, high, len(fit.log_lrs), how))
             top, count = top_cells_slope(grid)
@@ -83,7 +83,7 @@ def draw_ridges(grids: dict[str, MethodGrid], path: Path) -> None:
     """log λ* against log α per method, each in its own units, with torch-form AdamW also in paper units."""
     figure, axis = plt.subplots(figsize=(6, 4.2))
     for method, grid in grids.items():
-        fit = ridge(grid)
+        fit = decay_ridge(grid)
         if not fit.log_lrs:
             continue
         line = axis.plot(fit.log_lrs, fit.log_decays, "o-", label=f"{method} (s = {fit.slope:+.2f})")

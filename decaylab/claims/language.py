@@ -10,36 +10,42 @@ from __future__ import annotations
 from pathlib import Path
 
 from decaylab.analysis.figures import draw_heatmaps
+from decaylab.analysis.ridges import decay_ridge, slope_interval
 from decaylab.claims.base import Finding, Lab, not_measured
 from decaylab.claims.batchnorm import better
 from decaylab.claims.decoupling import decoupling_verdict, draw_ridges
-from decaylab.claims.statistics import ridge, slope_interval
 from decaylab.lab.train import RunConfig
 
-LRS = (1e-3, 3e-3, 1e-2, 3e-2)
-DECAYS = {"adamw": (0.0, 1e-4, 1e-3, 1e-2), "adaml2": (0.0, 1e-4, 1e-3, 1e-2)}
+LRS = (3e-3, 6e-3, 1e-2, 3e-2)
+DECAYS = {"adamw": (1e-4, 1e-3, 1e-2, 1e-1), "adaml2": (1e-5, 1e-4, 1e-3, 1e-2)}
 SEEDS = 2
 """A language model costs far more per run than MNIST-1D: a smaller grid and two seeds, at the task's
 own length (6 epochs; at 2 the model is still near the bigram level, 3.3 bits per character, and the
-heatmap is noise)."""
+heatmap is noise). The grid is where a first run found the optima: below α = 3e-3 no cell came within
+25% of the best, paper AdamW's best λ reached 1e-2 at α = 1e-2 and 3e-2, AdamL2's sat at 1e-4. λ = 0
+is left out: the ridge reads only λ > 0, and each method's best cell is its best decayed one."""
+
+
+def listed(values: tuple[float, ...]) -> str:
+    return ", ".join(f"{value:g}" for value in values)
 
 
 class LanguageModel:
     name = "language"
     title = "A transformer language model: AdamW against AdamL2, and decoupling"
     source = "this project (the post's claims, on a model with LayerNorm)"
-    method = (
-        f"charlm, learning rates {', '.join(f'{lr:g}' for lr in LRS)}, λ in {{0, 1e-4, 1e-3, 1e-2}} for both "
-        f"methods (paper units for AdamW, the penalty for AdamL2), the task's 6 epochs, {SEEDS} seeds; best cells "
+    procedure = (
+        f"charlm, learning rates {listed(LRS)}, λ in {{{listed(DECAYS['adamw'])}}} for AdamW (decay per step) and "
+        f"{{{listed(DECAYS['adaml2'])}}} for AdamL2 (the penalty), the task's 6 epochs, {SEEDS} seeds; best cells "
         "compared on test bits per character, seed by seed, and each method's ridge slope."
     )
 
     def grids_runs(self, lab: Lab) -> list[RunConfig]:
-        lrs, seeds, epochs = (LRS[1:3], 1, 1) if lab.plan.quick else (LRS, SEEDS, lab.task("charlm").epochs)
+        lrs, seeds, epochs = (LRS[::2], 1, 1) if lab.plan.quick else (LRS, SEEDS, lab.task("charlm").epochs)
         return [
             run
             for method, decays in DECAYS.items()
-            for run in lab.grid("charlm", method, lrs, decays[::3] if lab.plan.quick else decays, seeds, epochs=epochs)
+            for run in lab.grid("charlm", method, lrs, decays[::2] if lab.plan.quick else decays, seeds, epochs=epochs)
         ]
 
     def runs(self, lab: Lab) -> list[RunConfig]:
@@ -55,7 +61,7 @@ class LanguageModel:
             better(claim, best_w, best_l2, grids["adamw"]) if best_w and best_l2 else not_measured(claim, "no cell")
         ]
         for method, grid in grids.items():
-            fit = ridge(grid)
+            fit = decay_ridge(grid)
             low, high, how = slope_interval(grid)
             verdicts.append(decoupling_verdict(method, fit.slope, low, high, len(fit.log_lrs), how))
         return Finding(verdicts, ["language.png", "language-ridges.png"])

@@ -45,7 +45,7 @@ class LateImprovement:
     name = "late"
     title = "AdamW's advantage appears late in training"
     source = "Loshchilov & Hutter 2019 (Sec. 4.3); the post"
-    method = (
+    procedure = (
         "The held-out metric of the best AdamW cell minus that of the best AdamL2 cell, epoch by epoch, without BN."
     )
 

@@ -45,10 +45,11 @@ class ProximalStep:
     name = "proximal"
     title = "ProxAdam ≈ AdamW for small η·λ"
     source = "Zhuang et al. 2022; the post"
-    method = (
+    procedure = (
         "Paper-AdamW runs at the best learning rate of the task without BN, one per λ. At the first step of "
         "every epoch a ProxAdam step is taken from the run's exact state (weights, moments, gradient) and "
-        "‖w_ProxAdam − w_AdamW‖ / ‖w_AdamW − w‖ recorded; the mean over training is compared with η·λ."
+        "‖w_ProxAdam − w_AdamW‖ / ‖w_AdamW − w‖ recorded; its mean over training is plotted against η·λ, the "
+        "first-order gap, and the rule asks that it be small at small λ and grow with λ."
     )
 
     def alpha(self, lab: Lab) -> float | None:

@@ -85,7 +85,7 @@ class EffectiveLearningRate:
     name = "rotation"
     title = "The effective learning rate of BatchNorm-fed weights"
     source = "Zhang et al. 2019; Kosson et al. 2024"
-    method = (
+    procedure = (
         "The task with BatchNorm at the best learning rate of its paper-AdamW grid, constant schedule: AdamW with "
         f"λ = {DECAY:g} per step, AdamW without decay, and AdamL2 at its best λ. Norm and rotation per step of "
         "every BatchNorm-fed weight (rotation sampled on every 8th step)."

@@ -28,12 +28,13 @@ from decaylab.claims.base import (
 from decaylab.lab.errors import UsageError
 from decaylab.lab.executors import Executor
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import exclusive, run_configs
+from decaylab.lab.study import exclusive, prepare_task, run_configs
 from decaylab.lab.train import RunConfig
 
 CLAIMS_FILE, FIGURES = "claims.md", "claims"
 ROUNDS = 4
-"""Grids, then the runs that depend on their best cells: two rounds suffice; more would mean a loop."""
+"""Grids, then the runs that depend on their best cells: two rounds suffice today; four leave room for a
+plan one level deeper, and more would mean a plan that depends on itself."""
 
 
 class NoTask(Exception):
@@ -68,14 +69,14 @@ def run_claims(
     specs = RoleSpecs({**ROLES, "plain": task, **({"bn": bn} if bn else {})})
     plan = QUICK if quick else FULL
     figures = out / FIGURES
+    for role in ("plain", "bn"):  # the user's tasks fail here, before anything is written
+        if role in specs:
+            prepare_task(specs[role], data_dir)
     with exclusive(out):
         figures.mkdir(exist_ok=True)
         store = ResultStore(out)
         try:
             lab = Lab(store, plan, specs, data_dir, out)
-            for role in ("plain", "bn"):  # the user's tasks fail here, before anything trains
-                if role in specs:
-                    lab.task(role)
             executor.start()
             _train_until_complete(lab, claims, executor, progress)
             findings = {claim.name: _check(claim, lab, figures) for claim in claims}
@@ -144,7 +145,7 @@ def markdown(claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs:
             )
     for number, claim in enumerate(claims, 1):
         finding = findings[claim.name]
-        lines += ["", f"## {number}. {claim.title}", "", f"*{claim.source}.* {claim.method}", ""]
+        lines += ["", f"## {number}. {claim.title}", "", f"*{claim.source}.* {claim.procedure}", ""]
         lines += [f"![{claim.title}]({FIGURES}/{figure})" for figure in finding.figures]
         lines += ["", "| claim | measured | verdict | rule |", "|---|---|---|---|"]
         lines += [f"| {v.claim} | {v.statistic} | **{v.verdict}** | {v.rule} |" for v in finding.verdicts]

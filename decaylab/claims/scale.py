@@ -12,9 +12,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from decaylab.analysis.ridges import best_log_decay, cell_score
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
 from decaylab.claims.batchnorm import BatchNormComparison
-from decaylab.claims.statistics import best_log_decay, cell_score
 from decaylab.lab.train import RunConfig
 
 COUPLED_TO_SCALE = {"adamw": False, "proxadam": False, "adaml2": True, "adamp": True}
@@ -25,7 +25,9 @@ SMALL_EPS = 1e-12
 
 def shift_verdict(method: str, scale: float, shift: float, expected: float) -> Verdict:
     """Holds within ±0.5 decade of the expected shift; does not hold beyond ±1."""
-    claim = f"{method}: loss × {scale:g} moves the best λ by {expected:g} decades"
+    decades = f"{expected:g} decade" + ("s" if expected != 1 else "")
+    moves = f"moves the best λ up by {decades}" if expected else "leaves the best λ put"
+    claim = f"{method}: loss × {scale:g} {moves}"
     if not math.isfinite(shift):
         return not_measured(claim, "needs a best λ > 0 at both scales")
     verdict = HOLDS if abs(shift - expected) <= 0.5 else FAILS if abs(shift - expected) > 1.0 else INCONCLUSIVE
@@ -36,7 +38,7 @@ class ScaleFreeness:
     name = "scale"
     title = "Scale-freeness"
     source = "Zhuang et al. 2022"
-    method = (
+    procedure = (
         f"The loss multiplied by c ∈ {{10, 100}}, ε = {SMALL_EPS:g}, at the best learning rate of paper AdamW "
         "on the task without BN, over each method's λ grid: how far the best λ (mean over seeds, parabola-refined) "
         "moves."

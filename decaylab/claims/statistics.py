@@ -1,140 +1,20 @@
-"""The statistics claims share, as pure functions of grids of stored runs (tested on constructed ones).
+"""Comparisons claims share: two cells' metrics paired by seed, and what counts as a real difference.
 
-Cells are compared on the held-out metric the best cell is chosen by (``val_metric``); a
-comparison of two methods uses the test metric of each one's chosen cell, paired by seed.
-Scores are turned so that larger is better (``MetricScale.key``): accuracy as it is, a loss
-negated.
+A comparison of two methods uses the test metric of each one's chosen cell, paired by seed,
+turned so that larger is better (``MetricScale.key``).
 """
 
 from __future__ import annotations
 
 import math
-import random
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
 
-from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
+from decaylab.analysis.cells import Cell, MetricScale
 
 ACCURACY_FLOOR = 0.005
 """Differences under half a point of accuracy are not told apart, whatever the seeds say."""
 RELATIVE_FLOOR = 0.005
 """For other metrics, differences under 0.5% of the value."""
-GOOD_COLUMN = 0.05
-"""A learning-rate column enters the ridge if its best cell is within 5 points of accuracy (5% of a
-loss) of the grid's best: the ridge is where λ* sits wherever training works."""
-BOOTSTRAP_ROUNDS = 400
-
-
-def parabola_vertex(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """The ``x`` of the vertex of the parabola through three points, kept within them."""
-    (x0, x1, x2), (y0, y1, y2) = xs, ys
-    numerator = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
-    denominator = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
-    if denominator == 0:
-        return x1
-    return min(max(x1 - 0.5 * numerator / denominator, x0), x2)
-
-
-def best_log_decay(decays: Sequence[float], scores: Sequence[float], interior: bool = False) -> float | None:
-    """``log10 λ*`` of one column (``scores``: larger is better): the best ``λ > 0``, refined by a
-    parabola in ``log λ``. At the edge of the grid the edge value, or None with ``interior=True``
-    (an edge only bounds λ*); None if no ``λ > 0`` is finite."""
-    points = sorted((math.log10(d), s) for d, s in zip(decays, scores, strict=True) if d > 0 and math.isfinite(s))
-    if not points:
-        return None
-    best = max(range(len(points)), key=lambda i: points[i][1])
-    if best in (0, len(points) - 1):
-        return None if interior else points[best][0]
-    xs, ys = zip(*points[best - 1 : best + 2], strict=True)
-    return parabola_vertex(xs, ys)
-
-
-def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
-    """Least-squares slope of ``ys`` on ``xs`` and its standard error (NaN with < 3 points)."""
-    if len(xs) < 2 or len(set(xs)) < 2:
-        return math.nan, math.nan
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-    if len(xs) < 3:
-        return slope, math.nan
-    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys, strict=True))
-    return slope, math.sqrt(residual / (len(xs) - 2) / sxx)
-
-
-def seeds_of(grid: MethodGrid) -> list[int]:
-    return sorted({run["seed"] for cell in grid.cells.values() for run in cell.runs})
-
-
-def cell_score(cell: Cell, scale: MetricScale, seeds: Sequence[int] | None = None) -> float:
-    """The cell's mean selection metric over ``seeds`` (repeats count, as a bootstrap draws them), larger
-    is better; NaN for a diverged or missing cell."""
-    if cell.diverged:
-        return math.nan
-    by_seed = {run["seed"]: run["val_metric"] for run in cell.runs if run["status"] == "done"}
-    values = [by_seed[s] for s in (seeds if seeds is not None else sorted(by_seed)) if by_seed.get(s) is not None]
-    return scale.key(statistics.fmean(values)) if values else math.nan
-
-
-def tolerance(scale: MetricScale, value: float) -> float:
-    """How far below the best score a column may be and still count as one where training works."""
-    return GOOD_COLUMN if scale.percent else GOOD_COLUMN * abs(value)
-
-
-@dataclass(frozen=True)
-class Ridge:
-    """``log10 λ*`` per good learning-rate column, and the slope ``d log λ*/d log α`` through them."""
-
-    log_lrs: list[float]
-    log_decays: list[float]
-    slope: float
-    error: float
-
-
-def ridge(grid: MethodGrid, seeds: Sequence[int] | None = None) -> Ridge:
-    """The best λ of every good column (see :data:`GOOD_COLUMN`), refined by a parabola, and its slope."""
-    scores = {key: cell_score(cell, grid.scale, seeds) for key, cell in grid.cells.items()}
-    finite = [s for s in scores.values() if math.isfinite(s)]
-    if not finite:
-        return Ridge([], [], math.nan, math.nan)
-    threshold = max(finite) - tolerance(grid.scale, max(finite))
-    log_lrs, log_decays = [], []
-    for lr in grid.lrs:
-        column = [scores.get((d, lr), math.nan) for d in grid.weight_decays]
-        if max((s for s in column if math.isfinite(s)), default=-math.inf) < threshold:
-            continue
-        log_decay = best_log_decay(grid.weight_decays, column)
-        if log_decay is not None:
-            log_lrs.append(math.log10(lr))
-            log_decays.append(log_decay)
-    return Ridge(log_lrs, log_decays, *fit_slope(log_lrs, log_decays))
-
-
-def slope_interval(grid: MethodGrid, rounds: int = BOOTSTRAP_ROUNDS) -> tuple[float, float, str]:
-    """A 95% interval for the ridge's slope: a bootstrap over seeds (the grid is refit on seeds drawn
-    with replacement), or ±2 standard errors of the fit when there is one seed."""
-    seeds = seeds_of(grid)
-    fit = ridge(grid)
-    if len(seeds) < 2:
-        return fit.slope - 2 * fit.error, fit.slope + 2 * fit.error, "±2 s.e. of the fit (one seed)"
-    draw = random.Random(0)
-    slopes = sorted(
-        s for s in (ridge(grid, draw.choices(seeds, k=len(seeds))).slope for _ in range(rounds)) if math.isfinite(s)
-    )
-    if len(slopes) < rounds // 2:
-        return math.nan, math.nan, "bootstrap over seeds (too few resamples gave a slope)"
-    return slopes[int(0.025 * len(slopes))], slopes[int(0.975 * len(slopes)) - 1], f"bootstrap over {len(seeds)} seeds"
-
-
-def top_cells_slope(grid: MethodGrid, share: float = 0.1) -> tuple[float, int]:
-    """Loshchilov & Hutter's view: the least-squares slope of ``log λ`` on ``log α`` through the best
-    cells (the top ``share`` of the λ > 0 cells, at least three), and how many cells that is."""
-    cells = [c for c in grid.cells.values() if c.weight_decay > 0 and math.isfinite(cell_score(c, grid.scale))]
-    count = max(3, round(share * len(cells)))
-    top = sorted(cells, key=lambda c: cell_score(c, grid.scale), reverse=True)[:count]
-    slope, _ = fit_slope([math.log10(c.lr) for c in top], [math.log10(c.weight_decay) for c in top])
-    return slope, len(top)
 
 
 def paired_difference(a: Cell, b: Cell, scale: MetricScale, column: str = "test_metric") -> tuple[float, float, int]:

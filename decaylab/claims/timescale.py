@@ -17,9 +17,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from decaylab.analysis.cells import MethodGrid
+from decaylab.analysis.ridges import BOOTSTRAP_ROUNDS, best_log_decay, cell_score, fit_slope, seeds_of
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, interval, not_measured
 from decaylab.claims.decoupling import Decoupling
-from decaylab.claims.statistics import BOOTSTRAP_ROUNDS, best_log_decay, cell_score, fit_slope, seeds_of
 from decaylab.lab.train import RunConfig
 
 DECAYS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
@@ -55,12 +55,17 @@ def slope_with_interval(grids: dict[int, MethodGrid], lr: float) -> tuple[float,
     return slope, slopes[int(0.025 * len(slopes))], slopes[int(0.975 * len(slopes)) - 1], settings
 
 
-def slope_near_verdict(claim: str, expected: float, slope: float, low: float, high: float, settings: int) -> Verdict:
+NORMALIZED_DECAY = "L&H's normalized decay predicts −0.5"
+
+
+def slope_near_verdict(
+    claim: str, expected: float, slope: float, low: float, high: float, settings: int, aside: str = ""
+) -> Verdict:
     """Holds if the 95% interval lies within ``expected ± 0.5`` (and with one seed, the slope itself);
-    does not hold if it excludes that band entirely."""
+    does not hold if it excludes that band entirely. ``aside`` follows the statistic (another prediction)."""
     if settings < 3:
         return not_measured(claim, f"needs an interior best λ at 3 settings, found {settings}")
-    statistic = f"slope {slope:+.2f}, 95% interval {interval(low, high)}; L&H's normalized decay predicts −0.5"
+    statistic = f"slope {slope:+.2f}, 95% interval {interval(low, high)}" + (f"; {aside}" if aside else "")
     band = (expected - 0.5, expected + 0.5)
     if not math.isfinite(low):
         verdict = HOLDS if band[0] <= slope <= band[1] else FAILS
@@ -75,7 +80,7 @@ class Timescale:
     name = "timescale"
     title = "The EMA timescale in epochs stays fixed: dataset size and training length"
     source = "Wang & Aitchison 2025; Loshchilov & Hutter 2019 (normalized weight decay)"
-    method = (
+    procedure = (
         "Paper-form AdamW on the task with BatchNorm, at the best learning rate of its grid, over half-decades "
         "of λ: trained on all of the training set, on half and on a quarter of it (same epochs), and for the "
         "full, half and a quarter of the epochs. λ* is the parabola-refined best λ at each setting (settings "
@@ -119,8 +124,8 @@ class Timescale:
         ):
             grids = {x: lab.grids(runs)["adamw"] for x, runs in groups.items()}
             slope, low, high, settings = slope_with_interval(grids, alpha)
-            verdicts.append(slope_near_verdict(f"{claim}: slope of log λ* on log {label} is {expected:g}", expected,
-                                              slope, low, high, settings))  # fmt: skip
+            statement = f"{claim}: slope of log λ* on log {label} is {expected:g}"
+            verdicts.append(slope_near_verdict(statement, expected, slope, low, high, settings, NORMALIZED_DECAY))
             series[label] = {x: log_best_decay(g, alpha) for x, g in grids.items()}
         figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
         for axis, (label, points) in zip(axes, series.items(), strict=True):

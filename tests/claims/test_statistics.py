@@ -4,10 +4,11 @@ import math
 
 import pytest
 
-from decaylab.claims import statistics
-from decaylab.claims.statistics import best_log_decay, fit_slope, paired_difference, ridge, slope_interval
+from decaylab.analysis import ridges
+from decaylab.analysis.ridges import best_log_decay, decay_ridge, fit_slope, slope_interval
+from decaylab.claims.statistics import paired_difference
 
-from .grids import grid, ridge_with_slope
+from .grids import LRS, grid, ridge_with_slope
 
 
 def test_the_parabola_refines_the_best_decay_between_grid_points():
@@ -26,13 +27,24 @@ def test_a_slope_and_its_standard_error():
 
 @pytest.mark.parametrize("slope", [0.0, -1.0, -0.5, 0.7])
 def test_a_ridge_of_known_slope_is_measured(slope):
-    assert ridge(grid(ridge_with_slope(slope))).slope == pytest.approx(slope, abs=0.05)
+    assert decay_ridge(grid(ridge_with_slope(slope))).slope == pytest.approx(slope, abs=0.05)
 
 
 def test_only_columns_where_training_works_enter_the_ridge():
     # only the two largest learning rates come within 5 points of the best accuracy
     peaked = grid(ridge_with_slope(0.0, height=lambda lr: 0.9 if lr >= 1e-2 else 0.8))
-    assert len(ridge(peaked).log_lrs) == 2
+    assert len(decay_ridge(peaked).log_lrs) == 2
+
+
+def test_a_column_whose_best_decay_lies_at_the_grids_edge_only_bounds_it_and_is_left_out():
+    ridge = ridge_with_slope(0.0)
+
+    def undertrained_at_small_lr(lr, decay, seed=0):  # at α = 1e-4 λ barely matters: the smallest λ wins by a hair
+        return 0.9 - 1e-4 * math.log10(decay) if lr == 1e-4 and decay > 0 else ridge(lr, decay, seed)
+
+    fit = decay_ridge(grid(undertrained_at_small_lr))
+    assert -4 not in fit.log_lrs and len(fit.log_lrs) == len(LRS) - 1
+    assert fit.slope == pytest.approx(0.0, abs=0.05)
 
 
 def test_the_bootstrap_interval_is_narrow_when_seeds_agree_and_wide_when_they_do_not():
@@ -46,7 +58,7 @@ def test_the_bootstrap_interval_is_narrow_when_seeds_agree_and_wide_when_they_do
 
 def test_the_top_cells_lie_along_the_ridge():
     half_decades = [0.0] + [10 ** (k / 2) * 1e-6 for k in range(12)]
-    slope, count = statistics.top_cells_slope(grid(ridge_with_slope(-1.0), decays=half_decades))
+    slope, count = ridges.top_cells_slope(grid(ridge_with_slope(-1.0), decays=half_decades))
     assert slope == pytest.approx(-1.0, abs=0.25) and count >= 3
 
 

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from decaylab.analysis.ridges import decay_ridge, slope_interval
 from decaylab.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE
 from decaylab.claims.adamc import drift_verdict
 from decaylab.claims.batchnorm import better, on_par
@@ -13,7 +14,6 @@ from decaylab.claims.late import late_verdict
 from decaylab.claims.proximal import proximal_verdict
 from decaylab.claims.rotation import equilibrium_rotation, equilibrium_verdict, growth_verdict, uneven_verdict
 from decaylab.claims.scale import shift_verdict
-from decaylab.claims.statistics import ridge, slope_interval
 from decaylab.claims.timescale import slope_near_verdict, slope_with_interval
 
 from .grids import grid, ridge_with_slope
@@ -22,7 +22,7 @@ ACCURACY = grid(lambda *_: 0.9).scale
 
 
 def verdict_of(grid_, method):
-    fit = ridge(grid_)
+    fit = decay_ridge(grid_)
     return decoupling_verdict(method, fit.slope, *slope_interval(grid_)[:2], len(fit.log_lrs), "bootstrap").verdict
 
 
@@ -116,7 +116,7 @@ def test_ridge_regression_rules():
     """The torch form's rule (α·λ constant: a slope near −1) on constructed ridges."""
 
     def torch_form(grid_):
-        fit = ridge(grid_)
+        fit = decay_ridge(grid_)
         return slope_near_verdict("α·λ const", -1.0, fit.slope, *slope_interval(grid_)[:2], len(fit.log_lrs)).verdict
 
     assert torch_form(grid(ridge_with_slope(-1.0))) == HOLDS
@@ -142,4 +142,4 @@ def test_language_model_rules_on_a_loss_metric():
 
 def test_every_claim_has_a_name_title_source_and_method():
     for name, claim in CLAIMS.items():
-        assert claim.name == name and claim.title and claim.source and len(claim.method) > 40
+        assert claim.name == name and claim.title and claim.source and len(claim.procedure) > 40
