@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from decaylab.claims.base import ROLES
 from decaylab.lab.errors import RunFailure, UsageError
 from decaylab.lab.executors import make_executor
 from decaylab.lab.schedules import SCHEDULES
@@ -28,6 +29,8 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit status 2), not usage text."""
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):  # argparse reads "-1e-3" as a flag
+            message += " (a value starting with '-' goes after '=', as in --lrs=-1e-3)"
         self.exit(2, f"decaylab: error: {message}\n")
 
 
@@ -76,9 +79,9 @@ def nonnegative_number(text: str) -> float:
 
 
 def positive_number(text: str) -> float:
-    value = nonnegative_number(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0, got 0")
+    value = number(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
@@ -92,7 +95,6 @@ def directory(text: str) -> Path:
     return path
 
 
-CLAIMS_TASK = "mnist1d-cnn"
 CLAIMS_HELP = """claims (--only):
   decoupling  the post's Fig. 1: the best λ per α, slopes with bootstrap intervals (L&H 2019)
   batchnorm   AdamW against AdamL2 without and with BatchNorm; λ = 0 with BN (Zhuang et al. 2022)
@@ -163,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         "claims", parents=[running], help="run the studies the post's claims need; write OUT/claims.md",
         epilog=CLAIMS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    check.add_argument("--task", default=CLAIMS_TASK,
+    check.add_argument("--task", default=ROLES["plain"],
                        help="the model without BatchNorm, built in or file.py:fn (default: %(default)s)")  # fmt: skip
     check.add_argument("--bn-task", default=None, help="its BatchNorm twin (default: the built-in pair)")
     check.add_argument("--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below")
@@ -186,7 +188,7 @@ def study_command(args: argparse.Namespace) -> None:
 
 
 def export_command(args: argparse.Namespace) -> None:
-    from decaylab.analysis.export import CURVE_COLUMNS, RUN_COLUMNS, curve_rows, export_rows
+    from decaylab.analysis.export import CURVE_COLUMNS, EXPORT_COLUMNS, curve_rows, export_rows
     from decaylab.analysis.report import latest_runs
 
     store = ResultStore(args.out, read_only=True)
@@ -199,7 +201,7 @@ def export_command(args: argparse.Namespace) -> None:
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        columns = list(rows[0]) if rows else list(CURVE_COLUMNS if args.curves else RUN_COLUMNS)
+        columns = list(rows[0]) if rows else list(CURVE_COLUMNS if args.curves else EXPORT_COLUMNS)
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)

@@ -32,7 +32,7 @@ def regression() -> Task:
     y = x @ torch.randn(50, 1, generator=generator) + 0.1 * torch.randn(1200, 1, generator=generator)
     return Task(
         "regression", (x[:200], y[:200]), (x[700:], y[700:]), validation=(x[200:700], y[200:700]),
-        make_model=lambda: nn.Linear(50, 1, bias=False), loss=nn.functional.mse_loss, metric="loss",
+        make_model=lambda: nn.Linear(50, 1, bias=False), loss=nn.functional.mse_loss,
     )  # fmt: skip
 
 

@@ -48,10 +48,6 @@ class Metric:
     function: Loss
     higher_is_better: bool = True
 
-    def better(self, a: float, b: float) -> bool:
-        """Whether ``a`` is strictly better than ``b`` (NaN is never better)."""
-        return a > b if self.higher_is_better else a < b
-
 
 ACCURACY = Metric("accuracy", accuracy, higher_is_better=True)
 

@@ -16,7 +16,6 @@ not depend on which other runs share its unit.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -167,8 +166,3 @@ def batchnorm_fed_weights(module: nn.Module) -> list[str]:
         elif not isinstance(layer, BATCHNORM_INVARIANT):
             candidate = None
     return names
-
-
-def copy_module(module: nn.Module) -> nn.Module:
-    """A deep copy (a unit keeps the task's model untouched)."""
-    return copy.deepcopy(module)

@@ -157,6 +157,15 @@ class ResultStore:
         wanted = set(keys) if keys is not None else None
         return [dict(zip(RUN_COLUMNS, row, strict=True)) for row in rows if wanted is None or row[0] in wanted]
 
+    def configs(self, keys: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Each run's full configuration (its ``RunConfig`` as a dict), by key."""
+        wanted = set(keys) if keys is not None else None
+        return {
+            key: json.loads(config)
+            for key, config in self.db.execute("SELECT key, config FROM runs")
+            if wanted is None or key in wanted
+        }
+
     def curves(self, key: str) -> list[tuple[int, float, float, float]]:
         """``(epoch, train_loss, val_loss, val_metric)`` of a run."""
         return self.db.execute(

@@ -40,7 +40,9 @@ class Task:
     - ``make_model()`` returns ONE ordinary ``nn.Module``; decaylab stacks the members itself.
     - ``loss(output, target)``: the mean loss of one model's batch (default: cross-entropy
       over the last dimension). ``metric``: ``"accuracy"``, ``"loss"`` (lower is better), a
-      :class:`~decaylab.lab.objectives.Metric`, or a callable score (higher is better).
+      :class:`~decaylab.lab.objectives.Metric`, or a callable score (higher is better; wrap an
+      error or a loss in a ``Metric`` with ``higher_is_better=False``). Left out: accuracy for
+      the default cross-entropy, the task's own loss when it has one.
     - ``epochs``, ``batch_size``; ``schedule`` (a name in :data:`~decaylab.lab.schedules.SCHEDULES`
       or ``η(step, total) → [0, 1]``) and ``warmup`` (a fraction of the steps); ``betas``,
       ``eps`` (Adam), ``momentum`` (SGD); ``clip``: the largest gradient norm, per member.
@@ -57,7 +59,7 @@ class Task:
     test: Pair
     make_model: Callable[[], nn.Module]
     loss: Loss | None = None
-    metric: str | Metric | Loss = "accuracy"
+    metric: str | Metric | Loss | None = None
     epochs: int = 30
     batch_size: int = 100
     validation: Pair | None = None
@@ -82,10 +84,14 @@ class Task:
             if pair is not None:
                 _check_pair(self.name, split, pair)
         for number in ("epochs", "batch_size", "members_per_unit"):
-            if not (isinstance(getattr(self, number), int) and getattr(self, number) >= 1):
-                raise UsageError(
-                    f"task {self.name}: {number} must be a whole number >= 1, got {getattr(self, number)!r}"
-                )
+            value = getattr(self, number)
+            if isinstance(value, bool) or not (isinstance(value, int) and value >= 1):
+                raise UsageError(f"task {self.name}: {number} must be a whole number >= 1, got {value!r}")
+        if not (len(self.betas) == 2 and all(0.0 <= beta < 1.0 for beta in self.betas)):
+            raise UsageError(f"task {self.name}: betas must be two numbers in [0, 1), got {self.betas!r}")
+        for number in ("eps", "momentum"):
+            if not getattr(self, number) >= 0:
+                raise UsageError(f"task {self.name}: {number} must be >= 0, got {getattr(self, number)!r}")
         if isinstance(self.schedule, str) and self.schedule not in SCHEDULES:
             raise UsageError(
                 f"task {self.name}: unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}"
@@ -96,7 +102,7 @@ class Task:
             raise UsageError(f"task {self.name}: clip must be > 0 (or None), got {self.clip}")
         if not callable(self.make_model):
             raise UsageError(f"task {self.name}: make_model must be a function returning an nn.Module")
-        resolve_metric(self.metric, self.objective)
+        resolve_metric(self._metric_asked, self.objective)  # a bad metric fails here, when the task is made
 
     @property
     def objective(self) -> Loss:
@@ -104,8 +110,16 @@ class Task:
         return self.loss or cross_entropy
 
     @property
+    def _metric_asked(self) -> str | Metric | Loss:
+        """The given metric, or accuracy (for the default cross-entropy) or the task's own loss."""
+        if self.metric is not None:
+            return self.metric
+        return "accuracy" if self.loss is None else "loss"
+
+    @property
     def selection_metric(self) -> Metric:
-        return resolve_metric(self.metric, self.objective)
+        """The metric cells are chosen by."""
+        return resolve_metric(self._metric_asked, self.objective)
 
     @property
     def held_out(self) -> tuple[str, Pair]:
@@ -302,6 +316,8 @@ def _local_module_files(directory: Path) -> set[Path]:
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if not file:
+            continue
+        if not Path(file).is_absolute():  # torch registers pseudo-modules with relative file names
             continue
         path = Path(file).resolve()
         if (

@@ -221,7 +221,9 @@ def train_unit(
     base_lr = torch.tensor([run.lr for run in runs], dtype=torch.float64)
     decay = torch.tensor([run.weight_decay for run in runs], dtype=torch.float64)
     groups = model.param_groups(decay, decay_all=task.decay_all, no_decay=task.no_decay)
-    optimizer = make_optimizer(first.method, groups, lr=base_lr, betas=first.betas, eps=first.eps)
+    optimizer = make_optimizer(
+        first.method, groups, lr=base_lr, betas=first.betas, eps=first.eps, momentum=first.momentum
+    )
     steps_per_epoch = math.ceil(len(train_x) / first.batch_size)
     etas = multipliers(schedule_of(task, first), first.epochs * steps_per_epoch)
     # weights whose scale BatchNorm removes: their norm and rotation are the effective learning rate

@@ -19,7 +19,8 @@ from decaylab import cli
 from decaylab.lab import datasets
 
 TINY = str(Path(__file__).parents[1] / "lab" / "tiny_task.py") + ":make_task"
-SMALL = ["--task", TINY, "--methods", "adamw,adaml2", "--lrs", "1e-2,3e-2", "--wds", "0,1e-3", "--epochs", "2"]
+SMALL = ["--task", TINY, "--methods", "adamw,adaml2", "--lrs", "1e-2,3e-2", "--wds", "0,1e-3", "--epochs", "2",
+         "--seeds", "2"]  # fmt: skip
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -148,7 +149,7 @@ def test_study_export_and_report_round_trip(capsys, tmp_path):
     rows = list(csv.DictReader(io.StringIO(stdout)))
     assert status == 0 and len(rows) == 2 * 2 * 2 * 2  # methods × lrs × wds × seeds
     required = {"method", "lr", "weight_decay", "seed", "status", "test_acc", "test_loss", "train_loss", "metric",
-                "test_metric", "val_metric"}  # fmt: skip
+                "test_metric", "val_metric", "batch_size", "betas", "eps", "momentum", "loss_scale"}  # fmt: skip
     assert required <= set(rows[0])
     status, stdout, _ = run_cli(capsys, "export", str(out), "--format", "json")
     exported = json.loads(stdout)
@@ -230,6 +231,12 @@ def test_claims_runs_every_check_at_tiny_size_and_resumes(capsys, tmp_path):
     started = time.monotonic()
     assert run_cli(capsys, *argv)[0] == 0  # everything stored: nothing is trained again
     assert stored_runs(out / "results.sqlite") == stored and time.monotonic() - started < 30
+
+
+def test_claims_with_a_bad_task_writes_nothing(capsys, tmp_path):
+    argv = ["claims", "--task", "nosuch", "--out", str(tmp_path / "claims"), "--quiet"]
+    assert_one_line_error(*run_cli(capsys, *argv)[::2], "nosuch")
+    assert not (tmp_path / "claims").exists()
 
 
 def test_claims_only_runs_what_it_names_and_refuses_an_unknown_name(capsys, tmp_path):

@@ -55,7 +55,8 @@ def test_a_killed_ray_worker_is_retried_and_every_run_is_stored_once(tmp_path, m
     marker = tmp_path / "killed-once"
     monkeypatch.setenv("DECAYLAB_CHAOS_MARKER", str(marker))
     monkeypatch.setenv("DECAYLAB_CHAOS_DRIVER", str(os.getpid()))
-    spec = StudySpec(f"{HERE / 'chaos_task.py'}:make_task", ("adamw", "adaml2"), (1e-2,), (0.0, 1e-3), epochs=1)
+    chaos = f"{HERE / 'chaos_task.py'}:make_task"
+    spec = StudySpec(chaos, ("adamw", "adaml2"), (1e-2,), (0.0, 1e-3), epochs=1, seeds=2)
     planned = run_study(spec, tmp_path / "out", RayExecutor(2), progress=False)
     assert marker.exists(), "no worker was killed: the test did not test anything"
     rows = stored(tmp_path / "out")

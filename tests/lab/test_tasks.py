@@ -37,6 +37,10 @@ def linear() -> nn.Module:
         ({"schedule": "step"}, "schedule"),
         ({"warmup": 1.5}, "warmup"),
         ({"metric": "f1"}, "metric"),
+        ({"betas": (1.5, 0.999)}, "betas"),
+        ({"eps": -1.0}, "eps"),
+        ({"momentum": -0.1}, "momentum"),
+        ({"epochs": True}, "epochs"),
         ({"train": [X, Y]}, "pair of tensors"),
     ],
 )
@@ -142,3 +146,20 @@ def test_the_readmes_example_tasks_load_and_fit_their_data(function):
     examples = Path(__file__).parents[2] / "examples" / "tasks.py"
     task = prepare_task(f"{examples}:{function}")
     assert task.identity.startswith(task.name + "@")
+
+
+def test_a_task_with_its_own_loss_is_judged_by_that_loss_unless_it_names_a_metric():
+    regression = Task("r", (X, X[:, :1]), (X, X[:, :1]), lambda: nn.Linear(3, 1), loss=nn.functional.mse_loss)
+    assert (regression.selection_metric.name, regression.selection_metric.higher_is_better) == ("loss", False)
+    assert Task("c", (X, Y), (X, Y), linear).selection_metric.name == "accuracy"
+
+
+def test_a_task_file_in_the_current_directory_loads(tmp_path, monkeypatch):
+    (tmp_path / "mine.py").write_text(
+        "import torch\nfrom torch import nn\nfrom decaylab import Task\n\n"
+        "def make_task():\n"
+        "    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))\n"
+        "    return Task('here', (x, y), (x, y), lambda: nn.Linear(3, 2))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert prepare_task("mine.py:make_task").identity.startswith("here@")

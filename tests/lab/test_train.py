@@ -46,7 +46,9 @@ def plain_pytorch_run(task: Task, run: RunConfig) -> list[tuple[float, float, fl
     """
     torch.manual_seed(run.seed)
     model = task.make_model().double()
-    optimizer = make_optimizer(run.method, param_groups(model, run.weight_decay), lr=run.lr, betas=run.betas)
+    optimizer = make_optimizer(
+        run.method, param_groups(model, run.weight_decay), lr=run.lr, betas=run.betas, momentum=run.momentum
+    )
     batches = torch.Generator().manual_seed(run.seed)
     (x, y), (val_x, val_y) = task.train, task.validation
     steps = math.ceil(len(x) / run.batch_size)
@@ -73,7 +75,7 @@ def plain_pytorch_run(task: Task, run: RunConfig) -> list[tuple[float, float, fl
     return curves
 
 
-@pytest.mark.parametrize("method", ["adamw", "adaml2", "adamp"])
+@pytest.mark.parametrize("method", ["adamw", "adaml2", "adamp", "sgdw"])
 def test_each_member_equals_the_model_trained_alone_in_a_plain_pytorch_loop(method):
     """Dropout, BatchNorm running statistics (the validation loss is measured in eval mode), LayerNorm."""
     task = ordinary_task()
