@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=int, default=10_000_000)
     parser.add_argument("--tensors", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--no-compiled", action="store_true", help="skip the compiled paths (and their compiles)")
     args = parser.parse_args()

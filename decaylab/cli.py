@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument(
         "--lrs",
         type=comma_list(float, "numbers"),
-        help="learning rates α, comma list (default: each method's: Adam 3e-4 … 1e-1, SGD 1e-2 … 3)",
+        help="learning rates α, comma list (default: each method's: Adam 3e-4 … 1e-1, SGD 3e-3 … 1)",
     )
     study.add_argument("--wds", dest="weight_decays", type=comma_list(float, "numbers"),
                        help="weight decays λ for all methods (default: a grid per method, its convention)")  # fmt: skip

@@ -17,7 +17,7 @@ from torch.optim import Optimizer
 from decaylab.optim.optimizers import SGDL2, SGDW, Adam, AdamC, AdamL2, AdamP, AdamW, ProxAdam, ProxSGD
 
 ADAM_LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-SGD_LRS = (1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0)
+SGD_LRS = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 """Default learning-rate grids: SGD's steps are not normalized, so its good ``α`` lies higher."""
 PER_STEP = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 """Decay per step at the peak learning rate (paper-form AdamW, ProxAdam)."""
