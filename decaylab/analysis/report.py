@@ -69,6 +69,7 @@ def _count(number: int, noun: str) -> str:
 
 def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str:
     scale = grids[0].scale
+    metric_is_loss = scale.name == "loss"  # then the test metric is the test loss: one column
     seeds = spec["seeds"]
     spread = f"mean ± standard deviation over {seeds} seeds" if seeds > 1 else "one seed"
     lines = [
@@ -92,8 +93,9 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         f"{scale.name.capitalize()}: {spread} (members of a seed share initialization and minibatches).",
         "",
         f"| method | rule | λ means | best α | best λ | {scale.selected_on} {scale.name} | test {scale.name} "
-        "| test loss | train loss | diverged cells |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        + ("" if metric_is_loss else "| test loss ")
+        + "| train loss | diverged cells |",
+        "|---|---|---|---|---|---|---|" + ("" if metric_is_loss else "---|") + "---|---|",
     ]
     for grid in grids:
         method = METHODS[grid.method]
@@ -101,14 +103,16 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         best = grid.best()
         diverged = f"{sum(cell.diverged for cell in grid.cells.values())} of {len(grid.cells)}"
         if best is None:
-            lines.append(f"| {grid.method} | {method.description} | {units} | — | — | — | — | — | — | {diverged} |")
+            blanks = " — |" * (6 if metric_is_loss else 7)
+            lines.append(f"| {grid.method} | {method.description} | {units} |{blanks} {diverged} |")
             continue
         decay = format_value(best.weight_decay) if method.takes_weight_decay else "—"
         lines.append(
             f"| {grid.method} | {method.description} | {units} | {format_value(best.lr)} | {decay} | "
             f"{scale.format(best.mean(), best.spread())} | "
             f"{scale.format(best.mean('test_metric'), best.spread('test_metric'))} | "
-            f"{best.mean('test_loss'):.4g} | {best.mean('train_loss'):.4g} | {diverged} |"
+            + ("" if metric_is_loss else f"{best.mean('test_loss'):.4g} | ")
+            + f"{best.mean('train_loss'):.4g} | {diverged} |"
         )
     lines += _references(spec, grids)
     lines += [
@@ -154,13 +158,15 @@ def _what_the_figure_shows(grids: list[MethodGrid]) -> list[str]:
         rows.append(f"| {grid.method} | {_EXPECTED[coupling]} | {shown} | {'yes' if as_expected else 'no'} |")
     if not rows:
         return []
+    near = "5 points" if grids[0].scale.percent else "5%"
     return [
         "## What the figure shows",
         "",
         "Each panel is one method's held-out metric over learning rate α (x) and weight decay λ (y), the post's "
         "Fig. 1. Where α and λ are decoupled, the best λ stays put as α changes and the bright band lies flat; "
         "where they are coupled it runs diagonally down. The slope s = d log λ*/d log α is fitted through the "
-        "best λ of each learning-rate column where training works (within 5 points of the best cell); "
+        f"best λ of each learning-rate column where training works (within {near} of the best cell) and whose best "
+        "λ lies inside the grid; "
         "`decaylab claims` tests it with more seeds.",
         "",
         "| method | the post expects | fitted slope s | as expected |",
