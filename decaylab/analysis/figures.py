@@ -46,9 +46,10 @@ def draw_heatmaps(grids: Sequence[MethodGrid], path: Path, title: str) -> None:
     scale = grids[0].scale
     finite = [scale.shown(c.mean()) for g in grids for c in g.cells.values() if math.isfinite(c.mean())]
     bottom, top, clipping = color_range(finite, scale) if finite else (0.0, 1.0, "")
-    columns = min(3, len(grids))
+    columns = 2 if len(grids) == 4 else min(3, len(grids))  # four panels as 2 × 2, not 3 + 1
     rows = math.ceil(len(grids) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns + 1.2, 4.0 * rows + 0.9), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns + 1.2, 4.3 * rows + 0.9), squeeze=False)
+    figure.subplots_adjust(hspace=0.35)
     colormap = COLORMAP if scale.higher_is_better else COLORMAP + "_r"
     image = None
     for axis, grid in zip(axes.flat, grids, strict=False):
