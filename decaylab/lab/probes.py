@@ -16,7 +16,6 @@ from decaylab.lab.stacking import StackedModel
 from decaylab.optim import make_optimizer
 
 PROXADAM_STEP = "proxadam-step"
-PROBES = (PROXADAM_STEP,)
 
 
 class ProxAdamStep:
