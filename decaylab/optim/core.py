@@ -278,6 +278,42 @@ def adam_fused(
             rule.prox_(weight, eta * weight_decay)
 
 
+def adam_fused_members(
+    rule: DecayRule,
+    weights: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    exp_avg_sqs: list[Tensor],
+    steps: list[Tensor],
+    bias_corrections: Sequence[tuple[Scalar, Scalar]],
+    *,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    lr: Scalar,
+    eta: Scalar,
+    weight_decay: Scalar,
+) -> None:
+    """A group's Adam step with per-member ``lr`` or ``λ`` (tensors of one device and dtype): torch's
+    fused kernel computes the direction, the rule applies its per-member coefficients.
+
+    The kernel, run with ``lr = −1`` on zeroed tensors, updates ``m_t`` and ``v_t`` and leaves
+    ``u_t = m̂_t/D_t`` in them in one pass; :func:`decay_`, the reference itself, then writes
+    ``w ← prox(a·w − b·u)``. ℓ2 in the gradient enters as ``g + λ·w`` before, and adaptive rules
+    read ``D_t`` back from ``v_t``. The gradients come already negated for ``maximize``.
+    """
+    if rule.in_gradient:
+        grads = [grad + member_view(weight_decay, weight) * weight for weight, grad in zip(weights, grads, strict=True)]
+    directions = [torch.zeros_like(weight) for weight in weights]
+    torch._fused_adam_(directions, grads, exp_avgs, exp_avg_sqs, [], steps, lr=-1.0, weight_decay=0.0, beta1=beta1,
+                       beta2=beta2, eps=eps, amsgrad=False, maximize=False)  # fmt: skip
+    for weight, direction, exp_avg_sq, (_, bias_correction2) in zip(
+        weights, directions, exp_avg_sqs, bias_corrections, strict=True
+    ):
+        D = (exp_avg_sq / bias_correction2).sqrt_().add_(eps) if rule.adaptive else None
+        decay_(rule, weight, direction, D, member_view(lr, weight), eta, member_view(weight_decay, weight))
+
+
 def sgd_fused(
     rule: DecayRule,
     weights: list[Tensor],

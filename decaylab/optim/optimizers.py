@@ -33,6 +33,7 @@ from decaylab.optim.core import (
     DecayRule,
     Scalar,
     adam_fused,
+    adam_fused_members,
     adam_reference,
     adam_reference_group,
     momentum_buffer_as_torch_,
@@ -180,12 +181,16 @@ class DecayOptimizer(Optimizer):
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
         raise NotImplementedError
 
-    def _fused(self, group: dict[str, Any], tensors: Iterable[Tensor], lr: Scalar) -> bool:
-        """Whether this step may take the fused path: scalar rule and hyperparameters, dense tensors."""
+    def _may_fuse(self, tensors: Iterable[Tensor]) -> bool:
+        """Whether torch's fused kernels may run this step: ``auto``, not traced, dense tensors."""
         if self.implementation != "auto" or torch.compiler.is_compiling():
             return False
+        return all(_fusable(t) for t in tensors)
+
+    def _fused(self, group: dict[str, Any], tensors: Iterable[Tensor], lr: Scalar) -> bool:
+        """Whether this step may take the one-pass fused path: scalar hyperparameters, ``lr > 0``, dense tensors."""
         scalars = _as_float(lr) is not None and _as_float(group["weight_decay"]) is not None
-        return scalars and float(lr) > 0 and all(_fusable(t) for t in tensors)
+        return scalars and float(lr) > 0 and self._may_fuse(tensors)
 
 
 def _fusable(tensor: Tensor) -> bool:
@@ -267,6 +272,14 @@ class AdamCore(DecayOptimizer):
             return
         grads = [-g if maximize else g for g in grads]
         corrections = [_bias_corrections(step, beta1, beta2) for step in steps]
+        if self._may_fuse([*weights, *grads, *exp_avgs, *exp_avg_sqs]):  # per-member lr or λ, or lr = 0
+            for kind in _by_device_and_dtype(weights):
+                adam_fused_members(
+                    self.rule, [weights[i] for i in kind], [grads[i] for i in kind], [exp_avgs[i] for i in kind],
+                    [exp_avg_sqs[i] for i in kind], [steps[i].to(weights[i].device) for i in kind],
+                    [corrections[i] for i in kind], **hyper,
+                )  # fmt: skip
+            return
         if self.implementation == "compiled":
             run_compiled(
                 adam_reference_group, self.rule, weights, grads, exp_avgs, exp_avg_sqs,

@@ -51,7 +51,8 @@ def test_schedulers_drive_eta_as_scheduled_lr_over_the_peak_lr():
     torch.testing.assert_close(w.detach(), torch.full((2,), 0.9))
 
 
-def test_per_member_hyperparameters_equal_each_member_trained_alone(method):
+@pytest.mark.parametrize("maximize", [False, True])
+def test_per_member_hyperparameters_equal_each_member_trained_alone(method, maximize):
     """A stacked parameter (M, …) with length-M lr and λ is M independent optimizers."""
     lrs = torch.tensor([0.05, 0.02, 0.01], dtype=torch.float64)
     decays = torch.tensor([0.3, 0.0, 0.1], dtype=torch.float64)
@@ -61,7 +62,8 @@ def test_per_member_hyperparameters_equal_each_member_trained_alone(method):
 
     def run(w0, lr, decay, grad_of):
         w = torch.nn.Parameter(w0.clone())
-        optimizer = make_optimizer(method, [w], lr=lr, weight_decay=decay, momentum=0.9)
+        group = {"params": [w], "maximize": maximize}
+        optimizer = make_optimizer(method, [group], lr=lr, weight_decay=decay, momentum=0.9)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 / (1 + t))  # drives every member
         for g in grads:
             w.grad = grad_of(g, w.detach())
@@ -69,10 +71,35 @@ def test_per_member_hyperparameters_equal_each_member_trained_alone(method):
             scheduler.step()
         return w.detach()
 
-    stacked = run(init, lrs, decays, lambda g, w: g + w**3)
+    curvature = -1.0 if maximize else 1.0  # ascent on a concave function stays bounded
+    stacked = run(init, lrs, decays, lambda g, w: g + curvature * w**3)
     for member in range(3):
-        alone = run(init[member], float(lrs[member]), float(decays[member]), lambda g, w, m=member: g[m] + w**3)
+        alone = run(init[member], float(lrs[member]), float(decays[member]),
+                    lambda g, w, m=member: g[m] + curvature * w**3)  # fmt: skip
         torch.testing.assert_close(stacked[member], alone, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_per_member_fast_path_matches_the_reference(method, maximize):
+    """Per-member lr and λ (one member's lr 0, whose paper-form decay still acts), a float32
+    matrix and a vector, on ``auto`` and on ``reference``: the same step to float32 rounding."""
+    generator = torch.Generator().manual_seed(1)
+    init = [torch.randn(3, 5, 4, generator=generator), torch.randn(3, 5, generator=generator)]
+    grads = [[torch.randn(w.shape, generator=generator) for w in init] for _ in range(10)]
+
+    def run(implementation):
+        weights = [torch.nn.Parameter(w.clone()) for w in init]
+        groups = [{"params": weights, "maximize": maximize}]
+        lr, decay = torch.tensor([1e-2, 0.0, 3e-2]), torch.tensor([0.1, 0.2, 0.0])
+        optimizer = make_optimizer(method, groups, lr=lr, weight_decay=decay, implementation=implementation)
+        for step_grads in grads:
+            for weight, grad in zip(weights, step_grads, strict=True):
+                weight.grad = grad + weight.detach()
+            optimizer.step()
+        return [w.detach() for w in weights]
+
+    for fast, reference in zip(run("auto"), run("reference"), strict=True):
+        torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["adamp", "sgdw"])
