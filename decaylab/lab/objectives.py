@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch.nn.functional as F
 from torch import Tensor
 
 from decaylab.lab.errors import UsageError
@@ -22,8 +21,13 @@ Loss = Callable[[Tensor, Tensor], Tensor]
 
 
 def cross_entropy(output: Tensor, target: Tensor) -> Tensor:
-    """Mean cross-entropy (nats) of logits over the last dimension: ``(…, K)`` with labels ``(…)``."""
-    return F.cross_entropy(output.flatten(0, -2), target.flatten())
+    """Mean cross-entropy (nats) of logits ``z`` over the last dimension, ``(…, K)`` with labels ``y`` ``(…)``:
+    the mean of ``logsumexp(z) − z_y``.
+
+    Written with ops that ``vmap`` batches natively: ``F.cross_entropy`` under ``vmap`` goes through
+    a Python decomposition, 2.8× slower for the MNIST-1D head (36 members, fwd + bwd).
+    """
+    return (output.logsumexp(-1) - output.gather(-1, target.unsqueeze(-1)).squeeze(-1)).mean()
 
 
 def accuracy(output: Tensor, target: Tensor) -> Tensor:
