@@ -241,17 +241,20 @@ def run_configs(
     with tqdm(total=total, initial=done_before, desc=label, disable=not progress, bar_format=bar_format) as bar:
         credited = [0.0] * len(units)  # the part of each unit's runs the bar shows as done
 
+        def credit(index: int, runs_done: float) -> None:
+            credited[index] = runs_done
+            shown = done_before + sum(credited)
+            bar.update(shown - bar.n)
+            bar.n = shown  # exactly: adding up float steps could pass the total
+
         def on_epoch(index: int, epoch: int) -> None:
-            step = len(units[index]) / units[index][0].epochs
-            credited[index] += step
-            bar.update(step)
+            credit(index, len(units[index]) * epoch / units[index][0].epochs)
 
         for index, results in executor.run(job, units, on_epoch) if units else ():
             store.add(results, task.selection_metric, selected_on=task.held_out[0])
             if job.checkpoints is not None:
                 (job.checkpoints / f"{unit_key(units[index])}.pt").unlink(missing_ok=True)
-            bar.update(len(units[index]) - credited[index])
-            credited[index] = len(units[index])
+            credit(index, len(units[index]))
     trained = total - done_before
     if progress and trained:
         minutes = (time.perf_counter() - started) / 60

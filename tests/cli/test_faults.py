@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -187,22 +188,39 @@ def test_read_only_results_can_be_exported_and_reported_and_are_never_modified(c
         out.chmod(0o755)
 
 
-def test_progress_moves_with_every_epoch_not_only_when_a_unit_ends(capsys, tmp_path, monkeypatch):
+@pytest.fixture
+def every_update(monkeypatch):
+    """The study's progress bar draws every update, however fast the epochs."""
     from tqdm import tqdm
 
     from decaylab.lab import study
 
-    class EveryUpdate(tqdm):  # draw every update, however fast the epochs
+    class EveryUpdate(tqdm):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **{**kwargs, "mininterval": 0, "miniters": 0})
 
     monkeypatch.setattr(study, "tqdm", EveryUpdate)
-    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0,1e-3", "--seeds", "1",
-            "--epochs", "4", "--out", str(tmp_path / "out"), "--workers", "1"]  # fmt: skip
-    status, _, err = run_cli(capsys, *argv)
+
+
+def progress_study(tmp_path, epochs):
+    return ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0,1e-3", "--seeds", "1",
+            "--epochs", str(epochs), "--out", str(tmp_path / "out"), "--workers", "1"]  # fmt: skip
+
+
+def test_progress_moves_with_every_epoch_not_only_when_a_unit_ends(capsys, tmp_path, every_update):
+    status, _, err = run_cli(capsys, *progress_study(tmp_path, 4))
     assert status == 0
     shown = [part.split(" runs")[0].split()[-1] for part in err.split("\r") if " runs [" in part]
     assert "0.5/2" in shown and "1.0/2" in shown and "1.5/2" in shown and shown[-1] == "2.0/2", shown
+
+
+def test_the_progress_bar_never_passes_its_total(capsys, tmp_path, every_update):
+    """Nine steps of 2/9 run add up to 2.0000000000000004 in floating point: tqdm warned."""
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TqdmWarning)
+        assert run_cli(capsys, *progress_study(tmp_path, 9))[0] == 0
 
 
 def test_smaller_things_a_user_meets(capsys, tmp_path):
