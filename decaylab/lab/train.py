@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -169,11 +170,13 @@ def check_task(task: Task, device: str = "cpu") -> None:
     stacked = StackedModel(model.to(device), members=2)
     x, y = _on_device((task.train[0][: task.batch_size], task.train[1][: task.batch_size]), torch.float32, device)
     try:
-        stacked.choose_batching(x, y, task.objective)
-        outputs = stacked(x)
-        losses = stacked.per_member(task.objective, outputs, y)
-        losses.sum().backward()
-        stacked.per_member(task.selection_metric.function, outputs.detach(), y)
+        with warnings.catch_warnings():  # torch's losses only warn when output and target broadcast
+            warnings.filterwarnings("error", message="Using a target size")
+            stacked.choose_batching(x, y, task.objective)
+            outputs = stacked(x)
+            losses = stacked.per_member(task.objective, outputs, y)
+            losses.sum().backward()
+            stacked.per_member(task.selection_metric.function, outputs.detach(), y)
     except Exception as error:
         shapes = f"output {tuple(outputs.shape[1:])}, " if "outputs" in locals() else ""
         shapes += f"target {tuple(y.shape)} {y.dtype}"

@@ -65,6 +65,16 @@ def test_a_model_that_does_not_fit_its_data_fails_in_one_batch_before_training(m
         check_task(Task("bad", (X, target), (X, target), make_model, batch_size=10))
 
 
+@pytest.mark.parametrize("target_shape", [(len(X),), (len(X), 3)])
+def test_a_regression_whose_output_broadcasts_against_its_target_is_refused(target_shape):
+    """A (B, 1) output against (B,) targets runs, broadcast to (B, B), and trains on nonsense:
+    torch only warns. The check turns that warning into the one-line error."""
+    target = torch.randn(target_shape, generator=torch.Generator().manual_seed(0))
+    task = Task("bad", (X, target), (X, target), lambda: nn.Linear(3, 1), loss=nn.functional.mse_loss, batch_size=10)
+    with pytest.raises(UsageError, match=r"one training batch failed.*output \(10, 1\).*different to the input size"):
+        check_task(task)
+
+
 def test_every_built_in_model_has_parameters_that_weight_decay_reaches():
     for name in BUILT_IN:
         if name.startswith("cifar10"):
