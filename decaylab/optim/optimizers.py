@@ -73,6 +73,16 @@ def _one_value_or_members(name: str, value: Scalar) -> Scalar:
     return value
 
 
+def _check_members(name: str, members: int, params: Iterable[Tensor] | Tensor) -> None:
+    """Per-member values need every parameter of the group to lead with that many members."""
+    for index, param in enumerate([params] if isinstance(params, Tensor) else params):
+        if param.ndim == 0 or param.shape[0] != members:
+            raise ValueError(
+                f"{name} has {members} per-member values, but parameter {index} of its group has shape "
+                f"{tuple(param.shape)}: every parameter must lead with a member dimension of {members}"
+            )
+
+
 class DecayOptimizer(Optimizer):
     """A direction and a :class:`~decaylab.optim.core.DecayRule`: what every decaylab optimizer shares.
 
@@ -102,6 +112,8 @@ class DecayOptimizer(Optimizer):
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group after checking it: a bad group leaves the optimizer as it was."""
+        if not isinstance(param_group["params"], (Tensor, set)):  # a generator is read once, here
+            param_group["params"] = list(param_group["params"])
         candidate = {**self.defaults, **param_group}
         self._check(candidate)
         super().add_param_group(param_group)
@@ -116,6 +128,8 @@ class DecayOptimizer(Optimizer):
             value = _one_value_or_members(name, group[name])
             if _negative(value):
                 raise ValueError(f"{name} must be >= 0, got {value}")
+            if isinstance(value, Tensor) and value.ndim == 1:
+                _check_members(name, len(value), group["params"])
 
     @staticmethod
     def _prepare(group: dict[str, Any]) -> None:

@@ -13,6 +13,8 @@ COMMON = [
     ({"lr": torch.tensor([1e-3, -1e-3])}, "lr"),
     ({"lr": float("nan")}, "lr"),
     ({"lr": torch.ones(2, 2)}, "lr must be a number or a 1-D tensor"),
+    ({"lr": torch.full((3,), 1e-3)}, r"lr has 3 per-member values, but parameter 0 of its group has shape \(2,\)"),
+    ({"weight_decay": torch.full((3,), 0.1)}, "weight_decay has 3 per-member values"),
 ]
 ADAM_ONLY = [
     ({"eps": -1e-8}, "eps"),
@@ -44,6 +46,12 @@ def test_a_bad_param_group_added_later_is_refused():
     optimizer = AdamW([torch.nn.Parameter(torch.ones(2))], weight_decay=0.1)
     with pytest.raises(ValueError, match="weight_decay"):
         optimizer.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "weight_decay": -1.0})
+
+
+def test_a_group_of_stacked_parameters_may_come_as_a_generator():
+    stacked = [torch.nn.Parameter(torch.ones(3, 2)), torch.nn.Parameter(torch.ones(3))]
+    optimizer = AdamW([{"params": (p for p in stacked), "lr": torch.full((3,), 1e-2)}], weight_decay=0.1)
+    assert optimizer.param_groups[0]["params"] == stacked
 
 
 def test_unknown_convention_penalty_implementation_and_method_are_refused():
