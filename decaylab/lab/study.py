@@ -170,12 +170,17 @@ def _check_decay_reaches_the_model(task: Task, planned: Sequence[RunConfig]) -> 
     """A λ grid over a model whose parameters the task's decay rule all exempts is an error, not a study."""
     if not any(run.weight_decay > 0 for run in planned):
         return
-    groups = param_groups(task.make_model(), 1.0, decay_all=task.decay_all, no_decay=task.no_decay)
-    if not any(group["weight_decay"] for group in groups):
-        raise UsageError(
-            f"task {task.name}: no parameter is decayed (param_groups exempts biases, 1-D and normalization "
-            "parameters), so every λ would give the same result; set decay_all=True or no_decay in the Task"
-        )
+    model = task.make_model()
+    groups = param_groups(model, 1.0, decay_all=task.decay_all, no_decay=task.no_decay)
+    if any(group["weight_decay"] for group in groups):
+        return
+    if task.no_decay and any(group["weight_decay"] for group in param_groups(model, 1.0, decay_all=task.decay_all)):
+        why = f"the Task's no_decay={task.no_decay!r} exempts every parameter param_groups would decay"
+        fix = "narrow no_decay"
+    else:
+        why = "param_groups exempts biases, 1-D and normalization parameters"
+        fix = "set decay_all=True in the Task (and no_decay for what it should spare)"
+    raise UsageError(f"task {task.name}: no parameter is decayed ({why}), so every λ would give the same result; {fix}")
 
 
 def job_of(source: str | Task, task: Task, data_dir: Path | None, out: Path) -> Job:

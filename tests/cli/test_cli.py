@@ -325,6 +325,15 @@ def test_a_model_whose_parameters_weight_decay_never_reaches_is_refused_unless_t
     assert rows["0.0"]["train_loss"] != rows["0.1"]["train_loss"]  # λ changes the result
 
 
+def test_a_no_decay_that_exempts_every_decayed_weight_is_named_as_the_cause(capsys, tmp_path):
+    body = ("return Task('t', (x, y), (x, y), lambda: nn.Sequential(nn.LayerNorm(4), nn.Linear(4, 3, bias=False)),\n"
+            "                no_decay=('1.',))")  # fmt: skip
+    (tmp_path / "spared.py").write_text(TASK_FILE.format(body=body))
+    argv = ["study", "--task", f"{tmp_path / 'spared.py'}:make_task", "--methods", "adamw", "--lrs", "1e-2",
+            "--wds", "0,1e-1", "--seeds", "1", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+    assert_one_line_error(*run_cli(capsys, *argv)[::2], "no_decay=('1.',) exempts every parameter", "narrow no_decay")
+
+
 def test_editing_a_module_the_task_imports_trains_again(capsys, tmp_path):
     (tmp_path / "width.py").write_text("WIDTH = 8\n")
     body = (
