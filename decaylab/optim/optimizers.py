@@ -147,8 +147,8 @@ class DecayOptimizer(Optimizer):
 
         A checkpoint made with a flag decaylab does not implement (``amsgrad``, ...) is refused.
         """
-        for group in state_dict["param_groups"]:
-            self._check({**self.defaults, **group})
+        for group, own in zip(state_dict["param_groups"], self.param_groups, strict=False):  # torch checks counts
+            self._check({**self.defaults, **group, "params": own["params"]})  # a state dict holds indices
         super().load_state_dict(state_dict)
         for group in self.param_groups:
             self._prepare(group)

@@ -41,6 +41,32 @@ def test_state_dict_round_trip_mid_run_continues_identically(method):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)  # a saved SGDW buffer is torch's form again
 
 
+def test_a_state_dict_with_per_member_hyperparameters_loads_and_continues_identically(method):
+    generator = torch.Generator().manual_seed(0)
+    init = torch.randn(3, 4, generator=generator)
+    grads = [torch.randn(3, 4, generator=generator) for _ in range(6)]
+
+    def optimizer_of(weight):
+        return make_optimizer(method, [weight], lr=torch.tensor([1e-2, 3e-2, 0.1]),
+                              weight_decay=torch.tensor([0.0, 0.1, 0.2]), momentum=0.9)  # fmt: skip
+
+    def steps(weight, optimizer, gradients):
+        for grad in gradients:
+            weight.grad = grad.clone()
+            optimizer.step()
+
+    whole = torch.nn.Parameter(init.clone())
+    optimizer = optimizer_of(whole)
+    steps(whole, optimizer, grads[:3])
+    saved = copy.deepcopy(optimizer.state_dict())
+    resumed = torch.nn.Parameter(whole.detach().clone())
+    steps(whole, optimizer, grads[3:])
+    restored = optimizer_of(resumed)
+    restored.load_state_dict(saved)
+    steps(resumed, restored, grads[3:])
+    torch.testing.assert_close(resumed.detach(), whole.detach(), rtol=1e-6, atol=1e-7)
+
+
 def test_state_keys_are_torch_adams_and_torch_sgds(method):
     model = make_model()
     optimizer = make_optimizer(method, model.parameters(), lr=1e-2, weight_decay=0.1, momentum=0.9)
