@@ -124,7 +124,8 @@ def markdown(claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs:
     verdicts = [v for finding in findings.values() for v in finding.verdicts]
     counts = {v: sum(x.verdict == v for x in verdicts) for v in (HOLDS, FAILS, INCONCLUSIVE)}
     plan = lab.plan
-    size = "Quick run (--quick): small grids, one seed, 4 epochs; verdicts are indicative. " if plan.quick else ""
+    quick = f"Quick run (--quick): small grids, one seed, {plan.epochs} epochs; verdicts are indicative. "
+    size = quick if plan.quick else ""
     size += f"{plan.seeds} seed(s) per grid point; tasks: " + ", ".join(
         f"{role} = {spec}" for role, spec in specs.items()
     )

@@ -73,9 +73,9 @@ def _one_value_or_members(name: str, value: Scalar) -> Scalar:
     return value
 
 
-def _check_members(name: str, members: int, params: Iterable[Tensor] | Tensor) -> None:
+def _check_members(name: str, members: int, params: list[Tensor]) -> None:
     """Per-member values need every parameter of the group to lead with that many members."""
-    for index, param in enumerate([params] if isinstance(params, Tensor) else params):
+    for index, param in enumerate(params):
         if param.ndim == 0 or param.shape[0] != members:
             raise ValueError(
                 f"{name} has {members} per-member values, but parameter {index} of its group has shape "
@@ -112,8 +112,9 @@ class DecayOptimizer(Optimizer):
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group after checking it: a bad group leaves the optimizer as it was."""
-        if not isinstance(param_group["params"], (Tensor, set)):  # a generator is read once, here
-            param_group["params"] = list(param_group["params"])
+        params = param_group["params"]  # as torch reads it (a set stays, for torch's error), but read once here
+        if not isinstance(params, set):
+            param_group["params"] = [params] if isinstance(params, Tensor) else list(params)
         candidate = {**self.defaults, **param_group}
         self._check(candidate)
         super().add_param_group(param_group)
