@@ -11,13 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from decaylab.api import study
     from decaylab.lab.objectives import Metric
-    from decaylab.lab.study import study
     from decaylab.lab.tasks import Task
 
 __version__ = "0.2.0"
 __all__ = ["Metric", "Task", "study"]
-_HOMES = {"Metric": "decaylab.lab.objectives", "Task": "decaylab.lab.tasks", "study": "decaylab.lab.study"}
+_HOMES = {"Metric": "decaylab.lab.objectives", "Task": "decaylab.lab.tasks", "study": "decaylab.api"}
 
 
 def __getattr__(name: str) -> Any:

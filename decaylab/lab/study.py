@@ -14,7 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from decaylab.lab.errors import UsageError
-from decaylab.lab.executors import Executor, Job, LocalExecutor, Unit, make_executor
+from decaylab.lab.executors import Executor, Job, Unit
 from decaylab.lab.schedules import SCHEDULES
 from decaylab.lab.store import ResultStore
 from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK, Task, absolute_spec, code_identity, load_task, short_name
@@ -264,52 +264,3 @@ def run_configs(
     if progress and trained:
         minutes = (time.perf_counter() - started) / 60
         tqdm.write(f"{label}: {trained} runs in {minutes:.1f} min ({trained / minutes:.0f} runs/min)")
-
-
-def study(
-    task: str | Task,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    lrs: Sequence[float] | None = None,
-    wds: Sequence[float] | None = None,
-    out: str | Path | None = None,
-    *,
-    seeds: int = 1,
-    epochs: int | None = None,
-    schedule: str | None = None,
-    warmup: float | None = None,
-    workers: int | None = None,
-    executor: str = "local",
-    device: str = "auto",
-    data_dir: str | Path | None = None,
-    progress: bool = True,
-) -> Any:
-    """Run (or resume) a study from Python and return its runs, one row each.
-
-    ``task`` is a :class:`~decaylab.Task` built in Python (a notebook's model and data) or a
-    task spec as on the command line. Runs are stored in ``OUT/results.sqlite`` (default
-    ``runs/TASK``, as on the command line) exactly as by ``decaylab study``, so calling again
-    with the same arguments trains nothing new, and a larger grid trains only the new points.
-    ``workers=None`` trains in this process; ``executor="ray"`` on a local Ray cluster. Returns a
-    pandas ``DataFrame`` when pandas is installed, else a list of dicts (the columns of
-    ``decaylab export``).
-    """
-    from decaylab.analysis.export import export_rows
-
-    spec = StudySpec(
-        task if isinstance(task, str) else "python", tuple(methods), None if lrs is None else tuple(lrs),
-        None if wds is None else tuple(wds), epochs, seeds, schedule, warmup,
-    )  # fmt: skip
-    out = Path(out) if out is not None else Path("runs") / (short_name(task) if isinstance(task, str) else task.name)
-    data = Path(data_dir) if data_dir is not None else None
-    runner = make_executor(executor, workers, device) if executor != "local" or workers else LocalExecutor(1, device)
-    planned = run_study(spec, out, runner, data, progress, task=None if isinstance(task, str) else task)
-    store = ResultStore(out, read_only=True)
-    try:
-        rows = export_rows(store, keys={run.key for run in planned})
-    finally:
-        store.close()
-    try:
-        import pandas
-    except ImportError:
-        return rows
-    return pandas.DataFrame(rows)
