@@ -2,10 +2,11 @@
 
     python benchmarks/study_throughput.py [--epochs N] [--sample 12] [--tasks mnist1d-mlp,mnist1d-cnn,charlm]
 
-For each task, paper AdamW's default grid (6 learning rates × 6 weight decays; two seeds on
-MNIST-1D, so that both units keep a core busy, one on charlm, whose units hold two members)
-is trained three ways, for the task's own epochs (30 on MNIST-1D; ``--epochs`` sets another
-number, ``--charlm-epochs`` charlm's, 1 by default, as its epochs are long):
+On MNIST-1D, the default grid of ``decaylab study`` (its four methods, each over its 6
+learning rates × 6 weight decays, one seed: 144 runs in four units of 36) is trained three
+ways, for the task's own epochs (30; ``--epochs`` sets another number). On charlm, whose
+epochs are long, paper AdamW's 36 cells for ``--charlm-epochs`` (1 by default), in units of
+two members. The three ways:
 
 - one at a time: a plain PyTorch loop over the configurations (an ordinary ``nn.Module``, a
   decaylab optimizer, torch's threads on every core), what a user writes first; timed on
@@ -34,7 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from decaylab.lab.executors import LocalExecutor
 from decaylab.lab.schedules import SCHEDULES, with_warmup
-from decaylab.lab.study import StudySpec, run_study
+from decaylab.lab.study import DEFAULT_METHODS, StudySpec, run_study
 from decaylab.lab.tasks import Task, load_task
 from decaylab.lab.train import RunConfig
 from decaylab.optim import make_optimizer, param_groups
@@ -112,7 +113,7 @@ def main() -> None:
         task = load_task(name)
         epochs = args.charlm_epochs if name == "charlm" else args.epochs or task.epochs
         task = replace(task, epochs=epochs)
-        spec = StudySpec(name, ("adamw",), epochs=epochs, seeds=1 if name == "charlm" else 2)
+        spec = StudySpec(name, ("adamw",) if name == "charlm" else DEFAULT_METHODS, epochs=epochs)
         runs = spec.runs(task)
         run_flops = flops_per_run(task, epochs)
         stride = max(1, len(runs) // args.sample)
