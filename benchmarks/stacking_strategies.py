@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from decaylab.lab.executors import keep_freed_memory
 from decaylab.lab.models import mnist1d_cnn, mnist1d_mlp
 from decaylab.lab.stacking import StackedModel
 from decaylab.optim import make_optimizer
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as every unit does
     members = args.members
     print(f"ms per member and training step, M = {members}, {args.threads} thread(s)")
     print(f"{'model':<12} {'vmap':>7} {'loop':>7} {'plain':>7}")
