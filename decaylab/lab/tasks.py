@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -23,6 +22,7 @@ from torch import Tensor, nn
 
 from decaylab.lab import datasets, models
 from decaylab.lab.errors import UsageError
+from decaylab.lab.fingerprint import code_fingerprint, is_user_file
 from decaylab.lab.objectives import Loss, Metric, bits_per_character, cross_entropy, resolve_metric
 from decaylab.lab.schedules import SCHEDULES, Schedule
 
@@ -282,21 +282,19 @@ def one_line(error: BaseException) -> str:
 def code_identity(task: Task, spec: str | None) -> str:
     """The run keys' record of a custom task: a hash of its code and data.
 
-    Covered: the task file and every module imported from its directory (or, for a
-    :class:`Task` built in Python, the source of its functions), its data tensors, its
-    settings and its ``version``. Editing any of them starts fresh runs. Call after the
-    model was built once, so that modules imported lazily are seen too.
+    Covered: the task file and every module imported from its directory; the code its
+    functions reach wherever it lives (:func:`~decaylab.lab.fingerprint.code_fingerprint`: a
+    model class in another folder, a closure's values, code typed into a notebook); its data
+    tensors, its settings and its ``version``. Editing any of them starts fresh runs. Call
+    after the model was built once, so that modules imported lazily are seen too.
     """
     digest = hashlib.sha256()
     if spec is not None and ":" in spec:
         task_file = Path(spec.rsplit(":", 1)[0]).resolve()
         for path in [task_file, *sorted(_local_module_files(task_file.parent) - {task_file})]:
             digest.update(str(path.relative_to(task_file.parent)).encode() + path.read_bytes())
-    else:
-        metric = task.metric.function if isinstance(task.metric, Metric) else task.metric
-        for function in (task.make_model, task.loss, metric, task.schedule, task.augment):
-            if callable(function):
-                digest.update(_source(function).encode())
+    metric = task.metric.function if isinstance(task.metric, Metric) else task.metric
+    digest.update(code_fingerprint(task.make_model, task.loss, metric, task.schedule, task.augment).encode())
     for split in (task.train, task.validation, task.test):
         for tensor in split or ():
             digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
@@ -311,27 +309,12 @@ _CODE_AND_DATA = {"train", "validation", "test", "make_model", "loss", "metric",
 
 def _local_module_files(directory: Path) -> set[Path]:
     """Files of imported modules that live under ``directory`` (not installed packages, not decaylab)."""
-    own_package = Path(__file__).resolve().parents[1]
     files = set()
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
-        if not file:
-            continue
-        if not Path(file).is_absolute():  # torch registers pseudo-modules with relative file names
+        if not file or not Path(file).is_absolute():  # torch registers pseudo-modules with relative file names
             continue
         path = Path(file).resolve()
-        if (
-            path.suffix == ".py"
-            and path.is_relative_to(directory)
-            and not path.is_relative_to(own_package)
-            and not {"site-packages", "dist-packages"} & set(path.parts)
-        ):
+        if path.suffix == ".py" and path.is_relative_to(directory) and is_user_file(path):
             files.add(path)
     return files
-
-
-def _source(function: Callable[..., Any]) -> str:
-    try:
-        return inspect.getsource(function)
-    except (OSError, TypeError):  # built-in or defined where no source is kept
-        return getattr(function, "__qualname__", repr(function))

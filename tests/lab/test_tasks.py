@@ -151,6 +151,76 @@ def test_a_task_built_in_python_is_keyed_by_its_code_and_data():
     assert code_identity(other_data, None) != code_identity(task, None)
 
 
+def test_a_task_built_in_python_is_keyed_by_what_its_functions_reach():
+    def task_of_width(width: int) -> Task:
+        return Task("w", (X, Y), (X, Y), lambda: nn.Sequential(nn.Linear(3, width), nn.Linear(width, 2)))
+
+    def typed_in(source: str) -> Task:  # code whose source is kept nowhere, as at a REPL or on stdin
+        namespace: dict[str, object] = {"nn": nn}
+        exec(compile(f"make_model = lambda: {source}", "<stdin>", "exec"), namespace)
+        return Task("t", (X, Y), (X, Y), namespace["make_model"])  # type: ignore[arg-type]
+
+    assert code_identity(task_of_width(16), None) == code_identity(task_of_width(16), None)
+    assert code_identity(task_of_width(16), None) != code_identity(task_of_width(32), None)
+    typed = code_identity(typed_in("nn.Linear(3, 2)"), None)
+    assert code_identity(typed_in("nn.Linear(3, 2)"), None) == typed
+    assert code_identity(typed_in("nn.Linear(3, 2, bias=False)"), None) != typed
+
+
+MODEL_ELSEWHERE = """\
+from torch import nn
+
+WIDTH = {width}
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(3, WIDTH)
+        self.head = nn.Linear(WIDTH, 2)
+
+    def forward(self, x):
+        return self.head(self.layer(x){activation})
+"""
+TASK_BESIDE = """\
+import sys
+from pathlib import Path
+
+import torch
+from decaylab import Task
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
+from net import Net
+
+
+def make_task():
+    x, y = torch.arange(60.0).view(20, 3) / 60, torch.arange(20) % 2
+    return Task("elsewhere", (x, y), (x, y), lambda: Net())
+"""
+
+
+def test_the_run_keys_see_a_model_in_another_folder_in_every_process(tmp_path):
+    """The project layout exp/task.py + src/net.py: the task file's folder does not hold the model.
+    Identities are computed in fresh processes, as two runs of the CLI would."""
+    import subprocess
+    import sys
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "task.py").write_text(TASK_BESIDE)
+    spec = f"{tmp_path / 'exp' / 'task.py'}:make_task"
+
+    def identity(width: int, activation: str = "") -> str:
+        (tmp_path / "src" / "net.py").write_text(MODEL_ELSEWHERE.format(width=width, activation=activation))
+        script = f"from decaylab.lab.study import prepare_task; print(prepare_task({spec!r}).identity)"
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+
+    first = identity(8)
+    assert identity(8) == first
+    assert identity(16) != first
+    assert identity(8, ".relu()") != first
+
+
 @pytest.mark.parametrize("function", ["classifier", "regression", "language_model"])
 def test_the_readmes_example_tasks_load_and_fit_their_data(function):
     examples = Path(__file__).parents[2] / "examples" / "tasks.py"
