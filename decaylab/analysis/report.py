@@ -90,7 +90,7 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         "",
         "## Best cell of each method",
         "",
-        f"{scale.name.capitalize()}: {spread} (members of a seed share initialization and minibatches).",
+        f"{scale.name[:1].upper()}{scale.name[1:]}: {spread} (members of a seed share initialization and minibatches).",
         "",
         f"| method | rule | λ means | best α | best λ | {scale.selected_on} {scale.name} | test {scale.name} "
         + ("" if metric_is_loss else "| test loss ")

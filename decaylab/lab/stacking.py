@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
+from torch.utils._pytree import tree_map
 
 from decaylab.optim import param_groups
 
@@ -34,7 +36,8 @@ class StackedModel:
     """``members`` copies of ``module``, all starting from its current weights.
 
     ``parameters`` and ``buffers`` map the module's names to stacked tensors ``(M, *shape)``;
-    ``self(x)`` returns every member's output ``(M, *output_shape)`` for one shared batch.
+    ``self(x)`` returns every member's output ``(M, *output_shape)`` for one shared batch (for a
+    module that returns a tuple or dict, the same structure with every tensor stacked).
     """
 
     def __init__(self, module: nn.Module, members: int) -> None:
@@ -60,7 +63,7 @@ class StackedModel:
                 restore()
                 parameters = {name: p[member] for name, p in self.parameters.items()}
                 outputs.append(self._member_forward(parameters, {n: b[member] for n, b in buffers.items()}, x))
-        return torch.stack(outputs)
+        return tree_map(lambda *members: torch.stack(members), *outputs)  # a tuple or dict output: leaf by leaf
 
     def _member_forward(self, parameters: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor) -> Tensor:
         return functional_call(self.module, (parameters, buffers), (x,))  # type: ignore[no-any-return]
@@ -69,7 +72,7 @@ class StackedModel:
         """``function(output_m, target)`` for every member: ``(M,)``."""
         if self.batched:
             return vmap(function, in_dims=(0, None))(outputs, target)  # type: ignore[no-any-return]
-        return torch.stack([function(output, target) for output in outputs])
+        return torch.stack([function(tree_map(itemgetter(m), outputs), target) for m in range(self.members)])
 
     def choose_batching(self, x: Tensor, target: Tensor, loss: MemberFunction) -> None:
         """Use ``vmap`` where it pays and one training step of model and loss runs under it, else loop.

@@ -100,6 +100,11 @@ class Task:
             raise UsageError(f"task {self.name}: warmup must be a fraction in [0, 1), got {self.warmup}")
         if self.clip is not None and not self.clip > 0:
             raise UsageError(f"task {self.name}: clip must be > 0 (or None), got {self.clip}")
+        if isinstance(self.make_model, nn.Module):
+            raise UsageError(
+                f"task {self.name}: make_model must be a function that returns a new model, not a model; "
+                "write make_model=lambda: ..."
+            )
         if not callable(self.make_model):
             raise UsageError(f"task {self.name}: make_model must be a function returning an nn.Module")
         resolve_metric(self._metric_asked, self.objective)  # a bad metric fails here, when the task is made

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.utils._pytree import tree_leaves
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.probes import PROXADAM_STEP, ProxAdamStep
@@ -169,22 +170,44 @@ def check_task(task: Task, device: str = "cpu") -> None:
         raise UsageError(f"task {task.name}: the model has no trainable parameters")
     stacked = StackedModel(model.to(device), members=2)
     x, y = _on_device((task.train[0][: task.batch_size], task.train[1][: task.batch_size]), torch.float32, device)
+    if task.loss is None and y.dtype != torch.int64:
+        raise UsageError(
+            f"task {task.name}: the default loss is cross-entropy over class labels, but the targets are {y.dtype}; "
+            "give int64 labels (y.long()), or give the Task a loss, e.g. loss=torch.nn.functional.mse_loss"
+        )
     try:
         with warnings.catch_warnings():  # torch's losses only warn when output and target broadcast
             warnings.filterwarnings("error", message="Using a target size")
             stacked.choose_batching(x, y, task.objective)
             outputs = stacked(x)
+            if task.loss is None and not isinstance(outputs, Tensor):
+                raise UsageError(
+                    f"task {task.name}: the model returns a {type(outputs).__name__}, and the default cross-entropy "
+                    "needs a tensor of logits; give the Task a loss(output, target) that takes the model's output"
+                )
             losses = stacked.per_member(task.objective, outputs, y)
             losses.sum().backward()
-            stacked.per_member(task.selection_metric.function, outputs.detach(), y)
+            with torch.no_grad():
+                scores = stacked.per_member(task.selection_metric.function, outputs, y)
+    except UsageError:
+        raise
     except Exception as error:
-        shapes = f"output {tuple(outputs.shape[1:])}, " if "outputs" in locals() else ""
+        shapes = f"output {_shapes(outputs)}, " if "outputs" in locals() else ""
         shapes += f"target {tuple(y.shape)} {y.dtype}"
         raise UsageError(f"task {task.name}: one training batch failed ({shapes}): {one_line(error)}") from error
-    if losses.shape != (2,):
-        raise UsageError(
-            f"task {task.name}: the loss must return one number per batch, got shape {tuple(losses.shape)}"
-        )
+    for what, values in (("loss", losses), (f"metric ({task.selection_metric.name})", scores)):
+        if values.shape != (2,):
+            raise UsageError(
+                f"task {task.name}: the {what} must return one number per batch, got shape {tuple(values.shape[1:])}"
+            )
+
+
+def _shapes(outputs: Any) -> str:
+    """One member's output shapes: ``(B, K)``, or e.g. ``tuple[(B, K), (B,)]`` for a model returning several."""
+    if isinstance(outputs, Tensor):
+        return str(tuple(outputs.shape[1:]))
+    leaves = [str(tuple(leaf.shape[1:])) for leaf in tree_leaves(outputs) if isinstance(leaf, Tensor)]
+    return f"{type(outputs).__name__}[{', '.join(leaves)}]"
 
 
 ProgressCallback = Callable[[int], None]

@@ -277,7 +277,7 @@ BAD_TASKS = [
     ),
     ("return Task('t', (x, y), (x, y), lambda: nn.Linear(5, 3))", ["one training batch failed", "mat1 and mat2"]),
     ("return Task('t', (x, y + 3), (x, y), lambda: nn.Linear(4, 3), epochs=1)", ["out of bounds"]),
-    ("return Task('t', (x, y.float()), (x, y), lambda: nn.Linear(4, 3), epochs=1)", ["one training batch failed"]),
+    ("return Task('t', (x, y.float()), (x, y), lambda: nn.Linear(4, 3), epochs=1)", ["float32; give int64 labels"]),
     ("return Task('t', (x, y[:50]), (x, y), lambda: nn.Linear(4, 3))", ["60 inputs but 50 targets"]),
     ("return Task('t', (x[:0], y[:0]), (x, y), lambda: nn.Linear(4, 3))", ["train set is empty"]),
     ("return Task('t', (x, y), (x[:0], y[:0]), lambda: nn.Linear(4, 3))", ["test set is empty"]),

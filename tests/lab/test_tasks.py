@@ -1,6 +1,7 @@
 """Tasks: the contract's checks, built-in tasks that λ reaches, run keys that see the task's code."""
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from decaylab.lab.errors import UsageError
 from decaylab.lab.stacking import StackedModel, batchnorm_fed_weights
 from decaylab.lab.study import prepare_task
 from decaylab.lab.tasks import BUILT_IN, code_identity
-from decaylab.lab.train import check_task
+from decaylab.lab.train import RunConfig, check_task, train_unit
 from decaylab.optim import param_groups
 
 from .tiny_task import make_task
@@ -54,7 +55,9 @@ def test_a_task_with_bad_data_or_settings_is_refused_with_what_to_fix(options, w
     [
         (lambda: nn.Linear(4, 2), Y, "one training batch failed.*mat1 and mat2"),  # input width 3, not 4
         (lambda: nn.Linear(3, 2), Y + 5, "one training batch failed.*out of bounds"),  # labels 5, 6 for 2 classes
-        (lambda: nn.Linear(3, 2), Y.float(), "one training batch failed"),  # float labels for cross-entropy
+        (lambda: nn.Linear(3, 2), Y.float(), "cross-entropy over class labels, but the targets are torch.float32"),
+        (lambda: nn.Linear(3, 2), Y.to(torch.uint8), "targets are torch.uint8; give int64 labels"),
+        (lambda: TwoOutputs(), Y, "returns a tuple, and the default cross-entropy needs a tensor"),
         (lambda: nn.ReLU(), Y, "no trainable parameters"),
         (lambda: 1 / 0, Y, "make_model\\(\\) raised ZeroDivisionError"),
         (lambda: "a model", Y, "must return an nn.Module"),
@@ -63,6 +66,50 @@ def test_a_task_with_bad_data_or_settings_is_refused_with_what_to_fix(options, w
 def test_a_model_that_does_not_fit_its_data_fails_in_one_batch_before_training(make_model, target, words):
     with pytest.raises(UsageError, match=words):
         check_task(Task("bad", (X, target), (X, target), make_model, batch_size=10))
+
+
+class TwoOutputs(nn.Module):
+    """Logits and an auxiliary output, as many research models return."""
+
+    def __init__(self, convolution: bool = False) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Unflatten(1, (1, 3)), nn.Conv1d(1, 2, 3)) if convolution else nn.Identity()
+        self.head = nn.Linear(2 if convolution else 3, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.head(self.features(x).flatten(1))
+        return logits, logits.square().mean(-1)
+
+
+def logits_loss(output: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(output[0], target) + 0.1 * output[1].mean()
+
+
+@pytest.mark.parametrize("convolution", [False, True], ids=["vmap", "loop over members"])
+def test_a_model_that_returns_a_tuple_trains_with_a_loss_that_takes_it(convolution):
+    task = Task("tuple", (X, Y), (X, Y), lambda: TwoOutputs(convolution), loss=logits_loss, metric="loss",
+                epochs=2, batch_size=10)  # fmt: skip
+    check_task(task)
+    stacked = StackedModel(task.make_model(), members=3)
+    stacked.choose_batching(X, Y, logits_loss)
+    assert stacked.batched is not convolution  # convolutions loop over members on the CPU
+    logits, extra = stacked(X)
+    assert logits.shape == (3, len(X), 2) and extra.shape == (3, len(X))
+    runs = [RunConfig("tuple", "adamw", lr, 0.1, seed=0, epochs=2, batch_size=10) for lr in (1e-3, 1e-2)]
+    results = train_unit(task, runs)
+    assert [result.status for result in results] == ["done", "done"]
+    assert results[0].final != results[1].final
+
+
+def test_a_metric_must_give_one_number_per_batch():
+    task = Task("m", (X, Y), (X, Y), linear, metric=lambda output, target: (output.argmax(-1) == target).double())
+    with pytest.raises(UsageError, match=r"metric \(.*\) must return one number per batch, got shape \(10,\)"):
+        check_task(replace(task, batch_size=10))
+
+
+def test_a_model_instead_of_a_function_that_makes_one_is_refused():
+    with pytest.raises(UsageError, match="make_model must be a function that returns a new model, not a model"):
+        Task("m", (X, Y), (X, Y), nn.Linear(3, 2))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("target_shape", [(len(X),), (len(X), 3)])
