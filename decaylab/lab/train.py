@@ -200,6 +200,28 @@ def check_task(task: Task, device: str = "cpu") -> None:
             raise UsageError(
                 f"task {task.name}: the {what} must return one number per batch, got shape {tuple(values.shape[1:])}"
             )
+    if task.loss is not None and isinstance(outputs, Tensor):
+        _refuse_a_broadcasting_loss(task, outputs[0].detach(), y)
+
+
+def _refuse_a_broadcasting_loss(task: Task, output: Tensor, target: Tensor) -> None:
+    """A ``(B, 1)`` output against ``(B,)`` targets (or the reverse) that the loss broadcasts to
+    ``(B, B)``: it trains on every pair of examples. torch's losses warn, which the check makes an
+    error; a hand-written loss is caught here, as the only loss that changes when the trailing 1
+    is squeezed away."""
+    if output.shape == (*target.shape, 1):
+        squeezed = (output.squeeze(-1), target)
+    elif target.shape == (*output.shape, 1):
+        squeezed = (output, target.squeeze(-1))
+    else:
+        return
+    with torch.no_grad():
+        if torch.allclose(task.objective(output, target), task.objective(*squeezed)):
+            return
+    raise UsageError(
+        f"task {task.name}: the loss broadcasts the output {tuple(output.shape)} against the target "
+        f"{tuple(target.shape)} to every pair of examples; give them the same shape (e.g. y.unsqueeze(1))"
+    )
 
 
 def _shapes(outputs: Any) -> str:

@@ -122,6 +122,21 @@ def test_a_regression_whose_output_broadcasts_against_its_target_is_refused(targ
         check_task(task)
 
 
+@pytest.mark.parametrize("column_output", [True, False], ids=["(B, 1) output", "(B, 1) target"])
+def test_a_hand_written_loss_that_broadcasts_is_refused_and_one_that_squeezes_is_not(column_output):
+    """torch does not warn for a hand-written loss: ((o − y)²).mean() over (B, 1) and (B,) is a (B, B) mean."""
+    target = torch.randn(len(X), generator=torch.Generator().manual_seed(0))
+    if column_output:
+        model = lambda: nn.Linear(3, 1)  # noqa: E731
+    else:
+        model, target = (lambda: nn.Sequential(nn.Linear(3, 1), nn.Flatten(0))), target[:, None]
+    task = Task("r", (X, target), (X, target), model, loss=lambda o, y: ((o - y) ** 2).mean(), batch_size=10)
+    with pytest.raises(UsageError, match=r"the loss broadcasts the output .* to every pair of examples"):
+        check_task(task)
+    squeezing = replace(task, loss=lambda o, y: ((o.reshape(y.shape) - y) ** 2).mean())
+    check_task(squeezing)
+
+
 def test_every_built_in_model_has_parameters_that_weight_decay_reaches():
     for name in BUILT_IN:
         if name.startswith("cifar10"):
