@@ -49,7 +49,7 @@ def draw_heatmaps(grids: Sequence[MethodGrid], path: Path, title: str) -> None:
     columns = 2 if len(grids) == 4 else min(3, len(grids))  # four panels as 2 × 2, not 3 + 1
     rows = math.ceil(len(grids) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns + 1.2, 4.3 * rows + 0.9), squeeze=False)
-    figure.subplots_adjust(hspace=0.35)
+    figure.subplots_adjust(hspace=0.35, wspace=0.4)  # room for the next panel's λ label
     colormap = COLORMAP if scale.higher_is_better else COLORMAP + "_r"
     image = None
     for axis, grid in zip(axes.flat, grids, strict=False):
