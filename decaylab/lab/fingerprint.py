@@ -95,6 +95,8 @@ class _Walk:
             file = Path(getattr(value, "__file__", None) or "")
             users = file.suffix == ".py" and file.is_absolute() and is_user_file(file)
             self.feed("module", value.__name__, file.read_bytes() if users else b"")
+        elif callable(value) and hasattr(value, "__wrapped__") and not inspect.isclass(value):  # a decorated function
+            self.visit(value.__wrapped__)
         elif isinstance(value, functools.partial):
             self.visit((value.func, value.args, value.keywords))
         elif isinstance(value, (staticmethod, classmethod)):
