@@ -1,5 +1,6 @@
 """Tasks: the contract's checks, built-in tasks that λ reaches, run keys that see the task's code."""
 
+import functools
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -227,6 +228,14 @@ def test_a_task_built_in_python_is_keyed_by_what_its_functions_reach():
     typed = code_identity(typed_in("nn.Linear(3, 2)"), None)
     assert code_identity(typed_in("nn.Linear(3, 2)"), None) == typed
     assert code_identity(typed_in("nn.Linear(3, 2, bias=False)"), None) != typed
+
+    def behind_a_decorator(width: int) -> Task:
+        namespace: dict[str, object] = {"nn": nn, "functools": functools}
+        source = f"@functools.cache\ndef width():\n    return {width}\n\nmake_model = lambda: nn.Linear(3, width())"
+        exec(compile(source, "<stdin>", "exec"), namespace)
+        return Task("d", (X, Y), (X, Y), namespace["make_model"])  # type: ignore[arg-type]
+
+    assert code_identity(behind_a_decorator(2), None) != code_identity(behind_a_decorator(3), None)
 
 
 MODEL_ELSEWHERE = """\
