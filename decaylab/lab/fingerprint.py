@@ -11,13 +11,16 @@ the digest, so the same code gives the same fingerprint in every process.
 
 from __future__ import annotations
 
+import argparse
+import enum
 import functools
 import hashlib
 import inspect
+import re
 import sys
 import sysconfig
 import types
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -31,8 +34,13 @@ _DECAYLAB = Path(__file__).resolve().parents[1]
 def code_fingerprint(*roots: object) -> str:
     """A hex digest of ``roots`` and of the user code they reach."""
     walk = _Walk()
-    for root in roots:
-        walk.visit(root)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 100_000))  # long chains of user objects; the walk is plain Python calls
+    try:
+        for root in roots:
+            walk.visit(root)
+    finally:
+        sys.setrecursionlimit(limit)
     return walk.digest.hexdigest()
 
 
@@ -57,10 +65,16 @@ def _module_is_users(name: str | None) -> bool:
     return file is not None and is_user_file(Path(file))  # no file: a built-in or frozen module
 
 
+VALUES = (enum.Enum, PurePath, torch.dtype, torch.device, range, slice)
+"""Library objects whose ``repr`` is their value. Other library objects count by their type alone:
+a ``repr`` may hold what changes between processes (``os.environ``, set order, addresses)."""
+
+
 class _Walk:
     def __init__(self) -> None:
         self.digest = hashlib.sha256()
-        self.seen: set[int] = set()
+        self.seen: dict[int, object] = {}
+        """Visited objects by id, kept alive so that no later object can take a visited one's id."""
 
     def feed(self, *parts: object) -> None:
         for part in parts:
@@ -75,27 +89,32 @@ class _Walk:
         if id(value) in self.seen:
             self.feed("seen")
             return
-        self.seen.add(id(value))
+        self.seen[id(value)] = value
         if isinstance(value, (tuple, list)):
             self.feed(type(value).__name__, len(value))
             for item in value:
                 self.visit(item)
         elif isinstance(value, (set, frozenset)):
-            self.visit(sorted(value, key=repr))
+            self.visit(sorted(value, key=_stable_repr))
         elif isinstance(value, dict):
-            for key in sorted(value, key=repr):
+            for key in sorted(value, key=_stable_repr):
                 self.visit(key)
                 self.visit(value[key])
         elif isinstance(value, torch.Tensor):
-            tensor = value.detach().cpu().contiguous()
-            self.feed("tensor", tensor.dtype, tuple(tensor.shape), tensor.view(torch.uint8).numpy().tobytes())
+            self._tensor(value)
         elif isinstance(value, np.ndarray):
-            self.feed("array", value.dtype, value.shape, np.ascontiguousarray(value).tobytes())
+            contents = value.tolist() if value.dtype == object else np.ascontiguousarray(value).tobytes()
+            self.feed("array", value.dtype, value.shape)
+            self.visit(contents)
         elif isinstance(value, types.ModuleType):
-            file = Path(getattr(value, "__file__", None) or "")
-            users = file.suffix == ".py" and file.is_absolute() and is_user_file(file)
-            self.feed("module", value.__name__, file.read_bytes() if users else b"")
-        elif callable(value) and hasattr(value, "__wrapped__") and not inspect.isclass(value):  # a decorated function
+            self._module(value)
+        elif inspect.ismethod(value):
+            self.visit((value.__func__, value.__self__))
+        elif inspect.isfunction(value):
+            self._function(value)
+        elif inspect.isclass(value):
+            self._class(value)
+        elif callable(value) and hasattr(value, "__wrapped__"):  # a decorated function (functools.cache, wraps)
             self.visit(value.__wrapped__)
         elif isinstance(value, functools.partial):
             self.visit((value.func, value.args, value.keywords))
@@ -103,19 +122,46 @@ class _Walk:
             self.visit(value.__func__)
         elif isinstance(value, property):
             self.visit((value.fget, value.fset, value.fdel))
-        elif inspect.ismethod(value):
-            self.visit((value.__func__, value.__self__))
-        elif inspect.isfunction(value):
-            self._function(value)
-        elif inspect.isclass(value):
-            self._class(value)
-        elif isinstance(value, nn.Module):
-            self.visit((type(value), value.state_dict()))
-        elif _module_is_users(type(value).__module__) and hasattr(value, "__dict__"):
+        elif isinstance(value, torch.Generator):
+            self.visit(value.get_state())
+        elif isinstance(value, np.random.Generator):
+            self.visit(value.bit_generator.state)
+        elif isinstance(value, (nn.Module, types.SimpleNamespace, argparse.Namespace)):
             self.visit((type(value), vars(value)))
-        else:  # an installed library's object (a dtype, a device, an enum): its type and a stable repr
-            text = repr(value)
-            self.feed(type(value).__module__, type(value).__qualname__, "" if " at 0x" in text else text)
+        elif isinstance(value, VALUES):
+            self.feed(type(value).__qualname__, repr(value))
+        elif _module_is_users(type(value).__module__):  # an instance of the user's own class
+            slots = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ())]
+            fields = vars(value) if hasattr(value, "__dict__") else {}
+            self.visit((type(value), fields, {name: getattr(value, name, None) for name in slots}))
+        else:
+            self.feed(type(value).__module__, type(value).__qualname__)
+
+    def _tensor(self, tensor: torch.Tensor) -> None:
+        tensor = tensor.detach()
+        self.feed("tensor", tensor.dtype, tuple(tensor.shape), tensor.layout)
+        if tensor.is_meta:  # no data
+            return
+        dense = tensor.to_dense() if tensor.layout != torch.strided else tensor
+        self.feed(dense.cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+
+    def _module(self, module: types.ModuleType) -> None:
+        """A user module: its file, and what it takes from other modules (``from deeper import act``),
+        and its loaded submodules (``import package`` then ``package.models.net``)."""
+        self.feed("module", module.__name__)
+        file = Path(getattr(module, "__file__", None) or "")
+        if not (file.suffix == ".py" and file.is_absolute() and is_user_file(file)):
+            return
+        self.feed(file.read_bytes())
+        for name, value in sorted(vars(module).items()):
+            code = inspect.isfunction(value) or inspect.isclass(value)
+            if isinstance(value, types.ModuleType) or (code and value.__module__ != module.__name__):
+                self.feed(name)
+                self.visit(value)
+        if hasattr(module, "__path__"):  # a package
+            for name in sorted(sys.modules):
+                if name.startswith(module.__name__ + ".") and "." not in name[len(module.__name__) + 1 :]:
+                    self.visit(sys.modules[name])
 
     def _function(self, function: types.FunctionType) -> None:
         self.feed("function", function.__module__, function.__qualname__)
@@ -141,6 +187,8 @@ class _Walk:
         if not _module_is_users(cls.__module__):
             return
         self.visit([base for base in cls.__bases__ if base is not object])
+        if type(cls) is not type:  # a metaclass
+            self.visit(type(cls))
         for name, attribute in sorted(vars(cls).items()):
             if name not in ("__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"):
                 self.feed(name)
@@ -153,6 +201,11 @@ class _Walk:
                 self._code(constant)
             else:
                 self.visit(constant)
+
+
+def _stable_repr(value: object) -> str:
+    """``repr`` without memory addresses: an order for keys that is the same in every process."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
 
 def _names(code: types.CodeType) -> set[str]:

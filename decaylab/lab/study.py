@@ -17,7 +17,16 @@ from decaylab.lab.errors import UsageError
 from decaylab.lab.executors import Executor, Job, Unit
 from decaylab.lab.schedules import SCHEDULES
 from decaylab.lab.store import ResultStore
-from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK, Task, absolute_spec, code_identity, load_task, short_name
+from decaylab.lab.tasks import (
+    BUILT_IN,
+    DEFAULT_TASK,
+    Task,
+    absolute_spec,
+    code_identity,
+    load_task,
+    one_line,
+    short_name,
+)
 from decaylab.lab.train import TASK_SCHEDULE, RunConfig, check_task, unit_key
 from decaylab.optim import METHODS, param_groups
 
@@ -163,7 +172,11 @@ def prepare_task(source: str | Task, data_dir: Path | None = None, device: str =
     check_task(task, device)
     if isinstance(source, str) and source in BUILT_IN:
         return task
-    return replace(task, identity=code_identity(task, source if isinstance(source, str) else None))
+    try:
+        identity = code_identity(task, source if isinstance(source, str) else None)
+    except Exception as error:  # an object the walk cannot read: say so in one line
+        raise UsageError(f"task {task.name}: could not read its code for the run keys: {one_line(error)}") from error
+    return replace(task, identity=identity)
 
 
 def _check_decay_reaches_the_model(task: Task, planned: Sequence[RunConfig]) -> None:

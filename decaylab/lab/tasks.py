@@ -260,9 +260,11 @@ def _load_from_file(file: str, function: str) -> Task:
     module_spec = importlib.util.spec_from_file_location(f"decaylab_task_{path.stem}", path)
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module  # as an import would: dataclasses look their module up there
     try:
         module_spec.loader.exec_module(module)
     except Exception as error:
+        del sys.modules[module_spec.name]
         raise UsageError(f"task file {file} failed to import: {one_line(error)}") from error
     make_task = getattr(module, function, None)
     if not callable(make_task):

@@ -1,7 +1,9 @@
 """Tasks: the contract's checks, built-in tasks that λ reaches, run keys that see the task's code."""
 
+import dataclasses
 import functools
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -237,21 +239,39 @@ def test_a_task_built_in_python_is_keyed_by_what_its_functions_reach():
 
     assert code_identity(behind_a_decorator(2), None) != code_identity(behind_a_decorator(3), None)
 
+    @dataclasses.dataclass
+    class Config:
+        width: int
+
+    def configured(width: int) -> Task:  # a user object reached through a closure
+        config = Config(width)
+        return Task("c", (X, Y), (X, Y), lambda: nn.Linear(3, config.width))
+
+    assert code_identity(configured(4), None) == code_identity(configured(4), None)
+    assert code_identity(configured(4), None) != code_identity(configured(5), None)
+
 
 MODEL_ELSEWHERE = """\
+import types
+from os import environ
+
+import torch
 from torch import nn
 
 WIDTH = {width}
+OPTIONS = types.SimpleNamespace(tags={{"alpha", "beta", "gamma", "delta"}}, scale=torch.tensor(1.0))
 
 
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
-        self.layer = nn.Linear(3, WIDTH)
+        self.layer = nn.Linear(3, WIDTH * len(OPTIONS.tags) // 4)
         self.head = nn.Linear(WIDTH, 2)
 
     def forward(self, x):
-        return self.head(self.layer(x){activation})
+        if environ.get("NET_DEBUG"):
+            print(x.shape)
+        return self.head(self.layer(x){activation}) * OPTIONS.scale
 """
 TASK_BESIDE = """\
 import sys
@@ -281,13 +301,16 @@ def test_the_run_keys_see_a_model_in_another_folder_in_every_process(tmp_path):
     (tmp_path / "exp" / "task.py").write_text(TASK_BESIDE)
     spec = f"{tmp_path / 'exp' / 'task.py'}:make_task"
 
-    def identity(width: int, activation: str = "") -> str:
+    def identity(width: int, activation: str = "", hash_seed: str = "1") -> str:
         (tmp_path / "src" / "net.py").write_text(MODEL_ELSEWHERE.format(width=width, activation=activation))
         script = f"from decaylab.lab.study import prepare_task; print(prepare_task({spec!r}).identity)"
-        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        environment = {**os.environ, "PYTHONHASHSEED": hash_seed, "UNRELATED": hash_seed}
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment)
+        assert run.returncode == 0, run.stderr
+        return run.stdout
 
     first = identity(8)
-    assert identity(8) == first
+    assert identity(8, hash_seed="2") == first  # set order and the environment change, the code does not
     assert identity(16) != first
     assert identity(8, ".relu()") != first
 
