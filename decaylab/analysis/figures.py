@@ -105,7 +105,8 @@ def draw_learning_curves(
         loss_axis.plot(epochs, mean[:, 0], label=label)
     metric_axis.set(xlabel="epoch", ylabel=scale.label, title=f"{scale.label}, best cell per method")
     loss_axis.set(xlabel="epoch", ylabel="training loss", yscale="log", title="training loss, best cell per method")
-    metric_axis.legend(fontsize=8)
+    if metric_axis.lines:  # none when every run diverged
+        metric_axis.legend(fontsize=8)
     metric_axis.grid(alpha=0.3)
     loss_axis.grid(alpha=0.3)
     figure.suptitle(title, fontsize=11)

@@ -49,6 +49,8 @@ class StackedModel:
         self.buffers = {name: _stack(b, members) for name, b in module.named_buffers()}
         self.batched = True
         """``vmap`` over members (True) or a loop over members (False, for layers without batching rules)."""
+        self.looped: set[MemberFunction] = set()
+        """Losses and metrics that ``vmap`` cannot batch: they loop over members even when the model does not."""
 
     def __call__(self, x: Tensor) -> Tensor:
         return self._forward(x, self.buffers)
@@ -69,10 +71,18 @@ class StackedModel:
         return functional_call(self.module, (parameters, buffers), (x,))  # type: ignore[no-any-return]
 
     def per_member(self, function: MemberFunction, outputs: Tensor, target: Tensor) -> Tensor:
-        """``function(output_m, target)`` for every member: ``(M,)``."""
-        if self.batched:
-            return vmap(function, in_dims=(0, None))(outputs, target)  # type: ignore[no-any-return]
-        return torch.stack([function(tree_map(itemgetter(m), outputs), target) for m in range(self.members)])
+        """``function(output_m, target)`` for every member: ``(M,)``.
+
+        A function that ``vmap`` cannot batch (a metric that calls ``.item()``, numpy or
+        scikit-learn, or returns a Python float) loops over the members, from its first call on.
+        """
+        if self.batched and function not in self.looped:
+            try:
+                return vmap(function, in_dims=(0, None))(outputs, target)  # type: ignore[no-any-return]
+            except Exception:  # any real error shows again in the loop
+                self.looped.add(function)
+        values = [function(tree_map(itemgetter(m), outputs), target) for m in range(self.members)]
+        return torch.stack([torch.as_tensor(value, device=target.device) for value in values])
 
     def choose_batching(self, x: Tensor, target: Tensor, loss: MemberFunction) -> None:
         """Use ``vmap`` where it pays and one training step of model and loss runs under it, else loop.

@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.utils._pytree import tree_leaves
 
 from decaylab.lab.errors import UsageError
+from decaylab.lab.objectives import ACCURACY
 from decaylab.lab.probes import PROXADAM_STEP, ProxAdamStep
 from decaylab.lab.schedules import SCHEDULES, Schedule, multipliers, with_warmup
 from decaylab.lab.stacking import StackedModel, batchnorm_fed_weights
@@ -180,10 +181,13 @@ def check_task(task: Task, device: str = "cpu") -> None:
             warnings.filterwarnings("error", message="Using a target size")
             stacked.choose_batching(x, y, task.objective)
             outputs = stacked(x)
-            if task.loss is None and not isinstance(outputs, Tensor):
+            needs_logits = [what for what, default in (("loss", task.loss is None),
+                            ("metric", task.selection_metric is ACCURACY)) if default]  # fmt: skip
+            if needs_logits and not isinstance(outputs, Tensor):
                 raise UsageError(
-                    f"task {task.name}: the model returns a {type(outputs).__name__}, and the default cross-entropy "
-                    "needs a tensor of logits; give the Task a loss(output, target) that takes the model's output"
+                    f"task {task.name}: the model returns a {type(outputs).__name__}, and the default "
+                    f"{' and '.join(needs_logits)} need a tensor of logits; give the Task a "
+                    f"{' and a '.join(needs_logits)} that take the model's output"
                 )
             losses = stacked.per_member(task.objective, outputs, y)
             losses.sum().backward()
@@ -194,7 +198,9 @@ def check_task(task: Task, device: str = "cpu") -> None:
     except Exception as error:
         shapes = f"output {_shapes(outputs)}, " if "outputs" in locals() else ""
         shapes += f"target {tuple(y.shape)} {y.dtype}"
-        raise UsageError(f"task {task.name}: one training batch failed ({shapes}): {one_line(error)}") from error
+        hint = (" (the default cross-entropy wants classes on the output's last dimension and labels of its other "
+                "dimensions; else give the Task a loss)") if task.loss is None else ""  # fmt: skip
+        raise UsageError(f"task {task.name}: one training batch failed ({shapes}): {one_line(error)}{hint}") from error
     for what, values in (("loss", losses), (f"metric ({task.selection_metric.name})", scores)):
         if values.shape != (2,):
             raise UsageError(
@@ -208,20 +214,40 @@ def _refuse_a_broadcasting_loss(task: Task, output: Tensor, target: Tensor) -> N
     """A ``(B, 1)`` output against ``(B,)`` targets (or the reverse) that the loss broadcasts to
     ``(B, B)``: it trains on every pair of examples. torch's losses warn, which the check makes an
     error; a hand-written loss is caught here, as the only loss that changes when the trailing 1
-    is squeezed away."""
+    is squeezed away. Float targets are replaced by random ones in [0, 1) for the comparison
+    (constant targets, a batch sorted by label, would hide it) unless the loss refuses those."""
     if output.shape == (*target.shape, 1):
-        squeezed = (output.squeeze(-1), target)
+        column = "output"
     elif target.shape == (*output.shape, 1):
-        squeezed = (output, target.squeeze(-1))
+        column = "target"
     else:
         return
-    with torch.no_grad():
-        if torch.allclose(task.objective(output, target), task.objective(*squeezed)):
+    candidates = [target]
+    if target.is_floating_point():
+        candidates.insert(0, torch.rand(target.shape, generator=torch.Generator().manual_seed(0)).to(target))
+    for candidate in candidates:
+        squeezed = (output.squeeze(-1), candidate) if column == "output" else (output, candidate.squeeze(-1))
+        try:
+            whole, apart = (
+                _loss_with_fixed_randomness(task, output, candidate),
+                _loss_with_fixed_randomness(task, *squeezed),
+            )
+        except Exception:  # the loss refuses these targets: try the real ones
+            continue
+        if torch.allclose(whole, apart, equal_nan=True):
             return
-    raise UsageError(
-        f"task {task.name}: the loss broadcasts the output {tuple(output.shape)} against the target "
-        f"{tuple(target.shape)} to every pair of examples; give them the same shape (e.g. y.unsqueeze(1))"
-    )
+        raise UsageError(
+            f"task {task.name}: the loss broadcasts the output {tuple(output.shape)} against the target "
+            f"{tuple(target.shape)} to every pair of examples; give them the same shape (e.g. y.unsqueeze(1))"
+        )
+
+
+@torch.no_grad()
+def _loss_with_fixed_randomness(task: Task, output: Tensor, target: Tensor) -> Tensor:
+    """The loss, with the random generator at the same state every call (a loss may draw random numbers)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return task.objective(output, target)
 
 
 def _shapes(outputs: Any) -> str:

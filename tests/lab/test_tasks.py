@@ -60,7 +60,12 @@ def test_a_task_with_bad_data_or_settings_is_refused_with_what_to_fix(options, w
         (lambda: nn.Linear(3, 2), Y + 5, "one training batch failed.*out of bounds"),  # labels 5, 6 for 2 classes
         (lambda: nn.Linear(3, 2), Y.float(), "cross-entropy over class labels, but the targets are torch.float32"),
         (lambda: nn.Linear(3, 2), Y.to(torch.uint8), "targets are torch.uint8; give int64 labels"),
-        (lambda: TwoOutputs(), Y, "returns a tuple, and the default cross-entropy needs a tensor"),
+        (lambda: TwoOutputs(), Y, "returns a tuple, and the default loss and metric need a tensor of logits"),
+        (
+            lambda: nn.Sequential(nn.Linear(3, 4), nn.Unflatten(1, (2, 2))),
+            Y,
+            "the default cross-entropy wants classes on the output's last dimension",
+        ),  # (B, C, L) logits, (B,) labels
         (lambda: nn.ReLU(), Y, "no trainable parameters"),
         (lambda: 1 / 0, Y, "make_model\\(\\) raised ZeroDivisionError"),
         (lambda: "a model", Y, "must return an nn.Module"),
@@ -110,6 +115,17 @@ def test_a_metric_must_give_one_number_per_batch():
         check_task(replace(task, batch_size=10))
 
 
+def test_a_metric_that_vmap_cannot_batch_loops_over_members():
+    """A Python float (numpy, scikit-learn, .item()) is one number too."""
+    task = Task("m", (X, Y), (X, Y), linear, metric=lambda output, target: float((output.argmax(-1) == target).sum()))
+    check_task(replace(task, batch_size=10))
+    stacked = StackedModel(task.make_model(), members=3)
+    stacked.choose_batching(X, Y, task.objective)
+    assert stacked.batched
+    counts = stacked.per_member(task.selection_metric.function, stacked(X), Y)
+    assert counts.shape == (3,) and float(counts[0]) == float((stacked(X)[0].argmax(-1) == Y).sum())
+
+
 def test_a_model_instead_of_a_function_that_makes_one_is_refused():
     with pytest.raises(UsageError, match="make_model must be a function that returns a new model, not a model"):
         Task("m", (X, Y), (X, Y), nn.Linear(3, 2))  # type: ignore[arg-type]
@@ -138,6 +154,11 @@ def test_a_hand_written_loss_that_broadcasts_is_refused_and_one_that_squeezes_is
         check_task(task)
     squeezing = replace(task, loss=lambda o, y: ((o.reshape(y.shape) - y) ** 2).mean())
     check_task(squeezing)
+    noisy = replace(task, loss=lambda o, y: ((o.reshape(y.shape) - y + 0.1 * torch.randn(y.shape)) ** 2).mean())
+    check_task(noisy)  # a loss that draws random numbers is not mistaken for one that broadcasts
+    constant = replace(task, train=(X, torch.ones_like(target)), test=(X, torch.ones_like(target)))
+    with pytest.raises(UsageError, match="broadcasts"):  # constant targets (a batch sorted by label) hide nothing
+        check_task(constant)
 
 
 def test_every_built_in_model_has_parameters_that_weight_decay_reaches():
