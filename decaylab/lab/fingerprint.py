@@ -12,14 +12,21 @@ the digest, so the same code gives the same fingerprint in every process.
 from __future__ import annotations
 
 import argparse
+import collections
+import dataclasses
 import enum
 import functools
 import hashlib
 import inspect
+import numbers
+import operator
+import os
+import random
 import re
 import sys
 import sysconfig
 import types
+from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -65,9 +72,15 @@ def _module_is_users(name: str | None) -> bool:
     return file is not None and is_user_file(Path(file))  # no file: a built-in or frozen module
 
 
-VALUES = (enum.Enum, PurePath, torch.dtype, torch.device, range, slice)
-"""Library objects whose ``repr`` is their value. Other library objects count by their type alone:
-a ``repr`` may hold what changes between processes (``os.environ``, set order, addresses)."""
+STATE: dict[type, Callable[[Any], object]] = {
+    random.Random: random.Random.getstate,
+    np.random.RandomState: np.random.RandomState.get_state,
+    np.random.Generator: lambda generator: generator.bit_generator.state,
+    torch.Generator: torch.Generator.get_state,
+}
+"""Random generators, read by their state: the numbers they will draw."""
+VALUES = (numbers.Number, PurePath, torch.dtype, torch.device, range, slice, operator.itemgetter, operator.attrgetter)
+"""Library objects whose ``repr`` is their value (a fraction, a path, a device)."""
 
 
 class _Walk:
@@ -94,12 +107,12 @@ class _Walk:
             self.feed(type(value).__name__, len(value))
             for item in value:
                 self.visit(item)
-        elif isinstance(value, (set, frozenset)):
-            self.visit(sorted(value, key=_stable_repr))
-        elif isinstance(value, dict):
-            for key in sorted(value, key=_stable_repr):
+        elif isinstance(value, (set, frozenset)):  # in an order of their own: a set's follows hashes and ids
+            self.feed("set", *sorted(code_fingerprint(item) for item in value))
+        elif isinstance(value, (dict, types.MappingProxyType)):  # in insertion order, which the code decides
+            for key, item in value.items():
                 self.visit(key)
-                self.visit(value[key])
+                self.visit(item)
         elif isinstance(value, torch.Tensor):
             self._tensor(value)
         elif isinstance(value, np.ndarray):
@@ -114,27 +127,40 @@ class _Walk:
             self._function(value)
         elif inspect.isclass(value):
             self._class(value)
+        elif isinstance(value, enum.Enum):  # a member: its name and value, and its class's code and members
+            self.feed(value.name)
+            self.visit((value.value, type(value)))
+        elif inspect.isbuiltin(value):  # torch.relu, len: by name
+            self.feed("builtin", getattr(value, "__module__", None), value.__qualname__)
         elif callable(value) and hasattr(value, "__wrapped__"):  # a decorated function (functools.cache, wraps)
             self.visit(value.__wrapped__)
+            if _module_is_users(type(value).__module__):  # a decorator class of the user's: its code and fields
+                self.visit((type(value), vars(value)))
         elif isinstance(value, functools.partial):
             self.visit((value.func, value.args, value.keywords))
         elif isinstance(value, (staticmethod, classmethod)):
             self.visit(value.__func__)
         elif isinstance(value, property):
             self.visit((value.fget, value.fset, value.fdel))
-        elif isinstance(value, torch.Generator):
-            self.visit(value.get_state())
-        elif isinstance(value, np.random.Generator):
-            self.visit(value.bit_generator.state)
+        elif type(value) in STATE:
+            self.visit(STATE[type(value)](value))
+        elif isinstance(value, np.generic):  # a numpy scalar
+            self.feed(value.dtype, value.tobytes())
         elif isinstance(value, (nn.Module, types.SimpleNamespace, argparse.Namespace)):
             self.visit((type(value), vars(value)))
-        elif isinstance(value, VALUES):
-            self.feed(type(value).__qualname__, repr(value))
         elif _module_is_users(type(value).__module__):  # an instance of the user's own class
             slots = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ())]
             fields = vars(value) if hasattr(value, "__dict__") else {}
             self.visit((type(value), fields, {name: getattr(value, name, None) for name in slots}))
-        else:
+        elif isinstance(value, os._Environ):  # the environment is the process's, not the task's
+            self.feed("environ")
+        elif dataclasses.is_dataclass(value):
+            self.visit((type(value), {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}))
+        elif isinstance(value, collections.deque):
+            self.visit((type(value), list(value)))
+        elif isinstance(value, VALUES):
+            self.feed(type(value).__qualname__, _stable_repr(value))
+        else:  # another library's object counts by its type: its repr may vary between processes (set order)
             self.feed(type(value).__module__, type(value).__qualname__)
 
     def _tensor(self, tensor: torch.Tensor) -> None:
@@ -171,7 +197,7 @@ class _Walk:
             self.feed(inspect.getsource(function))
         except (OSError, TypeError):  # defined where no source is kept
             self._code(function.__code__)
-        self.visit((function.__defaults__, function.__kwdefaults__))
+        self.visit((function.__defaults__, function.__kwdefaults__, vars(function)))  # attributes: a dispatch registry
         for cell in function.__closure__ or ():
             try:
                 self.visit(cell.cell_contents)
@@ -181,6 +207,9 @@ class _Walk:
             if name in function.__globals__:
                 self.feed(name)
                 self.visit(function.__globals__[name])
+            if name in sys.modules and _module_is_users(name):  # a module imported inside, or by importlib
+                self.feed(name)
+                self.visit(sys.modules[name])
 
     def _class(self, cls: type) -> None:
         self.feed("class", cls.__module__, cls.__qualname__)
@@ -209,9 +238,12 @@ def _stable_repr(value: object) -> str:
 
 
 def _names(code: types.CodeType) -> set[str]:
-    """The global and attribute names ``code`` and the functions nested in it use."""
+    """The global, attribute and module names ``code`` and the functions nested in it use, and its
+    strings (``importlib.import_module("net")``)."""
     names = set(code.co_names)
     for constant in code.co_consts:
         if isinstance(constant, types.CodeType):
             names |= _names(constant)
+        elif isinstance(constant, str) and constant.isidentifier():
+            names.add(constant)
     return names

@@ -300,7 +300,9 @@ def code_identity(task: Task, spec: str | None) -> str:
         task_file = Path(spec.rsplit(":", 1)[0]).resolve()
         for path in [task_file, *sorted(_local_module_files(task_file.parent) - {task_file})]:
             digest.update(str(path.relative_to(task_file.parent)).encode() + path.read_bytes())
-    metric = task.metric.function if isinstance(task.metric, Metric) else task.metric
+    metric: object = task.metric
+    if isinstance(task.metric, Metric):  # its name and direction too: the store keeps them with each run
+        metric = (task.metric.function, task.metric.name, task.metric.higher_is_better)
     digest.update(code_fingerprint(task.make_model, task.loss, metric, task.schedule, task.augment).encode())
     for split in (task.train, task.validation, task.test):
         for tensor in split or ():

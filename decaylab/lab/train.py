@@ -186,8 +186,8 @@ def check_task(task: Task, device: str = "cpu") -> None:
             if needs_logits and not isinstance(outputs, Tensor):
                 raise UsageError(
                     f"task {task.name}: the model returns a {type(outputs).__name__}, and the default "
-                    f"{' and '.join(needs_logits)} need a tensor of logits; give the Task a "
-                    f"{' and a '.join(needs_logits)} that take the model's output"
+                    f"{' and '.join(needs_logits)} {'need' if len(needs_logits) > 1 else 'needs'} a tensor of "
+                    f"logits; give the Task a {' and a '.join(needs_logits)} that can take the model's output"
                 )
             losses = stacked.per_member(task.objective, outputs, y)
             losses.sum().backward()
@@ -228,14 +228,15 @@ def _refuse_a_broadcasting_loss(task: Task, output: Tensor, target: Tensor) -> N
     for candidate in candidates:
         squeezed = (output.squeeze(-1), candidate) if column == "output" else (output, candidate.squeeze(-1))
         try:
-            whole, apart = (
+            whole, again, apart = (
+                _loss_with_fixed_randomness(task, output, candidate),
                 _loss_with_fixed_randomness(task, output, candidate),
                 _loss_with_fixed_randomness(task, *squeezed),
             )
         except Exception:  # the loss refuses these targets: try the real ones
             continue
-        if torch.allclose(whole, apart, equal_nan=True):
-            return
+        if not torch.allclose(whole, again) or torch.allclose(whole, apart):
+            return  # a loss that gives another value each call (numpy's random numbers, a step count) cannot be told
         raise UsageError(
             f"task {task.name}: the loss broadcasts the output {tuple(output.shape)} against the target "
             f"{tuple(target.shape)} to every pair of examples; give them the same shape (e.g. y.unsqueeze(1))"
@@ -244,7 +245,7 @@ def _refuse_a_broadcasting_loss(task: Task, output: Tensor, target: Tensor) -> N
 
 @torch.no_grad()
 def _loss_with_fixed_randomness(task: Task, output: Tensor, target: Tensor) -> Tensor:
-    """The loss, with the random generator at the same state every call (a loss may draw random numbers)."""
+    """The loss, with torch's random generator at the same state every call (a loss may draw random numbers)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         return task.objective(output, target)
