@@ -4,9 +4,11 @@ import dataclasses
 import functools
 import math
 import os
+import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -14,6 +16,7 @@ from torch import nn
 from decaylab import Task
 from decaylab.lab import datasets, models, schedules
 from decaylab.lab.errors import UsageError
+from decaylab.lab.objectives import Metric, accuracy
 from decaylab.lab.stacking import StackedModel, batchnorm_fed_weights
 from decaylab.lab.study import prepare_task
 from decaylab.lab.tasks import BUILT_IN, code_identity
@@ -156,6 +159,8 @@ def test_a_hand_written_loss_that_broadcasts_is_refused_and_one_that_squeezes_is
     check_task(squeezing)
     noisy = replace(task, loss=lambda o, y: ((o.reshape(y.shape) - y + 0.1 * torch.randn(y.shape)) ** 2).mean())
     check_task(noisy)  # a loss that draws random numbers is not mistaken for one that broadcasts
+    numpy_noisy = replace(task, loss=lambda o, y: ((o.reshape(y.shape) - y + float(np.random.randn())) ** 2).mean())
+    check_task(numpy_noisy)  # nor one whose numbers come from elsewhere (numpy, a step count): it cannot be told
     constant = replace(task, train=(X, torch.ones_like(target)), test=(X, torch.ones_like(target)))
     with pytest.raises(UsageError, match="broadcasts"):  # constant targets (a batch sorted by label) hide nothing
         check_task(constant)
@@ -271,8 +276,18 @@ def test_a_task_built_in_python_is_keyed_by_what_its_functions_reach():
     assert code_identity(configured(4), None) == code_identity(configured(4), None)
     assert code_identity(configured(4), None) != code_identity(configured(5), None)
 
+    def holding(value: object) -> Task:  # a numpy scalar, a generator's state: read by value
+        return Task("v", (X, Y), (X, Y), lambda: nn.Linear(3, 2, bias=value is not None))
+
+    assert code_identity(holding(np.int64(4)), None) != code_identity(holding(np.int64(5)), None)
+    assert code_identity(holding(random.Random(0)), None) != code_identity(holding(random.Random(1)), None)
+    named = [Task("m", (X, Y), (X, Y), linear, metric=Metric(name, accuracy)) for name in ("top-1", "hits")]
+    assert code_identity(named[0], None) != code_identity(named[1], None)
+
 
 MODEL_ELSEWHERE = """\
+import enum
+import functools
 import types
 from os import environ
 
@@ -281,6 +296,13 @@ from torch import nn
 
 WIDTH = {width}
 OPTIONS = types.SimpleNamespace(tags={{"alpha", "beta", "gamma", "delta"}}, scale=torch.tensor(1.0))
+
+
+class Activation(enum.Enum):
+    RELU = functools.partial(torch.relu)  # its repr holds an address
+
+    def __call__(self, x):
+        return self.value(x)
 
 
 class Net(nn.Module):
@@ -292,7 +314,7 @@ class Net(nn.Module):
     def forward(self, x):
         if environ.get("NET_DEBUG"):
             print(x.shape)
-        return self.head(self.layer(x){activation}) * OPTIONS.scale
+        return self.head(Activation.RELU(self.layer(x){activation})) * OPTIONS.scale
 """
 TASK_BESIDE = """\
 import sys
