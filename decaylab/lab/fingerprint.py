@@ -2,11 +2,13 @@
 
 From each root (``make_model``, the loss, …) the walk reads a function's source (its bytecode
 where no source is kept: a REPL, stdin), its defaults, its closure and every global it names,
-and follows them into the user's own functions, classes and modules: a model class in another
-folder of the project, a constant it reads, a width captured by a closure. Installed packages,
-the standard library and decaylab count by name only; their versions belong to the
-environment, not to the task. Nothing that varies between processes (addresses, ids) enters
-the digest, so the same code gives the same fingerprint in every process.
+and follows them into the user's own functions, classes, instances and modules: a model class
+in another folder of the project, a constant it reads, a width captured by a closure. Code of
+installed packages, the standard library and decaylab counts by name (its version belongs to
+the environment, not to the task); their objects count by type, by value where the value is
+plain (a number, a path, a generator's state, a dataclass's fields). Nothing that varies between
+processes (addresses, ids, set order, the environment) enters the digest, so the same code
+gives the same fingerprint in every process.
 """
 
 from __future__ import annotations
@@ -233,7 +235,7 @@ class _Walk:
 
 
 def _stable_repr(value: object) -> str:
-    """``repr`` without memory addresses: an order for keys that is the same in every process."""
+    """``repr`` without memory addresses: the same in every process."""
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
 
