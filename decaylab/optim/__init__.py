@@ -1,6 +1,5 @@
 """Every weight-decay rule of "Decay No More" on Adam and SGD, as drop-in torch optimizers."""
 
-from decaylab.optim.core import DecayRule
 from decaylab.optim.groups import convert_weight_decay, param_groups
 from decaylab.optim.methods import METHODS, Method, make_optimizer
 from decaylab.optim.optimizers import (
@@ -17,6 +16,7 @@ from decaylab.optim.optimizers import (
     ProxSGD,
     SGDCore,
 )
+from decaylab.optim.rules import DecayRule
 
 __all__ = [
     "METHODS",

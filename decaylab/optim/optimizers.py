@@ -21,7 +21,10 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from decaylab.optim.core import (
+from decaylab.optim import dispatch
+from decaylab.optim.dispatch import Implementation
+from decaylab.optim.fused import momentum_buffer_as_torch_
+from decaylab.optim.rules import (
     CORRECTED,
     EUCLIDEAN_PROXIMAL_L2,
     L2_IN_GRADIENT,
@@ -32,19 +35,9 @@ from decaylab.optim.core import (
     TORCH,
     DecayRule,
     Scalar,
-    adam_fused,
-    adam_fused_members,
-    adam_reference,
-    adam_reference_group,
-    momentum_buffer_as_torch_,
-    run_compiled,
-    sgd_fused,
-    sgd_reference_group,
 )
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
-Implementation = Literal["auto", "reference", "compiled"]
-_FUSED_DEVICES = ("cpu", "cuda")
 _UNSUPPORTED_FLAGS = ("amsgrad", "capturable", "differentiable")
 """torch.optim flags decaylab does not implement: a group (or a loaded checkpoint) setting one is refused."""
 
@@ -54,13 +47,6 @@ def _negative(value: Scalar) -> bool:
     if isinstance(value, Tensor):
         return bool((~(value >= 0)).any())
     return not value >= 0
-
-
-def _as_float(value: Scalar) -> float | None:
-    """The value as a float if it is one number, else None (a per-member tensor)."""
-    if isinstance(value, Tensor):
-        return float(value) if value.numel() == 1 else None
-    return float(value)
 
 
 def _one_value_or_members(name: str, value: Scalar) -> Scalar:
@@ -84,7 +70,7 @@ def _check_members(name: str, members: int, params: list[Tensor]) -> None:
 
 
 class DecayOptimizer(Optimizer):
-    """A direction and a :class:`~decaylab.optim.core.DecayRule`: what every decaylab optimizer shares.
+    """A direction and a :class:`~decaylab.optim.rules.DecayRule`: what every decaylab optimizer shares.
 
     ``implementation``: ``"auto"`` runs rules with scalar coefficients on torch's fused
     kernels (one pass over memory) and corrects after them for the others; ``"reference"``
@@ -196,45 +182,10 @@ class DecayOptimizer(Optimizer):
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
         raise NotImplementedError
 
-    def _may_fuse(self, tensors: Iterable[Tensor]) -> bool:
-        """Whether torch's fused kernels may run this step: ``auto``, not traced, dense tensors."""
-        if self.implementation != "auto" or torch.compiler.is_compiling():
-            return False
-        return all(_fusable(t) for t in tensors)
-
-    def _fused(self, group: dict[str, Any], tensors: Iterable[Tensor], lr: Scalar) -> bool:
-        """Whether this step may take the one-pass fused path: scalar hyperparameters, ``lr > 0``, dense tensors."""
-        scalars = _as_float(lr) is not None and _as_float(group["weight_decay"]) is not None
-        return scalars and float(lr) > 0 and self._may_fuse(tensors)
-
-
-def _fusable(tensor: Tensor) -> bool:
-    """Torch's fused kernels read memory as one dense block: contiguous floating tensors only."""
-    return tensor.device.type in _FUSED_DEVICES and tensor.is_floating_point() and tensor.is_contiguous()
-
 
 def _real(tensor: Tensor) -> Tensor:
     """A complex tensor as pairs of reals (as torch.optim treats them); a real tensor as it is."""
     return torch.view_as_real(tensor) if tensor.is_complex() else tensor
-
-
-def _by_device_and_dtype(tensors: list[Tensor]) -> list[list[int]]:
-    """Indices of ``tensors`` grouped by device and dtype: one fused kernel call each."""
-    kinds: dict[tuple[torch.device, torch.dtype], list[int]] = {}
-    for index, tensor in enumerate(tensors):
-        kinds.setdefault((tensor.device, tensor.dtype), []).append(index)
-    return list(kinds.values())
-
-
-def _bias_corrections(step: Tensor, beta1: float, beta2: float) -> tuple[float, float]:
-    """``(1 − β₁ᵗ, 1 − β₂ᵗ)`` in float64, as torch's per-tensor Adam computes them."""
-    t = float(step)
-    return 1.0 - beta1**t, 1.0 - beta2**t
-
-
-def _as_tensor(value: Scalar) -> Tensor:
-    """A float64 tensor: keeps the compiled graph free of changing Python constants."""
-    return value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64)
 
 
 class AdamCore(DecayOptimizer):
@@ -262,9 +213,6 @@ class AdamCore(DecayOptimizer):
                 raise ValueError(f"{name} must be in [0, 1), got {beta}")
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
-        beta1, beta2 = group["betas"]
-        hyper: dict[str, Any] = {"beta1": beta1, "beta2": beta2, "eps": group["eps"], "lr": lr, "eta": eta,
-                                 "weight_decay": group["weight_decay"]}  # fmt: skip
         states = [self.state[p] for p in params]
         for param, state in zip(params, states, strict=True):
             if not state:
@@ -273,40 +221,11 @@ class AdamCore(DecayOptimizer):
                 state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
             state["step"] += 1
         weights, grads = [_real(p) for p in params], [_real(cast(Tensor, p.grad)) for p in params]
-        exp_avgs, exp_avg_sqs = [_real(s["exp_avg"]) for s in states], [_real(s["exp_avg_sq"]) for s in states]
-        steps = [s["step"] for s in states]
-        maximize = group["maximize"]
-        if self._fused(group, [*weights, *grads, *exp_avgs, *exp_avg_sqs], lr):
-            for kind in _by_device_and_dtype(weights):
-                adam_fused(
-                    self.rule, [weights[i] for i in kind], [grads[i] for i in kind], [exp_avgs[i] for i in kind],
-                    [exp_avg_sqs[i] for i in kind], [steps[i].to(weights[i].device) for i in kind],
-                    beta1=beta1, beta2=beta2, eps=group["eps"], lr=float(lr), eta=eta,
-                    weight_decay=float(group["weight_decay"]), maximize=maximize,
-                )  # fmt: skip
-            return
-        grads = [-g if maximize else g for g in grads]
-        corrections = [_bias_corrections(step, beta1, beta2) for step in steps]
-        if self._may_fuse([*weights, *grads, *exp_avgs, *exp_avg_sqs]):  # per-member lr or λ, or lr = 0
-            for kind in _by_device_and_dtype(weights):
-                adam_fused_members(
-                    self.rule, [weights[i] for i in kind], [grads[i] for i in kind], [exp_avgs[i] for i in kind],
-                    [exp_avg_sqs[i] for i in kind], [steps[i].to(weights[i].device) for i in kind],
-                    [corrections[i] for i in kind], **hyper,
-                )  # fmt: skip
-            return
-        if self.implementation == "compiled":
-            run_compiled(
-                adam_reference_group, self.rule, weights, grads, exp_avgs, exp_avg_sqs,
-                [tuple(_as_tensor(c) for c in pair) for pair in corrections],
-                **{**hyper, **{k: _as_tensor(hyper[k]) for k in ("lr", "eta", "weight_decay")}},
-            )  # fmt: skip
-            return
-        for weight, grad, exp_avg, exp_avg_sq, (correction1, correction2) in zip(
-            weights, grads, exp_avgs, exp_avg_sqs, corrections, strict=True
-        ):
-            adam_reference(self.rule, weight, grad, exp_avg, exp_avg_sq, bias_correction1=correction1,
-                           bias_correction2=correction2, **hyper)  # fmt: skip
+        moments = [_real(s["exp_avg"]) for s in states], [_real(s["exp_avg_sq"]) for s in states]
+        (beta1, beta2), steps = group["betas"], [s["step"] for s in states]
+        hyper = {"beta1": beta1, "beta2": beta2, "eps": group["eps"], "lr": lr, "eta": eta}
+        hyper |= {"weight_decay": group["weight_decay"], "maximize": group["maximize"]}
+        dispatch.adam(self.rule, weights, grads, *moments, steps, implementation=self.implementation, **hyper)
 
 
 class SGDCore(DecayOptimizer):
@@ -323,8 +242,8 @@ class SGDCore(DecayOptimizer):
         nesterov: bool,
         implementation: Implementation,
     ) -> None:
-        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
-                    "nesterov": nesterov}  # fmt: skip
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov}
+        defaults["weight_decay"] = weight_decay
         super().__init__(params, rule, defaults, implementation)
 
     def _check(self, group: dict[str, Any]) -> None:
@@ -340,43 +259,21 @@ class SGDCore(DecayOptimizer):
             momentum_buffer_as_torch_(_real(param), state)
         return super().state_dict()
 
-    def _fused(self, group: dict[str, Any], tensors: Iterable[Tensor], lr: Scalar) -> bool:
-        """Also: Nesterov with decoupled decay divides by the shrink ``a``, which must then be positive."""
-        if not super()._fused(group, tensors, lr):
-            return False
-        if not group["nesterov"] or self.rule.in_gradient:
-            return True
-        shrink = self.rule.coefficients(float(lr), self.learning_rate(group)[1], float(group["weight_decay"]), None)[0]
-        return float(shrink) > 0
-
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
-        momentum = group["momentum"]
-        hyper: dict[str, Any] = {"momentum": momentum, "dampening": group["dampening"], "nesterov": group["nesterov"],
-                                 "lr": lr, "eta": eta, "weight_decay": group["weight_decay"]}  # fmt: skip
-        weights = [_real(p) for p in params]
-        grads = [_real(cast(Tensor, p.grad)) for p in params]
-        states = [self.state[p] for p in params]
-        buffers = [s.get("momentum_buffer") for s in states]
-        if self._fused(group, [t for t in (*weights, *grads, *buffers) if t is not None], lr):
-            for kind in _by_device_and_dtype(weights):
-                sgd_fused(
-                    self.rule, [weights[i] for i in kind], [grads[i] for i in kind], [states[i] for i in kind],
-                    momentum=momentum, dampening=group["dampening"], nesterov=group["nesterov"], lr=float(lr),
-                    eta=eta, weight_decay=float(group["weight_decay"]), maximize=group["maximize"],
-                )  # fmt: skip
-            return
-        for weight, state in zip(weights, states, strict=True):
-            momentum_buffer_as_torch_(weight, state)
-        grads = [-g if group["maximize"] else g for g in grads]
-        buffers = [s.get("momentum_buffer") for s in states]
-        if self.implementation == "compiled":
-            hyper = {**hyper, **{k: _as_tensor(hyper[k]) for k in ("lr", "eta", "weight_decay")}}
-            new_buffers = run_compiled(sgd_reference_group, self.rule, weights, grads, buffers, **hyper)
-        else:
-            new_buffers = sgd_reference_group(self.rule, weights, grads, buffers, **hyper)
-        if momentum:
-            for state, buffer in zip(states, new_buffers, strict=True):
-                state["momentum_buffer"] = buffer
+        dispatch.sgd(
+            self.rule,
+            [_real(p) for p in params],
+            [_real(cast(Tensor, p.grad)) for p in params],
+            [self.state[p] for p in params],
+            implementation=self.implementation,
+            momentum=group["momentum"],
+            dampening=group["dampening"],
+            nesterov=group["nesterov"],
+            lr=lr,
+            eta=eta,
+            weight_decay=group["weight_decay"],
+            maximize=group["maximize"],
+        )
 
 
 class Adam(AdamCore):

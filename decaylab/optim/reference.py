@@ -1,0 +1,116 @@
+"""The reference path: every rule applied tensor by tensor, written as the formulas read.
+
+Every other path (:mod:`~decaylab.optim.fused`, ``torch.compile`` of these functions) is tested
+against this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor
+
+from decaylab.optim.rules import DecayRule, Scalar
+
+
+def member_view(value: Scalar, like: Tensor) -> Scalar:
+    """Shape a length-``M`` hyperparameter as ``(M, 1, …, 1)`` so it broadcasts over ``like``."""
+    if isinstance(value, Tensor) and value.ndim == 1:
+        return value.to(like.device, like.dtype).view(-1, *([1] * (like.ndim - 1)))
+    return value
+
+
+def decay_(rule: DecayRule, weight: Tensor, direction: Tensor, D: Tensor | None, lr: Scalar, eta: Scalar,
+           weight_decay: Scalar) -> None:  # fmt: skip
+    """``w ← prox(a·w − b·u)`` in place, ``(a, b)`` the rule's coefficients: the reference every path matches."""
+    shrink, step = rule.coefficients(lr, eta, weight_decay, D if rule.adaptive else None)
+    new_weight = shrink * weight - step * direction
+    if rule.prox_ is not None:
+        rule.prox_(new_weight, eta * weight_decay)
+    weight.copy_(new_weight)
+
+
+def adam_reference(
+    rule: DecayRule,
+    weight: Tensor,
+    grad: Tensor,
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
+    *,
+    bias_correction1: Scalar,
+    bias_correction2: Scalar,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    lr: Scalar,
+    eta: Scalar,
+    weight_decay: Scalar,
+) -> None:
+    """One Adam step of ``rule`` on one tensor, in place, written as the formulas read."""
+    lr, eta, weight_decay = (member_view(x, weight) for x in (lr, eta, weight_decay))
+    if rule.in_gradient:
+        grad = grad + weight_decay * weight
+    exp_avg.lerp_(grad, 1.0 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+    D = (exp_avg_sq / bias_correction2).sqrt_().add_(eps)
+    decay_(rule, weight, exp_avg / bias_correction1 / D, D, lr, eta, weight_decay)
+
+
+def adam_reference_group(
+    rule: DecayRule,
+    weights: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    exp_avgs: Sequence[Tensor],
+    exp_avg_sqs: Sequence[Tensor],
+    bias_corrections: Sequence[tuple[Scalar, Scalar]],
+    **hyperparameters: Any,
+) -> None:
+    """:func:`adam_reference` over a group of tensors (the function ``torch.compile`` fuses)."""
+    for weight, grad, exp_avg, exp_avg_sq, (bias_correction1, bias_correction2) in zip(
+        weights, grads, exp_avgs, exp_avg_sqs, bias_corrections, strict=True
+    ):
+        adam_reference(rule, weight, grad, exp_avg, exp_avg_sq, bias_correction1=bias_correction1,
+                       bias_correction2=bias_correction2, **hyperparameters)  # fmt: skip
+
+
+def sgd_reference(
+    rule: DecayRule,
+    weight: Tensor,
+    grad: Tensor,
+    momentum_buffer: Tensor | None,
+    *,
+    momentum: float,
+    dampening: float,
+    nesterov: bool,
+    lr: Scalar,
+    eta: Scalar,
+    weight_decay: Scalar,
+) -> Tensor | None:
+    """One SGD step of ``rule`` on one tensor, in place; returns the momentum buffer (None without momentum)."""
+    lr, eta, weight_decay = (member_view(x, weight) for x in (lr, eta, weight_decay))
+    if rule.in_gradient:
+        grad = grad + weight_decay * weight
+    direction = grad
+    if momentum:
+        if momentum_buffer is None:
+            momentum_buffer = grad.clone()
+        else:
+            momentum_buffer.mul_(momentum).add_(grad, alpha=1.0 - dampening)
+        direction = grad + momentum * momentum_buffer if nesterov else momentum_buffer
+    decay_(rule, weight, direction, None, lr, eta, weight_decay)
+    return momentum_buffer
+
+
+def sgd_reference_group(
+    rule: DecayRule,
+    weights: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    momentum_buffers: Sequence[Tensor | None],
+    **hyperparameters: Any,
+) -> list[Tensor | None]:
+    """:func:`sgd_reference` over a group of tensors; returns the momentum buffers."""
+    return [
+        sgd_reference(rule, weight, grad, buffer, **hyperparameters)
+        for weight, grad, buffer in zip(weights, grads, momentum_buffers, strict=True)
+    ]
