@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from decaylab.lab import train
 from decaylab.lab.study import run_config
-from decaylab.lab.tasks import load_task
+from decaylab.lab.task.loading import load_task
+from decaylab.lab.training import loop as train
 from decaylab.optim import METHODS
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from decaylab.lab import datasets
-from decaylab.lab.models import ResNet20
-from decaylab.lab.tasks import Task
-from decaylab.lab.train import RunConfig, train_unit
+from decaylab.lab.runs import RunConfig
+from decaylab.lab.task.builtin import datasets
+from decaylab.lab.task.builtin.models import ResNet20
+from decaylab.lab.task.contract import Task
+from decaylab.lab.training.loop import train_unit
 from tests.lab.cifar_archive import make_cifar_archive
 
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from decaylab.lab.executors import keep_freed_memory
-from decaylab.lab.models import mnist1d_cnn, mnist1d_mlp
-from decaylab.lab.stacking import StackedModel
+from decaylab.lab.execution.base import keep_freed_memory
+from decaylab.lab.task.builtin.models import mnist1d_cnn, mnist1d_mlp
+from decaylab.lab.training.stacking import StackedModel
 from decaylab.optim import make_optimizer
 
 

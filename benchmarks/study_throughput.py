@@ -33,11 +33,12 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from decaylab.lab.executors import LocalExecutor
-from decaylab.lab.schedules import SCHEDULES, with_warmup
+from decaylab.lab.execution import LocalExecutor
+from decaylab.lab.runs import RunConfig
 from decaylab.lab.study import DEFAULT_METHODS, StudySpec, run_study
-from decaylab.lab.tasks import Task, load_task
-from decaylab.lab.train import RunConfig
+from decaylab.lab.task.contract import Task
+from decaylab.lab.task.loading import load_task
+from decaylab.lab.task.schedules import SCHEDULES, with_warmup
 from decaylab.optim import make_optimizer, param_groups
 
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from decaylab.api import study
     from decaylab.lab.objectives import Metric
-    from decaylab.lab.tasks import Task
+    from decaylab.lab.task.contract import Task
 
 __version__ = "0.2.0"
 __all__ = ["Metric", "Task", "study"]
-_HOMES = {"Metric": "decaylab.lab.objectives", "Task": "decaylab.lab.tasks", "study": "decaylab.api"}
+_HOMES = {"Metric": "decaylab.lab.task.objectives", "Task": "decaylab.lab.task.contract", "study": "decaylab.api"}
 
 
 def __getattr__(name: str) -> Any:

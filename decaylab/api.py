@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from decaylab.analysis.export import export_rows
-from decaylab.lab.executors import LocalExecutor, make_executor
+from decaylab.lab.execution import LocalExecutor, make_executor
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import DEFAULT_METHODS, StudySpec, run_study
-from decaylab.lab.tasks import Task, short_name
+from decaylab.lab.task.contract import Task
+from decaylab.lab.task.loading import short_name
 
 
 def study(

@@ -18,11 +18,12 @@ from typing import NoReturn
 
 from decaylab.claims.base import ROLES
 from decaylab.lab.errors import RunFailure, UsageError
-from decaylab.lab.executors import make_executor
-from decaylab.lab.schedules import SCHEDULES
+from decaylab.lab.execution import make_executor
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import StudySpec, run_study
-from decaylab.lab.tasks import BUILT_IN, DEFAULT_TASK, short_name
+from decaylab.lab.task.builtin.catalogue import BUILT_IN, DEFAULT_TASK
+from decaylab.lab.task.loading import short_name
+from decaylab.lab.task.schedules import SCHEDULES
 
 
 class OneLineParser(argparse.ArgumentParser):

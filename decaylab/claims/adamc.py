@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
 from decaylab.claims.decoupling import Decoupling
 from decaylab.claims.rotation import layer_series
-from decaylab.lab.train import RunConfig
+from decaylab.lab.runs import RunConfig
 
 DRIFT = math.log(1.1)
 """A drift under 10% (in the norm, from half-way to the end) is no drift."""

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from decaylab.analysis.cells import Cell, MethodGrid, method_grids
-from decaylab.lab.executors import Job
+from decaylab.lab.execution.base import Job
+from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import job_of, prepare_task, run_config
-from decaylab.lab.tasks import Task
-from decaylab.lab.train import RunConfig
+from decaylab.lab.study import job_of, run_config
+from decaylab.lab.task.contract import Task
+from decaylab.lab.task.loading import prepare_task
 from decaylab.optim import METHODS
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"

@@ -14,7 +14,7 @@ from decaylab.analysis.cells import Cell, MethodGrid
 from decaylab.analysis.figures import draw_heatmaps
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
 from decaylab.claims.statistics import difference_text, margin, paired_difference
-from decaylab.lab.train import RunConfig
+from decaylab.lab.runs import RunConfig
 
 
 def better(claim: str, a: Cell, b: Cell, grid: MethodGrid) -> Verdict:

@@ -18,7 +18,7 @@ from decaylab.analysis.cells import MethodGrid
 from decaylab.analysis.figures import draw_heatmaps
 from decaylab.analysis.ridges import decay_ridge, slope_interval, top_cells_slope
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, interval, not_measured
-from decaylab.lab.train import RunConfig
+from decaylab.lab.runs import RunConfig
 from decaylab.optim import METHODS
 
 METHODS_CHECKED = ("adamw", "proxadam", "adamw-torch", "adaml2")

@@ -14,7 +14,7 @@ from decaylab.analysis.ridges import decay_ridge, slope_interval
 from decaylab.claims.base import Finding, Lab, not_measured
 from decaylab.claims.batchnorm import better
 from decaylab.claims.decoupling import decoupling_verdict, draw_ridges
-from decaylab.lab.train import RunConfig
+from decaylab.lab.runs import RunConfig
 
 LRS = (3e-3, 6e-3, 1e-2, 3e-2)
 DECAYS = {"adamw": (1e-4, 1e-3, 1e-2, 1e-1), "adaml2": (1e-5, 1e-4, 1e-3, 1e-2)}

@@ -15,8 +15,8 @@ from decaylab.analysis.cells import Cell, MetricScale
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
 from decaylab.claims.batchnorm import BatchNormComparison
 from decaylab.claims.statistics import ACCURACY_FLOOR, RELATIVE_FLOOR
+from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
-from decaylab.lab.train import RunConfig
 
 
 def mean_curve(store: ResultStore, cell: Cell, scale: MetricScale) -> list[float]:

@@ -19,8 +19,8 @@ import matplotlib.pyplot as plt
 
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
 from decaylab.claims.batchnorm import BatchNormComparison
-from decaylab.lab.probes import PROXADAM_STEP, ProxAdamStep
-from decaylab.lab.train import RunConfig
+from decaylab.lab.runs import RunConfig
+from decaylab.lab.training.probes import PROXADAM_STEP, ProxAdamStep
 
 DECAYS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 

@@ -19,7 +19,7 @@ from decaylab.analysis.ridges import decay_ridge, slope_interval
 from decaylab.claims.base import Finding, Lab, interval
 from decaylab.claims.decoupling import decoupling_verdict, draw_ridges
 from decaylab.claims.timescale import slope_near_verdict
-from decaylab.lab.train import RunConfig
+from decaylab.lab.runs import RunConfig
 
 METHODS_CHECKED = ("adamw", "adamw-torch")
 FIXED_POINT = "the fixed point ∇L + λ·D⊙w = 0 predicts 0"

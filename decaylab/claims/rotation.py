@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt
 
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
 from decaylab.claims.decoupling import Decoupling
+from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
-from decaylab.lab.train import RunConfig
 
 DECAY = 1e-2
 """Paper-form λ of the rotation runs: a decay per step whose equilibrium is reached in ~300 steps."""

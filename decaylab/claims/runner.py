@@ -26,10 +26,11 @@ from decaylab.claims.base import (
     not_measured,
 )
 from decaylab.lab.errors import UsageError
-from decaylab.lab.executors import Executor
+from decaylab.lab.execution import Executor
+from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import exclusive, prepare_task, run_configs
-from decaylab.lab.train import RunConfig
+from decaylab.lab.study import exclusive, run_configs
+from decaylab.lab.task.loading import prepare_task
 
 CLAIMS_FILE, FIGURES = "claims.md", "claims"
 ROUNDS = 4

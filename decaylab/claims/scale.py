@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from decaylab.analysis.ridges import best_log_decay, cell_score
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
 from decaylab.claims.batchnorm import BatchNormComparison
-from decaylab.lab.train import RunConfig
+from decaylab.lab.runs import RunConfig
 
 COUPLED_TO_SCALE = {"adamw": False, "proxadam": False, "adaml2": True, "adamp": True}
 LOSS_SCALES = (1.0, 10.0, 100.0)

@@ -20,7 +20,7 @@ from decaylab.analysis.cells import MethodGrid
 from decaylab.analysis.ridges import BOOTSTRAP_ROUNDS, best_log_decay, cell_score, fit_slope, seeds_of
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, interval, not_measured
 from decaylab.claims.decoupling import Decoupling
-from decaylab.lab.train import RunConfig
+from decaylab.lab.runs import RunConfig
 
 DECAYS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 """Half-decades of paper-form λ: finer than a study's grid, as λ* is read at one α."""

@@ -7,3 +7,9 @@ class UsageError(Exception):
 
 class RunFailure(Exception):
     """Training could not go on (a worker died, a cluster went away); rerunning resumes. Exit status 1."""
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: first line of the message``, for a one-line error report."""
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from decaylab.lab.errors import UsageError
-from decaylab.lab.objectives import Metric
-from decaylab.lab.train import RunResult
+from decaylab.lab.runs import RunResult
+from decaylab.lab.task.objectives import Metric
 
 APPLICATION = "decaylab"
 SCHEMA_VERSION = 2

@@ -7,28 +7,23 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from decaylab.lab.errors import UsageError
-from decaylab.lab.executors import Executor, Job, Unit
-from decaylab.lab.schedules import SCHEDULES
+from decaylab.lab.execution import Executor
+from decaylab.lab.execution.base import Job, Unit
+from decaylab.lab.runs import TASK_SCHEDULE, RunConfig, checkpoint_path
 from decaylab.lab.store import ResultStore
-from decaylab.lab.tasks import (
-    BUILT_IN,
-    DEFAULT_TASK,
-    Task,
-    absolute_spec,
-    code_identity,
-    load_task,
-    one_line,
-    short_name,
-)
-from decaylab.lab.train import TASK_SCHEDULE, RunConfig, check_task, unit_key
-from decaylab.optim import METHODS, param_groups
+from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
+from decaylab.lab.task.checks import check_decay_reaches_the_model
+from decaylab.lab.task.contract import Task
+from decaylab.lab.task.loading import absolute_spec, prepare_task, short_name
+from decaylab.lab.task.schedules import SCHEDULES
+from decaylab.optim import METHODS
 
 DEFAULT_METHODS = ("adamw", "proxadam", "adamw-torch", "adaml2")
 """The four rules that carry the post's Fig. 1: two decoupled, two coupled."""
@@ -162,40 +157,6 @@ def exclusive(out: Path) -> Iterator[None]:
         yield
 
 
-def prepare_task(source: str | Task, data_dir: Path | None = None, device: str = "cpu") -> Task:
-    """Load and check a task in the driver, and give it its identity for the run keys.
-
-    Bad tasks fail here in one line, before any training: one batch goes forward and
-    backward through two stacked members.
-    """
-    task = load_task(source, data_dir) if isinstance(source, str) else source
-    check_task(task, device)
-    if isinstance(source, str) and source in BUILT_IN:
-        return task
-    try:
-        identity = code_identity(task, source if isinstance(source, str) else None)
-    except Exception as error:  # an object the walk cannot read: say so in one line
-        raise UsageError(f"task {task.name}: could not read its code for the run keys: {one_line(error)}") from error
-    return replace(task, identity=identity)
-
-
-def _check_decay_reaches_the_model(task: Task, planned: Sequence[RunConfig]) -> None:
-    """A λ grid over a model whose parameters the task's decay rule all exempts is an error, not a study."""
-    if not any(run.weight_decay > 0 for run in planned):
-        return
-    model = task.make_model()
-    groups = param_groups(model, 1.0, decay_all=task.decay_all, no_decay=task.no_decay)
-    if any(group["weight_decay"] for group in groups):
-        return
-    if task.no_decay and any(group["weight_decay"] for group in param_groups(model, 1.0, decay_all=task.decay_all)):
-        why = f"the Task's no_decay={task.no_decay!r} exempts every parameter param_groups would decay"
-        fix = "narrow no_decay"
-    else:
-        why = "param_groups exempts biases, 1-D and normalization parameters"
-        fix = "set decay_all=True in the Task (and no_decay for what it should spare)"
-    raise UsageError(f"task {task.name}: no parameter is decayed ({why}), so every λ would give the same result; {fix}")
-
-
 def job_of(source: str | Task, task: Task, data_dir: Path | None, out: Path) -> Job:
     """What workers need: the task's spec (each worker loads it), or the task object itself."""
     return Job(task if isinstance(source, Task) else absolute_spec(source), data_dir, out / CHECKPOINTS)
@@ -216,7 +177,7 @@ def run_study(
     source: str | Task = task if task is not None else spec.task
     prepared = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     planned = spec.runs(prepared)
-    _check_decay_reaches_the_model(prepared, planned)
+    check_decay_reaches_the_model(prepared, (run.weight_decay for run in planned))
     with exclusive(out):
         store = ResultStore(out)
         try:
@@ -271,7 +232,7 @@ def run_configs(
         for index, results in executor.run(job, units, on_epoch) if units else ():
             store.add(results, task.selection_metric, selected_on=task.held_out[0])
             if job.checkpoints is not None:
-                (job.checkpoints / f"{unit_key(units[index])}.pt").unlink(missing_ok=True)
+                checkpoint_path(job.checkpoints, units[index]).unlink(missing_ok=True)
             credit(index, len(units[index]))
     trained = total - done_before
     if progress and trained:

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from torch.optim import Optimizer
-
-from decaylab.optim.optimizers import SGDL2, SGDW, Adam, AdamC, AdamL2, AdamP, AdamW, ProxAdam, ProxSGD
+from decaylab.optim.optimizers import SGDL2, SGDW, Adam, AdamC, AdamL2, AdamP, AdamW, DecayOptimizer, ProxAdam, ProxSGD
 
 ADAM_LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 SGD_LRS = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
@@ -44,7 +42,7 @@ class Method:
     """
 
     name: str
-    optimizer: Callable[..., Optimizer]
+    optimizer: Callable[..., DecayOptimizer]
     description: str
     decay_units: str
     default_weight_decays: tuple[float, ...]
@@ -92,7 +90,7 @@ METHODS: dict[str, Method] = {
 FAMILY_HYPERPARAMETERS = {"adam": {"betas", "eps"}, "sgd": {"momentum", "dampening", "nesterov"}}
 
 
-def make_optimizer(method: str, params: Any, **hyperparameters: Any) -> Optimizer:
+def make_optimizer(method: str, params: Any, **hyperparameters: Any) -> DecayOptimizer:
     """The optimizer of ``method`` (a key of :data:`METHODS`).
 
     Hyperparameters the method does not take are left out, so one call fits every method:

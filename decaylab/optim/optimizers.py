@@ -160,6 +160,19 @@ class DecayOptimizer(Optimizer):
         member_lr = group.get("member_lr")
         return (member_lr * lr if member_lr is not None else lr), eta
 
+    @torch.no_grad()
+    def stop_members(self, members: Tensor) -> None:
+        """Stop ``members`` for good (a boolean mask over the leading member dimension): their learning rate
+        is 0 from now on and their moments are zeroed, so no value they hold can turn non-finite. The other
+        members are untouched: members share no arithmetic. (A diverged run of a grid-batched unit.)"""
+        for group in self.param_groups:
+            if "member_lr" in group:
+                group["member_lr"][members.to(group["member_lr"].device)] = 0.0
+            for param in group["params"]:
+                for value in self.state.get(param, {}).values():
+                    if isinstance(value, Tensor) and value.ndim > 0:
+                        value[members.to(value.device)] = 0.0
+
     # ------------------------------------------------------------------ the step
 
     @torch.no_grad()

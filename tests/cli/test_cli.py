@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from decaylab import cli
-from decaylab.lab import datasets
+from decaylab.lab.task.builtin import datasets
 
 TINY = str(Path(__file__).parents[1] / "lab" / "tiny_task.py") + ":make_task"
 SMALL = ["--task", TINY, "--methods", "adamw,adaml2", "--lrs", "1e-2,3e-2", "--wds", "0,1e-3", "--epochs", "2",
@@ -354,17 +354,18 @@ def test_editing_a_module_the_task_imports_trains_again(capsys, tmp_path):
 
 @pytest.mark.parametrize("task", ["ridge", "charlm"])
 def test_regression_and_language_tasks_select_and_label_by_their_loss(capsys, tmp_path, task, monkeypatch):
-    from decaylab.lab import datasets, tasks
+    from decaylab.lab.task import loading
+    from decaylab.lab.task.builtin import datasets
 
     if task == "charlm":  # a short text keeps the test fast; the task is the same
         text = datasets.python_help_text()[:20_000]
         monkeypatch.setattr(datasets, "python_help_text", lambda: text)
-    tasks.load_task.cache_clear()
+    loading.load_task.cache_clear()
     out = tmp_path / task
     argv = ["study", "--task", task, "--methods", "adamw,adaml2", "--lrs", "1e-3,1e-2", "--wds", "0,1e-2",
             "--seeds", "1", "--epochs", "1", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
     status, _, err = run_cli(capsys, *argv)
-    tasks.load_task.cache_clear()
+    loading.load_task.cache_clear()
     assert status == 0, err
     report = (out / "report.md").read_text()
     assert "accuracy" not in report.lower()

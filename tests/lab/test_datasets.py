@@ -5,8 +5,8 @@ import hashlib
 import pytest
 import torch
 
-from decaylab.lab import datasets
 from decaylab.lab.errors import UsageError
+from decaylab.lab.task.builtin import datasets
 
 from .cifar_archive import make_cifar_archive
 

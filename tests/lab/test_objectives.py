@@ -2,7 +2,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import vmap
 
-from decaylab.lab.objectives import cross_entropy
+from decaylab.lab.task.objectives import cross_entropy
 
 
 def test_cross_entropy_is_torchs_for_classifiers_and_sequences_and_maps_over_members():

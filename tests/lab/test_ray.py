@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from decaylab.lab.executors import LocalExecutor
-from decaylab.lab.ray_executor import RayExecutor
+from decaylab.lab.execution import LocalExecutor
+from decaylab.lab.execution.ray_cluster import RayExecutor
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import StudySpec, run_study
 

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from decaylab.lab.models import mnist1d_cnn
-from decaylab.lab.stacking import StackedModel
+from decaylab.lab.task.builtin.models import mnist1d_cnn
+from decaylab.lab.training.stacking import StackedModel
 
 
 def members_and_stack(module: nn.Module, members: int, batched: bool):

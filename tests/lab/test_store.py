@@ -5,9 +5,9 @@ import sqlite3
 import pytest
 
 from decaylab.lab.errors import UsageError
-from decaylab.lab.objectives import ACCURACY
+from decaylab.lab.runs import RunConfig, RunResult
 from decaylab.lab.store import ResultStore
-from decaylab.lab.train import RunConfig, RunResult
+from decaylab.lab.task.objectives import ACCURACY
 
 
 def result(lr: float, status: str = "done") -> RunResult:

@@ -3,8 +3,8 @@
 import pytest
 
 from decaylab.lab.errors import UsageError
+from decaylab.lab.runs import RunConfig
 from decaylab.lab.study import StudySpec, split_into_units
-from decaylab.lab.train import RunConfig
 from decaylab.optim import METHODS
 
 from .tiny_task import make_task
@@ -67,7 +67,7 @@ def test_a_group_larger_than_a_unit_is_cut_into_equal_pieces():
 
 def test_a_study_runs_from_python_on_a_task_object_and_resumes(tmp_path, monkeypatch):
     import decaylab
-    from decaylab.lab import executors
+    from decaylab.lab.execution import base
 
     def records(rows):
         return rows.to_dict("records") if hasattr(rows, "to_dict") else rows  # a DataFrame with pandas
@@ -81,7 +81,7 @@ def test_a_study_runs_from_python_on_a_task_object_and_resumes(tmp_path, monkeyp
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(executors, "train_unit", no_training)
+    monkeypatch.setattr(base, "train_unit", no_training)
     again = records(decaylab.study(make_task(), **{**arguments, "wds": [0.0]}))  # a new, equal task object
     assert sorted(row["key"] for row in again) == sorted(row["key"] for row in rows if row["weight_decay"] == 0)
 

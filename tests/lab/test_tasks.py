@@ -14,13 +14,17 @@ import torch
 from torch import nn
 
 from decaylab import Task
-from decaylab.lab import datasets, models, schedules
 from decaylab.lab.errors import UsageError
-from decaylab.lab.objectives import Metric, accuracy
-from decaylab.lab.stacking import StackedModel, batchnorm_fed_weights
+from decaylab.lab.runs import RunConfig
 from decaylab.lab.study import prepare_task
-from decaylab.lab.tasks import BUILT_IN, code_identity
-from decaylab.lab.train import RunConfig, check_task, train_unit
+from decaylab.lab.task import schedules
+from decaylab.lab.task.builtin import datasets, models
+from decaylab.lab.task.builtin.catalogue import BUILT_IN
+from decaylab.lab.task.checks import check_one_batch
+from decaylab.lab.task.identity import code_identity
+from decaylab.lab.task.objectives import Metric, accuracy
+from decaylab.lab.training.loop import train_unit
+from decaylab.lab.training.stacking import StackedModel, batchnorm_fed_weights
 from decaylab.optim import param_groups
 
 from .tiny_task import make_task
@@ -76,7 +80,7 @@ def test_a_task_with_bad_data_or_settings_is_refused_with_what_to_fix(options, w
 )
 def test_a_model_that_does_not_fit_its_data_fails_in_one_batch_before_training(make_model, target, words):
     with pytest.raises(UsageError, match=words):
-        check_task(Task("bad", (X, target), (X, target), make_model, batch_size=10))
+        check_one_batch(Task("bad", (X, target), (X, target), make_model, batch_size=10))
 
 
 class TwoOutputs(nn.Module):
@@ -100,7 +104,7 @@ def logits_loss(output: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor)
 def test_a_model_that_returns_a_tuple_trains_with_a_loss_that_takes_it(convolution):
     task = Task("tuple", (X, Y), (X, Y), lambda: TwoOutputs(convolution), loss=logits_loss, metric="loss",
                 epochs=2, batch_size=10)  # fmt: skip
-    check_task(task)
+    check_one_batch(task)
     stacked = StackedModel(task.make_model(), members=3)
     stacked.choose_batching(X, Y, logits_loss)
     assert stacked.batched is not convolution  # convolutions loop over members on the CPU
@@ -115,13 +119,13 @@ def test_a_model_that_returns_a_tuple_trains_with_a_loss_that_takes_it(convoluti
 def test_a_metric_must_give_one_number_per_batch():
     task = Task("m", (X, Y), (X, Y), linear, metric=lambda output, target: (output.argmax(-1) == target).double())
     with pytest.raises(UsageError, match=r"metric \(.*\) must return one number per batch, got shape \(10,\)"):
-        check_task(replace(task, batch_size=10))
+        check_one_batch(replace(task, batch_size=10))
 
 
 def test_a_metric_that_vmap_cannot_batch_loops_over_members():
     """A Python float (numpy, scikit-learn, .item()) is one number too."""
     task = Task("m", (X, Y), (X, Y), linear, metric=lambda output, target: float((output.argmax(-1) == target).sum()))
-    check_task(replace(task, batch_size=10))
+    check_one_batch(replace(task, batch_size=10))
     stacked = StackedModel(task.make_model(), members=3)
     stacked.choose_batching(X, Y, task.objective)
     assert stacked.batched
@@ -141,7 +145,7 @@ def test_a_regression_whose_output_broadcasts_against_its_target_is_refused(targ
     target = torch.randn(target_shape, generator=torch.Generator().manual_seed(0))
     task = Task("bad", (X, target), (X, target), lambda: nn.Linear(3, 1), loss=nn.functional.mse_loss, batch_size=10)
     with pytest.raises(UsageError, match=r"one training batch failed.*output \(10, 1\).*different to the input size"):
-        check_task(task)
+        check_one_batch(task)
 
 
 @pytest.mark.parametrize("column_output", [True, False], ids=["(B, 1) output", "(B, 1) target"])
@@ -154,16 +158,16 @@ def test_a_hand_written_loss_that_broadcasts_is_refused_and_one_that_squeezes_is
         model, target = (lambda: nn.Sequential(nn.Linear(3, 1), nn.Flatten(0))), target[:, None]
     task = Task("r", (X, target), (X, target), model, loss=lambda o, y: ((o - y) ** 2).mean(), batch_size=10)
     with pytest.raises(UsageError, match=r"the loss broadcasts the output .* to every pair of examples"):
-        check_task(task)
+        check_one_batch(task)
     squeezing = replace(task, loss=lambda o, y: ((o.reshape(y.shape) - y) ** 2).mean())
-    check_task(squeezing)
+    check_one_batch(squeezing)
     noisy = replace(task, loss=lambda o, y: ((o.reshape(y.shape) - y + 0.1 * torch.randn(y.shape)) ** 2).mean())
-    check_task(noisy)  # a loss that draws random numbers is not mistaken for one that broadcasts
+    check_one_batch(noisy)  # a loss that draws random numbers is not mistaken for one that broadcasts
     numpy_noisy = replace(task, loss=lambda o, y: ((o.reshape(y.shape) - y + float(np.random.randn())) ** 2).mean())
-    check_task(numpy_noisy)  # nor one whose numbers come from elsewhere (numpy, a step count): it cannot be told
+    check_one_batch(numpy_noisy)  # nor one whose numbers come from elsewhere (numpy, a step count): it cannot be told
     constant = replace(task, train=(X, torch.ones_like(target)), test=(X, torch.ones_like(target)))
     with pytest.raises(UsageError, match="broadcasts"):  # constant targets (a batch sorted by label) hide nothing
-        check_task(constant)
+        check_one_batch(constant)
 
 
 def test_every_built_in_model_has_parameters_that_weight_decay_reaches():

@@ -8,9 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from decaylab import Metric, Task
-from decaylab.lab import datasets, models
-from decaylab.lab.schedules import cosine, with_warmup
-from decaylab.lab.train import RunConfig, train_unit
+from decaylab.lab.runs import RunConfig
+from decaylab.lab.task.builtin import datasets, models
+from decaylab.lab.task.schedules import cosine, with_warmup
+from decaylab.lab.training.loop import train_unit
 from decaylab.optim import make_optimizer, param_groups
 
 from .cifar_archive import make_cifar_archive

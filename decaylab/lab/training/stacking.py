@@ -137,6 +137,13 @@ class StackedModel:
             tensor.copy_(state[f"buffers.{name}"])
 
 
+def on_device(pair: tuple[Tensor, Tensor], dtype: torch.dtype, device: str) -> tuple[Tensor, Tensor]:
+    """A split ``(inputs, targets)`` on the device: floating point data in the training dtype, integers
+    (token ids, labels) kept."""
+    x, y = (t.to(device, dtype) if t.is_floating_point() else t.to(device) for t in pair)
+    return x, y
+
+
 def _stack(tensor: Tensor, members: int) -> Tensor:
     return tensor.unsqueeze(0).repeat(members, *([1] * tensor.ndim))
 

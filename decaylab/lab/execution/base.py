@@ -1,6 +1,8 @@
-"""Where units of work run. One small interface: ``run(job, units, on_epoch)`` yields each unit's
-``(index, results)`` as soon as it ends, and calls ``on_epoch(index, epoch)`` in the caller's
-thread as units finish epochs. The caller (the study driver) is the only writer of the store.
+"""The executor contract and the function every executor runs (:func:`run_unit`).
+
+One small interface: ``run(job, units, on_epoch)`` yields each unit's ``(index, results)`` as soon
+as it ends, and calls ``on_epoch(index, epoch)`` in the caller's thread as units finish epochs.
+The caller (the study driver) is the only writer of the store.
 
 Every unit trains on one CPU thread, whichever executor runs it and however many workers
 there are: intra-op threading changes the order of floating-point sums, and a run's numbers
@@ -13,22 +15,18 @@ import ctypes
 import ctypes.util
 import functools
 import hashlib
-import multiprocessing
-import os
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 
-from decaylab.lab.errors import RunFailure, UsageError
-from decaylab.lab.tasks import Task, load_task
-from decaylab.lab.train import RunConfig, RunResult, train_unit, unit_key
+from decaylab.lab.errors import UsageError
+from decaylab.lab.runs import RunConfig, RunResult, checkpoint_path
+from decaylab.lab.task.contract import Task
+from decaylab.lab.task.loading import load_task
+from decaylab.lab.training.loop import train_unit
 
 Unit = Sequence[RunConfig]
 
@@ -112,7 +110,7 @@ def run_unit(job: Job, index: int, unit: Unit, report: EpochCallback | None = No
     """Train one unit on one CPU thread, checkpointing each epoch: the function every executor runs."""
     keep_freed_memory()
     task = task_of(job)
-    checkpoint = job.checkpoints / f"{unit_key(unit)}.pt" if job.checkpoints is not None else None
+    checkpoint = checkpoint_path(job.checkpoints, unit) if job.checkpoints is not None else None
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -141,92 +139,3 @@ def keep_freed_memory() -> None:
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 """glibc's ``mallopt`` parameter numbers (``malloc.h``)."""
-
-
-def _worker_start(progress: Any, parent: int) -> None:
-    """In each worker process: report progress to the driver, and die with it (no orphans)."""
-    global _progress
-    _progress = progress
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-
-
-_progress: Any = None
-ORPHAN_POLL_SECONDS = 0.5
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(ORPHAN_POLL_SECONDS)
-    os._exit(1)  # the driver is gone (killed): nobody will store this work
-
-
-def _run_unit_in_worker(job: Job, index: int, unit: Unit) -> list[RunResult]:
-    return run_unit(job, index, unit, lambda i, epoch: _progress.put((i, epoch)))
-
-
-class LocalExecutor:
-    """Units on this machine: in this process (``workers=1``) or one process per worker."""
-
-    def __init__(self, workers: int | None = None, device: str = "cpu") -> None:
-        self.workers = workers or os.cpu_count() or 1
-        self.device = resolve_device(device)
-
-    def start(self) -> None:
-        """Nothing to connect to: worker processes start with each run."""
-
-    def stop(self) -> None:
-        """Nothing to let go of: worker processes end with each run."""
-
-    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
-        job = Job(job.task, job.data_dir, job.checkpoints, self.device)
-        if self.workers == 1 or len(units) <= 1:  # no pool to start for one unit, or none
-            for index, unit in enumerate(units):
-                yield index, run_unit(job, index, unit, on_epoch)
-            return
-        job = portable(job)
-        context = multiprocessing.get_context("spawn")  # fork would copy the driver's torch threads
-        progress = context.SimpleQueue()
-        pool = ProcessPoolExecutor(
-            min(self.workers, len(units)), context, initializer=_worker_start, initargs=(progress, os.getpid())
-        )
-        pending: dict[Future[list[RunResult]], int] = {
-            pool.submit(_run_unit_in_worker, job, index, unit): index for index, unit in enumerate(units)
-        }
-        try:
-            while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                while not progress.empty():
-                    on_epoch(*progress.get())
-                for future in done:
-                    yield pending.pop(future), future.result()
-        except BrokenProcessPool:
-            raise RunFailure(
-                "a worker process died (killed, or out of memory); run the same command to resume"
-            ) from None
-        finally:
-            if pending:  # interrupted or failed: stop the units in flight rather than wait for them
-                for process in list(pool._processes.values()):
-                    process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def make_executor(
-    name: str,
-    workers: int | None = None,
-    device: str = "cpu",
-    address: str | None = None,
-    gpus_per_task: float = 0.0,
-    connect_timeout: float = 30.0,
-) -> Executor:
-    """The executor called ``name`` (``local`` or ``ray``)."""
-    if name == "local":
-        if gpus_per_task:
-            raise UsageError("--gpus-per-task needs --executor ray")
-        if address:
-            raise UsageError("--address needs --executor ray")
-        return LocalExecutor(workers, device)
-    if name == "ray":
-        from decaylab.lab.ray_executor import RayExecutor
-
-        return RayExecutor(workers, device, address, gpus_per_task, connect_timeout)
-    raise UsageError(f"unknown executor {name!r}; choose local or ray")

@@ -37,7 +37,38 @@ import torch
 from torch import nn
 
 _INSTALLED = tuple(Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib"))
-_DECAYLAB = Path(__file__).resolve().parents[1]
+_DECAYLAB = Path(sys.modules["decaylab"].__file__ or "").resolve().parent
+
+KEYED_AS = {
+    "decaylab.optim.rules": "decaylab.optim.core",
+    "decaylab.optim.reference": "decaylab.optim.core",
+    "decaylab.optim.fused": "decaylab.optim.core",
+    "decaylab.optim.dispatch": "decaylab.optim.core",
+    "decaylab.lab.runs": "decaylab.lab.train",
+    "decaylab.lab.task.contract": "decaylab.lab.tasks",
+    "decaylab.lab.task.builtin.catalogue": "decaylab.lab.tasks",
+    "decaylab.lab.task.loading": "decaylab.lab.tasks",
+    "decaylab.lab.task.identity": "decaylab.lab.tasks",
+    "decaylab.lab.task.objectives": "decaylab.lab.objectives",
+    "decaylab.lab.task.schedules": "decaylab.lab.schedules",
+    "decaylab.lab.task.fingerprint": "decaylab.lab.fingerprint",
+    "decaylab.lab.task.builtin.datasets": "decaylab.lab.datasets",
+    "decaylab.lab.task.builtin.models": "decaylab.lab.models",
+    "decaylab.lab.training.stacking": "decaylab.lab.stacking",
+    "decaylab.lab.training.loop": "decaylab.lab.train",
+    "decaylab.lab.training.probes": "decaylab.lab.probes",
+    "decaylab.lab.execution.base": "decaylab.lab.executors",
+    "decaylab.lab.execution.local": "decaylab.lab.executors",
+    "decaylab.lab.execution.ray_cluster": "decaylab.lab.ray_executor",
+}
+"""decaylab's modules by the names run keys recorded for them in decaylab 0.2: a user's task that
+reaches a decaylab function or class keys it by module and name, so a module that moves keeps its
+old name here and stored results stay valid (``tests/lab/test_identity.py`` holds a 0.2 store)."""
+
+
+def _named(module: str | None) -> str | None:
+    """The name a module's objects are keyed by: its own, or the one it had before it moved."""
+    return KEYED_AS.get(module or "", module)
 
 
 def code_fingerprint(*roots: object) -> str:
@@ -133,7 +164,7 @@ class _Walk:
             self.feed(value.name)
             self.visit((value.value, type(value)))
         elif inspect.isbuiltin(value):  # torch.relu, len: by name
-            self.feed("builtin", getattr(value, "__module__", None), value.__qualname__)
+            self.feed("builtin", _named(getattr(value, "__module__", None)), value.__qualname__)
         elif callable(value) and hasattr(value, "__wrapped__"):  # a decorated function (functools.cache, wraps)
             self.visit(value.__wrapped__)
             if _module_is_users(type(value).__module__):  # a decorator class of the user's: its code and fields
@@ -163,7 +194,7 @@ class _Walk:
         elif isinstance(value, VALUES):
             self.feed(type(value).__qualname__, _stable_repr(value))
         else:  # another library's object counts by its type: its repr may vary between processes (set order)
-            self.feed(type(value).__module__, type(value).__qualname__)
+            self.feed(_named(type(value).__module__), type(value).__qualname__)
 
     def _tensor(self, tensor: torch.Tensor) -> None:
         tensor = tensor.detach()
@@ -176,7 +207,7 @@ class _Walk:
     def _module(self, module: types.ModuleType) -> None:
         """A user module: its file, and what it takes from other modules (``from deeper import act``),
         and its loaded submodules (``import package`` then ``package.models.net``)."""
-        self.feed("module", module.__name__)
+        self.feed("module", _named(module.__name__))
         file = Path(getattr(module, "__file__", None) or "")
         if not (file.suffix == ".py" and file.is_absolute() and is_user_file(file)):
             return
@@ -192,7 +223,7 @@ class _Walk:
                     self.visit(sys.modules[name])
 
     def _function(self, function: types.FunctionType) -> None:
-        self.feed("function", function.__module__, function.__qualname__)
+        self.feed("function", _named(function.__module__), function.__qualname__)
         if not _module_is_users(function.__module__):
             return
         try:
@@ -214,7 +245,7 @@ class _Walk:
                 self.visit(sys.modules[name])
 
     def _class(self, cls: type) -> None:
-        self.feed("class", cls.__module__, cls.__qualname__)
+        self.feed("class", _named(cls.__module__), cls.__qualname__)
         if not _module_is_users(cls.__module__):
             return
         self.visit([base for base in cls.__bases__ if base is not object])

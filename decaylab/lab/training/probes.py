@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import Tensor
 
-from decaylab.lab.stacking import StackedModel
+from decaylab.lab.training.stacking import StackedModel
 from decaylab.optim import make_optimizer
 
 PROXADAM_STEP = "proxadam-step"

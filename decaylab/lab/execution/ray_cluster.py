@@ -19,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from decaylab.lab.errors import RunFailure, UsageError
-from decaylab.lab.executors import EpochCallback, Finished, Job, Unit, resolve_device, run_unit
+from decaylab.lab.execution.base import EpochCallback, Finished, Job, Unit, resolve_device, run_unit
 
 RETRIES = 3
 

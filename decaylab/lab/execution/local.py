@@ -1,0 +1,83 @@
+"""Units on this machine: in this process, or one worker process per core, each dying with its driver."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from decaylab.lab.errors import RunFailure
+from decaylab.lab.execution.base import EpochCallback, Finished, Job, Unit, portable, resolve_device, run_unit
+from decaylab.lab.runs import RunResult
+
+
+def _worker_start(progress: Any, parent: int) -> None:
+    """In each worker process: report progress to the driver, and die with it (no orphans)."""
+    global _progress
+    _progress = progress
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+_progress: Any = None
+ORPHAN_POLL_SECONDS = 0.5
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    os._exit(1)  # the driver is gone (killed): nobody will store this work
+
+
+def _run_unit_in_worker(job: Job, index: int, unit: Unit) -> list[RunResult]:
+    return run_unit(job, index, unit, lambda i, epoch: _progress.put((i, epoch)))
+
+
+class LocalExecutor:
+    """Units on this machine: in this process (``workers=1``) or one process per worker."""
+
+    def __init__(self, workers: int | None = None, device: str = "cpu") -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.device = resolve_device(device)
+
+    def start(self) -> None:
+        """Nothing to connect to: worker processes start with each run."""
+
+    def stop(self) -> None:
+        """Nothing to let go of: worker processes end with each run."""
+
+    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
+        job = Job(job.task, job.data_dir, job.checkpoints, self.device)
+        if self.workers == 1 or len(units) <= 1:  # no pool to start for one unit, or none
+            for index, unit in enumerate(units):
+                yield index, run_unit(job, index, unit, on_epoch)
+            return
+        job = portable(job)
+        context = multiprocessing.get_context("spawn")  # fork would copy the driver's torch threads
+        progress = context.SimpleQueue()
+        pool = ProcessPoolExecutor(
+            min(self.workers, len(units)), context, initializer=_worker_start, initargs=(progress, os.getpid())
+        )
+        pending: dict[Future[list[RunResult]], int] = {
+            pool.submit(_run_unit_in_worker, job, index, unit): index for index, unit in enumerate(units)
+        }
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                while not progress.empty():
+                    on_epoch(*progress.get())
+                for future in done:
+                    yield pending.pop(future), future.result()
+        except BrokenProcessPool:
+            raise RunFailure(
+                "a worker process died (killed, or out of memory); run the same command to resume"
+            ) from None
+        finally:
+            if pending:  # interrupted or failed: stop the units in flight rather than wait for them
+                for process in list(pool._processes.values()):
+                    process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)

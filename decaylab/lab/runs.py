@@ -1,0 +1,87 @@
+"""A run and a unit of runs: what determines a result, what a result holds, and their identities.
+
+A run is one grid point (:class:`RunConfig`); its key, a hash of the whole configuration, is
+its identity in the store. A unit is a list of runs that differ only in ``lr`` and ``λ`` and
+train as the members of one stacked model; its key names its checkpoint file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+TASK_SCHEDULE = "task"
+"""``RunConfig.schedule`` of a run that follows the task's own ``η(step, total)``."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One grid point: everything that determines a run's result."""
+
+    task: str
+    method: str
+    lr: float
+    weight_decay: float
+    seed: int
+    epochs: int
+    schedule: str = "cosine"
+    warmup: float = 0.0
+    batch_size: int = 100
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    momentum: float = 0.9
+    clip: float | None = None
+    loss_scale: float = 1.0
+    """The loss is multiplied by this before backpropagation (the scale-freeness check)."""
+    probes: tuple[str, ...] = ()
+    """Measurements to take along the way (:mod:`decaylab.lab.training.probes`), stored with the run."""
+
+    @property
+    def key(self) -> str:
+        """A stable hash of the full configuration: the run's identity in the store."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:24]
+
+    @property
+    def unit(self) -> tuple[object, ...]:
+        """What members of one stacked model must share: everything but ``lr`` and ``weight_decay``."""
+        return tuple(value for name, value in asdict(self).items() if name not in ("lr", "weight_decay"))
+
+
+Curve = tuple[int, float, float, float]
+"""``(epoch, train_loss, held_out_loss, held_out_metric)``: one epoch on the split the best cell is chosen on."""
+
+
+@dataclass
+class RunResult:
+    """A finished run: ``done`` or ``diverged``, with per-epoch curves up to where it stopped."""
+
+    config: RunConfig
+    status: str = "done"
+    curves: list[Curve] = field(default_factory=list)
+    test: tuple[float, float] | None = None
+    """``(test_loss, test_metric)`` at the end (None for a diverged run of a task with a validation split)."""
+    layers: list[tuple[int, str, float, float]] = field(default_factory=list)
+    """``(epoch, layer, norm, rotation)`` of each weight that feeds a BatchNorm: its norm at the
+    end of the epoch and its mean rotation per step (radians) during the epoch."""
+    measurements: list[tuple[int, str, float]] = field(default_factory=list)
+    """``(epoch, name, value)`` of the run's probes."""
+    seconds: float = 0.0
+
+    @property
+    def final(self) -> tuple[float, float, float]:
+        """``(train_loss, held_out_loss, held_out_metric)`` of the last finished epoch (NaN if none)."""
+        return self.curves[-1][1:] if self.curves else (math.nan, math.nan, math.nan)
+
+
+def unit_key(runs: Sequence[RunConfig]) -> str:
+    """A unit's identity: the hash of its runs' keys."""
+    return hashlib.sha256(" ".join(run.key for run in runs).encode()).hexdigest()[:24]
+
+
+def checkpoint_path(checkpoints: Path, runs: Sequence[RunConfig]) -> Path:
+    """Where a unit's per-epoch checkpoint lives in the study's checkpoint directory."""
+    return checkpoints / f"{unit_key(runs)}.pt"

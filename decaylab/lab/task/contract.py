@@ -1,0 +1,95 @@
+"""The task contract: data, an ordinary model, its objective and training length — what a study trains.
+
+Built-in tasks are in :mod:`decaylab.lab.task.builtin`; a user's own task is
+``path/to/file.py:make_task``, where ``make_task()`` returns a :class:`Task`, or a :class:`Task`
+handed to :func:`decaylab.study`. What makes a task valid is in :mod:`decaylab.lab.task.checks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from decaylab.lab.task.checks import check_fields
+from decaylab.lab.task.objectives import Loss, Metric, cross_entropy, resolve_metric
+from decaylab.lab.task.schedules import Schedule
+
+Pair = tuple[Tensor, Tensor]
+Augment = Callable[[Tensor, torch.Generator], Tensor]
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a study trains. Only ``name``, the data and ``make_model`` are required.
+
+    - ``train``, ``test``, ``validation``: ``(inputs, targets)`` tensor pairs held in memory.
+      Inputs keep their dtype (token ids stay integers); targets may have any shape. The best
+      cell is chosen on ``validation`` (on ``test`` if there is none) and reported on ``test``.
+    - ``make_model()`` returns ONE ordinary ``nn.Module``; decaylab stacks the members itself.
+    - ``loss(output, target)``: the mean loss of one model's batch (default: cross-entropy
+      over the last dimension). ``metric``: ``"accuracy"``, ``"loss"`` (lower is better), a
+      :class:`~decaylab.lab.task.objectives.Metric`, or a callable score (higher is better; wrap an
+      error or a loss in a ``Metric`` with ``higher_is_better=False``). Left out: accuracy for
+      the default cross-entropy, the task's own loss when it has one.
+    - ``epochs``, ``batch_size``; ``schedule`` (a name in :data:`~decaylab.lab.task.schedules.SCHEDULES`
+      or ``η(step, total) → [0, 1]``) and ``warmup`` (a fraction of the steps); ``betas``,
+      ``eps`` (Adam), ``momentum`` (SGD); ``clip``: the largest gradient norm, per member.
+    - ``decay_all``, ``no_decay``: :func:`decaylab.optim.param_groups`' options for which
+      parameters λ decays (default: matrices and kernels, not biases, 1-D or norm parameters).
+    - ``augment(x, generator)`` transforms a training batch. ``members_per_unit``: how many
+      grid points one stacked model holds at most. ``references``: values of the metric the
+      report prints beside the best cell, e.g. ``(("unigram entropy", 4.68),)``. ``version``:
+      change it to start fresh runs when something the run keys cannot see changed.
+    """
+
+    name: str
+    train: Pair
+    test: Pair
+    make_model: Callable[[], nn.Module]
+    loss: Loss | None = None
+    metric: str | Metric | Loss | None = None
+    epochs: int = 30
+    batch_size: int = 100
+    validation: Pair | None = None
+    schedule: str | Schedule = "cosine"
+    warmup: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    momentum: float = 0.9
+    clip: float | None = None
+    decay_all: bool = False
+    no_decay: tuple[str, ...] = ()
+    augment: Augment | None = None
+    members_per_unit: int = 64
+    references: tuple[tuple[str, float], ...] = ()
+    version: str = ""
+    identity: str = field(default="", compare=False)
+    """What run keys record for this task (set by decaylab when the task is loaded)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    @property
+    def objective(self) -> Loss:
+        """The loss trained on: the task's own, or cross-entropy."""
+        return self.loss or cross_entropy
+
+    @property
+    def _metric_asked(self) -> str | Metric | Loss:
+        """The given metric, or accuracy (for the default cross-entropy) or the task's own loss."""
+        if self.metric is not None:
+            return self.metric
+        return "accuracy" if self.loss is None else "loss"
+
+    @property
+    def selection_metric(self) -> Metric:
+        """The metric cells are chosen by."""
+        return resolve_metric(self._metric_asked, self.objective)
+
+    @property
+    def held_out(self) -> tuple[str, Pair]:
+        """The split the best cell is chosen on: ``validation``, or ``test`` when the task has none."""
+        return ("validation", self.validation) if self.validation is not None else ("test", self.test)

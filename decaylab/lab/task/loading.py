@@ -1,0 +1,91 @@
+"""Loading a task: a built-in by name, or ``path/to/file.py:make_task`` imported as a script would be;
+then checked and given its identity for the run keys (:func:`prepare_task`)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from decaylab.lab.errors import UsageError, one_line
+from decaylab.lab.task.builtin.catalogue import BUILT_IN
+from decaylab.lab.task.checks import check_one_batch
+from decaylab.lab.task.contract import Task
+from decaylab.lab.task.identity import built_in_identity, code_identity, file_identity
+
+
+@functools.cache
+def load_task(spec: str, data_dir: Path | None = None) -> Task:
+    """The task named ``spec``, or ``path/to/file.py:function`` for a user's own (cached per process)."""
+    if spec in BUILT_IN:
+        built_in = BUILT_IN[spec]
+        task = built_in.make(data_dir)
+        return replace(task, identity=built_in_identity(spec, built_in.version, task.version))
+    if ":" not in spec or not spec.split(":", 1)[0].endswith(".py"):
+        raise UsageError(f"unknown task {spec!r}; choose from {', '.join(BUILT_IN)} or give path/to/file.py:make_task")
+    return _load_from_file(*spec.rsplit(":", 1))
+
+
+def absolute_spec(spec: str) -> str:
+    """``spec`` with a custom task's file made absolute, for workers started elsewhere."""
+    if spec in BUILT_IN or ":" not in spec:
+        return spec
+    file, function = spec.rsplit(":", 1)
+    return f"{Path(file).resolve()}:{function}"
+
+
+def short_name(spec: str) -> str:
+    """A task's name for directories and titles: its own, or ``FILE-FUNCTION`` for ``path/FILE.py:FUNCTION``."""
+    if ":" not in spec:
+        return spec
+    file, function = spec.rsplit(":", 1)
+    return f"{Path(file).stem}-{function}"
+
+
+def _load_from_file(file: str, function: str) -> Task:
+    """Import ``file`` as a script would be (its directory first on ``sys.path``) and call ``function``."""
+    path = Path(file).resolve()
+    if not path.is_file():
+        raise UsageError(f"task file {file} not found")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    module_spec = importlib.util.spec_from_file_location(f"decaylab_task_{path.stem}", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module  # as an import would: dataclasses look their module up there
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_spec.name]
+        raise UsageError(f"task file {file} failed to import: {one_line(error)}") from error
+    make_task = getattr(module, function, None)
+    if not callable(make_task):
+        raise UsageError(f"task file {file} has no function {function!r}")
+    try:
+        task = make_task()
+    except UsageError:
+        raise
+    except Exception as error:
+        raise UsageError(f"{file}:{function}() raised {one_line(error)}") from error
+    if not isinstance(task, Task):
+        raise UsageError(f"{file}:{function} must return decaylab.Task, got {type(task).__name__}")
+    return replace(task, identity=file_identity(task, path))
+
+
+def prepare_task(source: str | Task, data_dir: Path | None = None, device: str = "cpu") -> Task:
+    """Load and check a task in the driver, and give it its identity for the run keys.
+
+    Bad tasks fail here in one line, before any training: one batch goes forward and
+    backward through two stacked members (:func:`~decaylab.lab.task.checks.check_one_batch`).
+    """
+    task = load_task(source, data_dir) if isinstance(source, str) else source
+    check_one_batch(task, device)
+    if isinstance(source, str) and source in BUILT_IN:
+        return task
+    try:
+        identity = code_identity(task, source if isinstance(source, str) else None)
+    except Exception as error:  # an object the walk cannot read: say so in one line
+        raise UsageError(f"task {task.name}: could not read its code for the run keys: {one_line(error)}") from error
+    return replace(task, identity=identity)

@@ -1,0 +1,71 @@
+"""A unit's whole state after an epoch, written atomically, and read back to resume it exactly.
+
+Weights and buffers, optimizer and schedule, the random generators and the curves so far: a unit
+resumed from its checkpoint ends with the numbers of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from decaylab.lab.runs import RunResult
+from decaylab.lab.training.stacking import StackedModel
+
+
+@dataclass
+class UnitState:
+    """What a unit carries from one epoch to the next."""
+
+    model: StackedModel
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    batches: torch.Generator
+    """Draws the batch order and augmentation."""
+    alive: Tensor
+    """Per member: not diverged."""
+    results: list[RunResult]
+
+
+def save(path: Path, epoch: int, unit: UnitState, elapsed: float) -> None:
+    """The unit's state after ``epoch``, written to a temporary file and renamed (a reader never sees half a file)."""
+    state = {
+        "epoch": epoch,
+        "model": unit.model.state_dict(),
+        "optimizer": unit.optimizer.state_dict(),
+        "schedule": unit.schedule.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "batches": unit.batches.get_state(),
+        "alive": unit.alive.cpu(),
+        "results": [(r.curves, r.layers, r.measurements) for r in unit.results],
+        "elapsed": elapsed,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def resume(path: Path, unit: UnitState) -> tuple[int, float]:
+    """Load a checkpoint written by :func:`save` into ``unit``; return the epoch to continue from and the
+    time spent so far."""
+    state: dict[str, Any] = torch.load(path, weights_only=True)
+    unit.model.load_state_dict(state["model"])
+    unit.optimizer.load_state_dict(state["optimizer"])
+    unit.schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    unit.batches.set_state(state["batches"])
+    unit.alive.copy_(state["alive"])
+    for result, (curves, layers, measurements) in zip(unit.results, state["results"], strict=True):
+        result.curves = [tuple(point) for point in curves]  # type: ignore[misc]
+        result.layers = [tuple(entry) for entry in layers]  # type: ignore[misc]
+        result.measurements = [tuple(entry) for entry in measurements]  # type: ignore[misc]
+    return int(state["epoch"]) + 1, float(state["elapsed"])
