@@ -1,7 +1,8 @@
 """The ``decaylab`` command: ``study``, ``export``, ``report`` and ``claims``.
 
 Bad input (a flag, a value, a file) ends with one line on stderr saying what to fix and exit
-status 2, never a traceback.
+status 2, never a traceback. Each command's parser is built only when that command runs, so
+``decaylab --help`` imports no torch, and ``decaylab study --help`` no claim and no matplotlib.
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from decaylab.claims.base import ROLES
 from decaylab.lab.errors import RunFailure, UsageError
-from decaylab.lab.execution import make_executor
-from decaylab.lab.store import ResultStore
-from decaylab.lab.study import StudySpec, run_study
-from decaylab.lab.task.builtin.catalogue import BUILT_IN, DEFAULT_TASK
-from decaylab.lab.task.loading import short_name
-from decaylab.lab.task.schedules import SCHEDULES
+
+if TYPE_CHECKING:
+    from decaylab.lab.execution import Executor
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -96,101 +94,109 @@ def directory(text: str) -> Path:
     return path
 
 
-CLAIMS_HELP = """claims (--only):
-  decoupling  the post's Fig. 1: the best λ per α, slopes with bootstrap intervals (L&H 2019)
-  batchnorm   AdamW against AdamL2 without and with BatchNorm; λ = 0 with BN (Zhuang et al. 2022)
-  late        AdamW's lead over AdamL2 grows late in training (L&H 2019)
-  proximal    a ProxAdam step from AdamW's state lands where AdamW's does (Zhuang et al.; the post)
-  scale       multiplying the loss moves AdamL2's best λ, not AdamW's (Zhuang et al. 2022)
-  rotation    BatchNorm-fed weights rotate at their equilibrium rate (Zhang 2019; Kosson 2024)
-  ridge       ridge regression: paper form flat, torch form α·λ fixed (Schaipp 2024)
-  timescale   λ* against dataset size and training length (Wang & Aitchison 2025)
-  adamc       AdamC keeps normalized layers steady as the lr anneals (Defazio 2025)
-  language    a transformer LM: AdamW against AdamL2, and decoupling"""
+def add_running_options(parser: argparse.ArgumentParser) -> None:
+    """How and where runs train: every command that trains takes these."""
+    parser.add_argument("--executor", choices=("local", "ray"), default="local")
+    parser.add_argument("--workers", type=positive_int, default=None, help="parallel workers (default: one per core)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
+                        help="where to train (default: auto, CUDA if visible)")  # fmt: skip
+    parser.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    parser.add_argument("--gpus-per-task", type=nonnegative_number, default=0.0,
+                        help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)")  # fmt: skip
+    parser.add_argument("--connect-timeout", type=positive_number, default=30.0,
+                        help="seconds to reach the Ray cluster at --address (default: 30)")  # fmt: skip
+    parser.add_argument("--data-dir", type=directory, default=None, help="where data sets are cached or downloaded")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
-TASKS_HELP = "tasks:\n" + "\n".join(f"  {name:<22} {built_in.description}" for name, built_in in BUILT_IN.items())
-TASKS_HELP += "\n  path/to/file.py:make_task  your own: make_task() returns a decaylab.Task"
+
+def executor_of(args: argparse.Namespace) -> Executor:
+    from decaylab.lab.execution import make_executor
+
+    return make_executor(args.executor, args.workers, args.device, args.address, args.gpus_per_task,
+                         args.connect_timeout)  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="decaylab", description="Weight decay in Adam-type optimizers: studies.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+def command_parser(name: str, epilog: str = "") -> OneLineParser:
+    return OneLineParser(prog=f"decaylab {name}", description=COMMANDS[name].summary, epilog=epilog,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
 
-    running = OneLineParser(add_help=False)  # how and where runs train: study and claims alike
-    running.add_argument("--executor", choices=("local", "ray"), default="local")
-    running.add_argument("--workers", type=positive_int, default=None, help="parallel workers (default: one per core)")
-    running.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
-                         help="where to train (default: auto, CUDA if visible)")  # fmt: skip
-    running.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
-    running.add_argument("--gpus-per-task", type=nonnegative_number, default=0.0,
-                         help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)")  # fmt: skip
-    running.add_argument("--connect-timeout", type=positive_number, default=30.0,
-                         help="seconds to reach the Ray cluster at --address (default: 30)")  # fmt: skip
-    running.add_argument("--data-dir", type=directory, default=None, help="where data sets are cached or downloaded")
-    running.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    study = commands.add_parser(
-        "study", parents=[running], help="run (or resume) a study, then write its report",
-        epilog=TASKS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    study.add_argument("--task", default=DEFAULT_TASK, help="a task below (default: %(default)s)")
-    study.add_argument("--methods", type=comma_list(str, "method names"),
-                       help=f"comma list (default: {','.join(StudySpec.methods)})")  # fmt: skip
-    study.add_argument(
-        "--lrs",
-        type=comma_list(float, "numbers"),
-        help="learning rates α, comma list (default: each method's: Adam 3e-4 … 1e-1, SGD 3e-3 … 1)",
-    )
-    study.add_argument("--wds", dest="weight_decays", type=comma_list(float, "numbers"),
-                       help="weight decays λ for all methods (default: a grid per method, its convention)")  # fmt: skip
-    study.add_argument("--epochs", type=positive_int, help="default: the task's")
-    study.add_argument("--seeds", type=positive_int, help=f"seeds per grid point (default: {StudySpec.seeds})")
-    study.add_argument("--schedule", choices=SCHEDULES, help="η_t over training (default: the task's, cosine)")
-    study.add_argument(
-        "--warmup", type=fraction, help="linear warm-up over this fraction of the steps (default: the task's)"
-    )
-    study.add_argument("--out", type=directory, default=None, help="results directory (default: runs/TASK)")
+def study_parser() -> OneLineParser:
+    from decaylab.lab.study import DEFAULT_METHODS, StudySpec
+    from decaylab.lab.task.builtin.catalogue import BUILT_IN, DEFAULT_TASK
+    from decaylab.lab.task.schedules import SCHEDULES
 
-    export = commands.add_parser("export", help="one row per stored run, to stdout (the store is only read)")
-    export.add_argument("out", type=directory, metavar="DIR")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
-    export.add_argument("--curves", action="store_true", help="one row per epoch of each run instead of per run")
-    export.add_argument("--study", choices=("all", "latest"), default="all",
+    tasks = "\n".join(f"  {name:<22} {built_in.description}" for name, built_in in BUILT_IN.items())
+    epilog = f"tasks:\n{tasks}\n  path/to/file.py:make_task  your own: make_task() returns a decaylab.Task"
+    parser = command_parser("study", epilog)
+    add_running_options(parser)
+    parser.add_argument("--task", default=DEFAULT_TASK, help="a task below (default: %(default)s)")
+    parser.add_argument("--methods", type=comma_list(str, "method names"),
+                        help=f"comma list (default: {','.join(DEFAULT_METHODS)})")  # fmt: skip
+    lrs = "learning rates α, comma list (default: each method's: Adam 3e-4 … 1e-1, SGD 3e-3 … 1)"
+    parser.add_argument("--lrs", type=comma_list(float, "numbers"), help=lrs)
+    wds = "weight decays λ for all methods (default: a grid per method, its convention)"
+    parser.add_argument("--wds", dest="weight_decays", type=comma_list(float, "numbers"), help=wds)
+    parser.add_argument("--epochs", type=positive_int, help="default: the task's")
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds per grid point (default: {StudySpec.seeds})")
+    parser.add_argument("--schedule", choices=SCHEDULES, help="η_t over training (default: the task's, cosine)")
+    parser.add_argument("--warmup", type=fraction,
+                        help="linear warm-up over this fraction of the steps (default: the task's)")  # fmt: skip
+    parser.add_argument("--out", type=directory, default=None, help="results directory (default: runs/TASK)")
+    return parser
+
+
+def export_parser() -> OneLineParser:
+    parser = command_parser("export")
+    parser.add_argument("out", type=directory, metavar="DIR")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.add_argument("--curves", action="store_true", help="one row per epoch of each run instead of per run")
+    parser.add_argument("--study", choices=("all", "latest"), default="all",
                         help="every stored run (default), or the latest study's grid only")  # fmt: skip
+    return parser
 
-    report = commands.add_parser("report", help="redraw figures and report from stored results (only read)")
-    report.add_argument("out", type=directory, metavar="DIR")
-    report.add_argument("--to", type=directory, default=None, help="where to write them (default: DIR)")
 
-    check = commands.add_parser(
-        "claims", parents=[running], help="run the studies the post's claims need; write OUT/claims.md",
-        epilog=CLAIMS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    check.add_argument("--task", default=ROLES["plain"],
-                       help="the model without BatchNorm, built in or file.py:fn (default: %(default)s)")  # fmt: skip
-    check.add_argument("--bn-task", default=None, help="its BatchNorm twin (default: the built-in pair)")
-    check.add_argument("--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below")
-    check.add_argument("--out", type=directory, default=None, help="results directory (default: runs/claims-TASK)")
-    check.add_argument("--quick", action="store_true", help="small grids, one seed, 4 epochs (under 2 minutes)")
+def report_parser() -> OneLineParser:
+    parser = command_parser("report")
+    parser.add_argument("out", type=directory, metavar="DIR")
+    parser.add_argument("--to", type=directory, default=None, help="where to write them (default: DIR)")
+    return parser
+
+
+def claims_parser() -> OneLineParser:
+    from decaylab.claims import registry
+    from decaylab.claims.base import ROLES
+
+    listed = "\n".join(f"  {name:<11} {claim.title} ({claim.source})" for name, claim in registry().items())
+    parser = command_parser("claims", f"claims (--only):\n{listed}")
+    add_running_options(parser)
+    parser.add_argument("--task", default=ROLES["plain"],
+                        help="the model without BatchNorm, built in or file.py:fn (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--bn-task", default=None, help="its BatchNorm twin (default: the built-in pair)")
+    parser.add_argument(
+        "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
+    )
+    parser.add_argument("--out", type=directory, default=None, help="results directory (default: runs/claims-TASK)")
+    parser.add_argument("--quick", action="store_true", help="small grids, one seed, 4 epochs (under 2 minutes)")
     return parser
 
 
 def study_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.report import write_report
+    from decaylab.lab.study import StudySpec, run_study
+    from decaylab.lab.task.loading import short_name
 
     given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
     spec = StudySpec(**given)
     out = args.out or Path("runs") / short_name(args.task)
-    executor = make_executor(
-        args.executor, args.workers, args.device, args.address, args.gpus_per_task, args.connect_timeout
-    )
-    run_study(spec, out, executor, args.data_dir, progress=not args.quiet)
+    run_study(spec, out, executor_of(args), args.data_dir, progress=not args.quiet)
     print(f"report: {write_report(out)}")
 
 
 def export_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.export import CURVE_COLUMNS, EXPORT_COLUMNS, curve_rows, export_rows
     from decaylab.analysis.report import latest_runs
+    from decaylab.lab.store import ResultStore
 
     store = ResultStore(args.out, read_only=True)
     try:
@@ -210,12 +216,11 @@ def export_command(args: argparse.Namespace) -> None:
 
 def claims_command(args: argparse.Namespace) -> None:
     from decaylab.claims.runner import run_claims
+    from decaylab.lab.task.loading import short_name
 
     out = args.out or Path("runs") / f"claims-{short_name(args.task)}"
-    executor = make_executor(
-        args.executor, args.workers, args.device, args.address, args.gpus_per_task, args.connect_timeout
-    )
-    path = run_claims(out, executor, args.only, args.quick, args.data_dir, not args.quiet, args.task, args.bn_task)
+    path = run_claims(out, executor_of(args), args.only, args.quick, args.data_dir, not args.quiet, args.task,
+                      args.bn_task)  # fmt: skip
     print(f"claims: {path}")
 
 
@@ -225,14 +230,39 @@ def report_command(args: argparse.Namespace) -> None:
     print(f"report: {write_report(args.out, args.to)}")
 
 
+@dataclass(frozen=True)
+class Command:
+    summary: str
+    parser: Callable[[], OneLineParser]
+    run: Callable[[argparse.Namespace], None]
+
+
 SPEC_FLAGS = ("task", "methods", "lrs", "weight_decays", "epochs", "seeds", "schedule", "warmup")
-COMMANDS = {"study": study_command, "export": export_command, "report": report_command, "claims": claims_command}
+COMMANDS = {
+    "study": Command("run (or resume) a study, then write its report", study_parser, study_command),
+    "export": Command("one row per stored run, to stdout (the store is only read)", export_parser, export_command),
+    "report": Command("redraw figures and report from stored results (only read)", report_parser, report_command),
+    "claims": Command("run the studies the post's claims need; write OUT/claims.md", claims_parser, claims_command),
+}
+
+
+def parse(argv: Sequence[str]) -> tuple[str, argparse.Namespace]:
+    """The command and its arguments. The top-level parser only lists the commands (``decaylab --help``) and
+    refuses an unknown one; the command's own parser is built when it runs."""
+    if argv and argv[0] in COMMANDS:
+        return argv[0], COMMANDS[argv[0]].parser().parse_args(argv[1:])
+    top = OneLineParser(prog="decaylab", description="Weight decay in Adam-type optimizers: studies.")
+    commands = top.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for name, command in COMMANDS.items():
+        commands.add_parser(name, help=command.summary, add_help=False)
+    top.parse_args(argv)  # prints the help, or exits with the error
+    raise AssertionError("argparse accepted a command it does not list")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    name, args = parse(list(sys.argv[1:] if argv is None else argv))
     try:
-        COMMANDS[args.command](args)
+        COMMANDS[name].run(args)
     except UsageError as error:
         print(f"decaylab: error: {error}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from decaylab.analysis.cells import MethodGrid, MetricScale
+from decaylab.analysis.ridges import RidgeSlope
 from decaylab.optim import METHODS
 
 COLORMAP = "viridis"
@@ -110,5 +111,27 @@ def draw_learning_curves(
     metric_axis.grid(alpha=0.3)
     loss_axis.grid(alpha=0.3)
     figure.suptitle(title, fontsize=11)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def draw_ridges(slopes: list[RidgeSlope], path: Path) -> None:
+    """log λ* against log α per method, each in its own units, with torch-form AdamW also in paper units."""
+    figure, axis = plt.subplots(figsize=(6, 4.2))
+    for slope in slopes:
+        fit = slope.ridge
+        if not fit.log_lrs:
+            continue
+        line = axis.plot(fit.log_lrs, fit.log_decays, "o-", label=f"{slope.method} (s = {fit.slope:+.2f})")
+        if slope.method == "adamw-torch":  # the paper-form equivalent: λ_paper = α·λ_torch
+            axis.plot(fit.log_lrs, [d + a for a, d in zip(fit.log_lrs, fit.log_decays, strict=True)], ":",
+                      color=line[0].get_color(), label="adamw-torch as α·λ (paper units)")  # fmt: skip
+    axis.set(xlabel="log10 α (good columns)", ylabel="log10 λ* (each method's own units)",
+             title="best λ per learning rate")  # fmt: skip
+    if axis.lines:
+        axis.legend(fontsize=7)
+    else:  # a quick run's small grid may leave no interior best λ to draw
+        axis.text(0.5, 0.5, "no column with an interior best λ", ha="center", transform=axis.transAxes)
+    axis.grid(alpha=0.3)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)

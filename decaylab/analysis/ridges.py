@@ -136,3 +136,22 @@ def top_cells_slope(grid: MethodGrid, share: float = 0.1) -> tuple[float, int]:
     top = sorted(cells, key=lambda c: cell_score(c, grid.scale), reverse=True)[:count]
     slope, _ = fit_slope([math.log10(c.lr) for c in top], [math.log10(c.weight_decay) for c in top])
     return slope, len(top)
+
+
+@dataclass(frozen=True)
+class RidgeSlope:
+    """One method's ridge (best λ per good column), its slope's 95% interval, and L&H's top-cells slope."""
+
+    method: str
+    ridge: DecayRidge
+    low: float
+    high: float
+    how: str
+    top_slope: float
+    top_count: int
+
+
+def ridge_slope(grid: MethodGrid) -> RidgeSlope:
+    """The ridge of ``grid``, its slope's 95% interval and the top cells' slope."""
+    low, high, how = slope_interval(grid)
+    return RidgeSlope(grid.method, decay_ridge(grid), low, high, how, *top_cells_slope(grid))

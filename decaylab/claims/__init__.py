@@ -1,36 +1,28 @@
 """The post's claims, and the work that followed it, as checks with verdicts: ``decaylab claims``.
 
-One module per claim (its plan, statistic, verdict rule and figure) behind the small
-interface of :class:`~decaylab.claims.base.Claim`; :data:`CLAIMS` is the registry the runner
-loops over, in report order. Adding a claim is one module here, one line below and its test.
+Every module of this package that defines ``CLAIM`` is one claim (its plan, measurement, verdict
+rule and figure) behind the small interface of :class:`~decaylab.claims.base.Claim`; that line is
+its registration. Adding a claim is one module and its test: :func:`registry` finds it, and its
+``position`` places it in the report.
 """
 
-from decaylab.claims.adamc import CorrectedDecay
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Claim, Finding, Lab, Plan, Verdict
-from decaylab.claims.batchnorm import BatchNormComparison
-from decaylab.claims.decoupling import Decoupling
-from decaylab.claims.language import LanguageModel
-from decaylab.claims.late import LateImprovement
-from decaylab.claims.proximal import ProximalStep
-from decaylab.claims.ridge import RidgeRegression
-from decaylab.claims.rotation import EffectiveLearningRate
-from decaylab.claims.scale import ScaleFreeness
-from decaylab.claims.timescale import Timescale
+from __future__ import annotations
 
-CLAIMS: dict[str, Claim] = {
-    claim.name: claim
-    for claim in (
-        Decoupling(),
-        BatchNormComparison(),
-        LateImprovement(),
-        ProximalStep(),
-        ScaleFreeness(),
-        EffectiveLearningRate(),
-        RidgeRegression(),
-        Timescale(),
-        CorrectedDecay(),
-        LanguageModel(),
-    )
-}
+import functools
+import importlib
+import pkgutil
+from typing import TYPE_CHECKING
 
-__all__ = ["CLAIMS", "FAILS", "HOLDS", "INCONCLUSIVE", "Claim", "Finding", "Lab", "Plan", "Verdict"]
+if TYPE_CHECKING:
+    from decaylab.claims.base import Claim
+
+
+@functools.cache
+def registry() -> dict[str, Claim]:
+    """Every claim by name, in report order."""
+    claims = []
+    for module in pkgutil.iter_modules(__path__):
+        claim = getattr(importlib.import_module(f"{__name__}.{module.name}"), "CLAIM", None)
+        if claim is not None:
+            claims.append(claim)
+    return {claim.name: claim for claim in sorted(claims, key=lambda claim: claim.position)}

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
-from decaylab.claims.decoupling import Decoupling
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Lab, Unmeasured, Verdict
 from decaylab.claims.rotation import layer_series
 from decaylab.lab.runs import RunConfig
 
@@ -48,35 +47,39 @@ class CorrectedDecay:
         "AdamW and AdamC with the same α and λ (the same decay at the peak). The norm of every BatchNorm-fed "
         "weight, mean over layers and seeds, from half-way to the end."
     )
+    position = 90
 
     def pair(self, lab: Lab) -> dict[str, list[RunConfig]] | None:
-        grid_runs = [r for r in Decoupling().grids_runs(lab) if r.method == "adamw-torch"]
-        if not lab.stored(grid_runs):
-            return None
-        best = lab.best(grid_runs, "adamw-torch")
+        """Torch-form AdamW's and AdamC's runs at the best cell of torch-form AdamW's grid, once it has one."""
+        best = lab.best_cell("bn", "adamw-torch")
         if best is None:
-            return {}
+            return None
         return {m: [lab.run("bn", m, best.lr, best.weight_decay, s) for s in range(lab.plan.seeds)]
                 for m in ("adamw-torch", "adamc")}  # fmt: skip
 
     def runs(self, lab: Lab) -> list[RunConfig]:
         pair = self.pair(lab)
-        if pair is None:
-            return [r for r in Decoupling().grids_runs(lab) if r.method == "adamw-torch"]
-        return [run for runs in pair.values() for run in runs]
+        return lab.grid("bn", "adamw-torch") if pair is None else [run for runs in pair.values() for run in runs]
 
-    def check(self, lab: Lab, figures: Path) -> Finding:
+    def measure(self, lab: Lab) -> dict[str, list[float]] | Unmeasured:
+        """Per method, the mean BN-fed norm per epoch."""
         pair = self.pair(lab)
         claim = "AdamC keeps BN-fed norms steady"
         if not pair:
-            return Finding([not_measured(claim, "torch-form AdamW's grid has no finished cell")])
+            return Unmeasured(claim, "torch-form AdamW's grid has no finished cell")
         norms = {}
         for method, runs in pair.items():
             series = layer_series(lab.store, runs)
             if not series:
-                return Finding([not_measured(claim, "the model has no BatchNorm-fed weight")])
+                return Unmeasured(claim, "the model has no BatchNorm-fed weight")
             layers = [n for n, _ in series.values()]
             norms[method] = [statistics.fmean(layer[e] for layer in layers) for e in range(min(map(len, layers)))]
+        return norms
+
+    def judge(self, norms: dict[str, list[float]]) -> tuple[list[Verdict], list[str]]:
+        return [drift_verdict(drift(norms["adamw-torch"]), drift(norms["adamc"]))], []
+
+    def draw(self, norms: dict[str, list[float]], figures: Path) -> list[str]:
         figure, axis = plt.subplots(figsize=(6, 4))
         for method, values in norms.items():
             axis.plot(range(1, len(values) + 1), [v / values[len(values) // 2] for v in values], label=method)
@@ -86,4 +89,7 @@ class CorrectedDecay:
         axis.grid(alpha=0.3)
         figure.savefig(figures / "adamc.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
-        return Finding([drift_verdict(drift(norms["adamw-torch"]), drift(norms["adamc"]))], ["adamc.png"])
+        return ["adamc.png"]
+
+
+CLAIM = CorrectedDecay()

@@ -1,9 +1,10 @@
 """What every claim shares: the verdict it gives, the lab it reads, and the interface it keeps.
 
-A claim is one module (:mod:`decaylab.claims`) with four parts: its plan (``runs``: the runs it
-needs, given what the store holds), its statistic and verdict rule (``check``), and its figure.
-Runs go through the study engine and the store like any study's, so an interrupted ``claims``
-resumes; a claim only reads stored results.
+A claim is one module of :mod:`decaylab.claims` that defines ``CLAIM``, read as measure → verdict →
+draw: its plan (``runs``: the runs it needs, given what the store holds), its measurement
+(``measure``: numbers from the store), its verdict rule (``judge``: a pure function of those
+numbers, tested on constructed ones) and its figure (``draw``: it only draws). Runs go through
+the study engine and the store like any study's, so an interrupted ``claims`` resumes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,8 +21,10 @@ from decaylab.lab.execution.base import Job
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import job_of, run_config
+from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import prepare_task
+from decaylab.lab.task.variants import first_examples
 from decaylab.optim import METHODS
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
@@ -44,6 +47,15 @@ class Finding:
     verdicts: list[Verdict]
     figures: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Unmeasured:
+    """What ``measure`` returns when the stored runs cannot give the statistic (no finished cell, no
+    BatchNorm twin): the claim is reported inconclusive, with the reason."""
+
+    claim: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -70,11 +82,9 @@ class Plan:
 FULL = Plan(seeds=3, epochs=None, lrs=6, decays=6)
 QUICK = Plan(seeds=1, epochs=4, lrs=3, decays=4, quick=True)
 
-ROLES = {"plain": "mnist1d-cnn", "bn": "mnist1d-cnn-bn", "ridge": "ridge", "charlm": "charlm"}
+ROLES = {"plain": "mnist1d-cnn", "bn": BATCHNORM_TWINS["mnist1d-cnn"], "ridge": "ridge", "charlm": "charlm"}
 """The tasks claims run on, by role: a model without BatchNorm and its twin with it (the post's
 Fig. 1 and the BN claims speak of one architecture), and the tasks of the newer checks."""
-BATCHNORM_PAIRS = {"mnist1d-cnn": "mnist1d-cnn-bn", "mnist1d-mlp": "mnist1d-mlp-bn",
-                   "cifar10-resnet20-nobn": "cifar10-resnet20"}  # fmt: skip
 
 
 class Lab:
@@ -98,9 +108,7 @@ class Lab:
         """A role for ``role``'s task trained on its first ``examples`` training examples only."""
         name = f"{role}[:{examples}]"
         if name not in self._tasks:
-            task = self.task(role)
-            x, y = task.train
-            smaller = replace(task, train=(x[:examples], y[:examples]), identity=f"{task.identity} train[:{examples}]")
+            smaller = first_examples(self.task(role), examples)
             self._tasks[name] = (smaller, job_of(smaller, smaller, self.data_dir, self.out))
         return name
 
@@ -142,11 +150,11 @@ class Lab:
         """Forget what was read from the store (after training)."""
         self.__dict__.pop("finished", None)
 
-    def best(self, runs: Sequence[RunConfig], method: str) -> Cell | None:
-        """``method``'s best cell among ``runs`` once they are all stored (None until then, or if none finished).
-
-        Claims whose plan depends on a grid's best cell (its α, say) ask for the grid until this answers.
-        """
+    def best_cell(self, role: str, method: str) -> Cell | None:
+        """The best cell of ``method``'s grid on ``role``'s task (:meth:`grid`, the plan's), once the grid is
+        stored: None until then, or if no cell finished. Claims whose plan builds on a best cell (its α, say)
+        ask for the grid until this answers."""
+        runs = self.grid(role, method)
         return self.grids(runs)[method].best() if self.stored(runs) else None
 
     def grids(self, runs: Sequence[RunConfig]) -> dict[str, MethodGrid]:
@@ -156,19 +164,28 @@ class Lab:
 
 
 class Claim(Protocol):
-    """One claim: ``runs`` says what must be trained (asked again after each round of training,
-    so a plan may depend on results, e.g. the best α of a grid); ``check`` reads the store,
-    draws its figures into ``figures`` and gives the verdicts."""
+    """One claim, read as measure → verdict → draw.
+
+    ``runs`` says what must be trained (asked again after each round of training, so a plan may
+    depend on results, e.g. the best α of a grid); ``measure`` reads the store and returns the
+    claim's numbers (or :class:`Unmeasured`); ``judge`` turns the numbers into verdicts and report
+    lines, by the rule written beside it; ``draw`` draws the figures and returns their file names.
+    ``position`` orders the report."""
 
     name: str
     title: str
     source: str
     procedure: str
     """What is measured, one paragraph of the report."""
+    position: int
 
     def runs(self, lab: Lab) -> list[RunConfig]: ...
 
-    def check(self, lab: Lab, figures: Path) -> Finding: ...
+    def measure(self, lab: Lab) -> Any: ...
+
+    def judge(self, measured: Any) -> tuple[list[Verdict], list[str]]: ...
+
+    def draw(self, measured: Any, figures: Path) -> list[str]: ...
 
 
 def not_measured(claim: str, reason: str) -> Verdict:

@@ -7,13 +7,14 @@ selected on validation bits per character.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from decaylab.analysis.figures import draw_heatmaps
-from decaylab.analysis.ridges import decay_ridge, slope_interval
-from decaylab.claims.base import Finding, Lab, not_measured
-from decaylab.claims.batchnorm import better
-from decaylab.claims.decoupling import decoupling_verdict, draw_ridges
+from decaylab.analysis.cells import MethodGrid
+from decaylab.analysis.figures import draw_heatmaps, draw_ridges
+from decaylab.analysis.ridges import RidgeSlope, ridge_slope
+from decaylab.claims.base import Lab, Verdict, not_measured
+from decaylab.claims.statistics import better, slope_verdict
 from decaylab.lab.runs import RunConfig
 
 LRS = (3e-3, 6e-3, 1e-2, 3e-2)
@@ -30,6 +31,12 @@ def listed(values: tuple[float, ...]) -> str:
     return ", ".join(f"{value:g}" for value in values)
 
 
+@dataclass(frozen=True)
+class Measured:
+    grids: dict[str, MethodGrid]
+    slopes: list[RidgeSlope]
+
+
 class LanguageModel:
     name = "language"
     title = "A transformer language model: AdamW against AdamL2, and decoupling"
@@ -40,7 +47,9 @@ class LanguageModel:
         "compared on test bits per character, seed by seed, and each method's ridge slope."
     )
 
-    def grids_runs(self, lab: Lab) -> list[RunConfig]:
+    position = 100
+
+    def runs(self, lab: Lab) -> list[RunConfig]:
         lrs, seeds, epochs = (LRS[::2], 1, 1) if lab.plan.quick else (LRS, SEEDS, lab.task("charlm").epochs)
         return [
             run
@@ -48,20 +57,23 @@ class LanguageModel:
             for run in lab.grid("charlm", method, lrs, decays[::2] if lab.plan.quick else decays, seeds, epochs=epochs)
         ]
 
-    def runs(self, lab: Lab) -> list[RunConfig]:
-        return self.grids_runs(lab)
+    def measure(self, lab: Lab) -> Measured:
+        grids = lab.grids(self.runs(lab))
+        return Measured(grids, [ridge_slope(grid) for grid in grids.values()])
 
-    def check(self, lab: Lab, figures: Path) -> Finding:
-        grids = lab.grids(self.grids_runs(lab))
-        draw_heatmaps(list(grids.values()), figures / "language.png", "charlm: validation bits per character")
-        draw_ridges(grids, figures / "language-ridges.png")
+    def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
+        grids = measured.grids
         best_w, best_l2 = grids["adamw"].best(), grids["adaml2"].best()
         claim = "on a transformer, AdamW beats AdamL2 (best cells, test bits per character)"
-        verdicts = [
-            better(claim, best_w, best_l2, grids["adamw"]) if best_w and best_l2 else not_measured(claim, "no cell")
-        ]
-        for method, grid in grids.items():
-            fit = decay_ridge(grid)
-            low, high, how = slope_interval(grid)
-            verdicts.append(decoupling_verdict(method, fit.slope, low, high, len(fit.log_lrs), how))
-        return Finding(verdicts, ["language.png", "language-ridges.png"])
+        if best_w is None or best_l2 is None:
+            return [not_measured(claim, "no cell"), *map(slope_verdict, measured.slopes)], []
+        return [better(claim, best_w, best_l2, grids["adamw"]), *map(slope_verdict, measured.slopes)], []
+
+    def draw(self, measured: Measured, figures: Path) -> list[str]:
+        title = "charlm: validation bits per character"
+        draw_heatmaps(list(measured.grids.values()), figures / "language.png", title)
+        draw_ridges(measured.slopes, figures / "language-ridges.png")
+        return ["language.png", "language-ridges.png"]
+
+
+CLAIM = LanguageModel()

@@ -7,13 +7,13 @@ without BatchNorm (where AdamW should win): a claim about when, not whether.
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from decaylab.analysis.cells import Cell, MetricScale
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
-from decaylab.claims.batchnorm import BatchNormComparison
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Lab, Unmeasured, Verdict, not_measured
 from decaylab.claims.statistics import ACCURACY_FLOOR, RELATIVE_FLOOR
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
@@ -41,6 +41,15 @@ def late_verdict(gap: list[float], scale: MetricScale, reference: float) -> Verd
     return Verdict(claim, statistic, verdict, rule)
 
 
+@dataclass(frozen=True)
+class Measured:
+    gap: list[float]
+    """Per epoch, the best AdamW cell's score minus the best AdamL2 cell's (larger: AdamW ahead)."""
+    scale: MetricScale
+    reference: float
+    """The best AdamL2 cell's mean metric: the scale of the noise floor."""
+
+
 class LateImprovement:
     name = "late"
     title = "AdamW's advantage appears late in training"
@@ -48,18 +57,25 @@ class LateImprovement:
     procedure = (
         "The held-out metric of the best AdamW cell minus that of the best AdamL2 cell, epoch by epoch, without BN."
     )
+    position = 30
 
     def runs(self, lab: Lab) -> list[RunConfig]:
-        return BatchNormComparison().grid_runs(lab, "plain")
+        return lab.grid("plain", "adamw") + lab.grid("plain", "adaml2")
 
-    def check(self, lab: Lab, figures: Path) -> Finding:
+    def measure(self, lab: Lab) -> Measured | Unmeasured:
         grids = lab.grids(self.runs(lab))
         best_w, best_l2 = grids["adamw"].best(), grids["adaml2"].best()
         if best_w is None or best_l2 is None:
-            return Finding([not_measured("AdamW's lead over AdamL2 grows late", "a method has no finished cell")])
+            return Unmeasured("AdamW's lead over AdamL2 grows late", "a method has no finished cell")
         scale = grids["adamw"].scale
         w, l2 = mean_curve(lab.store, best_w, scale), mean_curve(lab.store, best_l2, scale)
-        gap = [a - b for a, b in zip(w, l2, strict=False)]
+        return Measured([a - b for a, b in zip(w, l2, strict=False)], scale, best_l2.mean())
+
+    def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
+        return [late_verdict(measured.gap, measured.scale, measured.reference)], []
+
+    def draw(self, measured: Measured, figures: Path) -> list[str]:
+        scale, gap = measured.scale, measured.gap
         factor = 100 if scale.percent else 1
         figure, axis = plt.subplots(figsize=(6, 4))
         axis.plot(range(1, len(gap) + 1), [factor * g for g in gap])
@@ -69,4 +85,7 @@ class LateImprovement:
         axis.grid(alpha=0.3)
         figure.savefig(figures / "late.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
-        return Finding([late_verdict(gap, scale, best_l2.mean())], ["late.png"])
+        return ["late.png"]
+
+
+CLAIM = LateImprovement()

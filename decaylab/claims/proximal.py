@@ -13,12 +13,12 @@ import itertools
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
-from decaylab.claims.batchnorm import BatchNormComparison
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Lab, Unmeasured, Verdict, not_measured
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.training.probes import PROXADAM_STEP, ProxAdamStep
 
@@ -41,6 +41,13 @@ def proximal_verdict(decays: Sequence[float], gaps: Sequence[float]) -> Verdict:
     return Verdict(claim, statistic, verdict, rule)
 
 
+@dataclass(frozen=True)
+class Measured:
+    alpha: float
+    gaps: list[float]
+    """Per λ of :data:`DECAYS`: the mean relative gap over training (NaN where none was recorded)."""
+
+
 class ProximalStep:
     name = "proximal"
     title = "ProxAdam ≈ AdamW for small η·λ"
@@ -51,33 +58,39 @@ class ProximalStep:
         "‖w_ProxAdam − w_AdamW‖ / ‖w_AdamW − w‖ recorded; its mean over training is plotted against η·λ, the "
         "first-order gap, and the rule asks that it be small at small λ and grow with λ."
     )
-
-    def alpha(self, lab: Lab) -> float | None:
-        best = lab.best(BatchNormComparison().grid_runs(lab, "plain"), "adamw")
-        return None if best is None else best.lr
+    position = 40
 
     def probe_runs(self, lab: Lab, alpha: float) -> list[RunConfig]:
         return [lab.run("plain", "adamw", alpha, decay, 0, probes=(PROXADAM_STEP,)) for decay in DECAYS]
 
     def runs(self, lab: Lab) -> list[RunConfig]:
-        alpha = self.alpha(lab)
-        return BatchNormComparison().grid_runs(lab, "plain") if alpha is None else self.probe_runs(lab, alpha)
+        best = lab.best_cell("plain", "adamw")
+        return lab.grid("plain", "adamw") if best is None else self.probe_runs(lab, best.lr)
 
-    def check(self, lab: Lab, figures: Path) -> Finding:
-        alpha = self.alpha(lab)
-        if alpha is None:
-            return Finding([not_measured("ProxAdam ≈ AdamW", "paper AdamW's grid has no finished cell")])
+    def measure(self, lab: Lab) -> Measured | Unmeasured:
+        best = lab.best_cell("plain", "adamw")
+        if best is None:
+            return Unmeasured("ProxAdam ≈ AdamW", "paper AdamW's grid has no finished cell")
         gaps = []
-        for run in self.probe_runs(lab, alpha):
+        for run in self.probe_runs(lab, best.lr):
             values = [value for _, value in lab.store.measurements(run.key, ProxAdamStep.name)]
             gaps.append(statistics.fmean(values) if values else math.nan)
+        return Measured(best.lr, gaps)
+
+    def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
+        return [proximal_verdict(DECAYS, measured.gaps)], []
+
+    def draw(self, measured: Measured, figures: Path) -> list[str]:
         figure, axis = plt.subplots(figsize=(6, 4))
-        axis.loglog(DECAYS, [100 * g for g in gaps], "o-", label="measured, mean over training")
+        axis.loglog(DECAYS, [100 * g for g in measured.gaps], "o-", label="measured, mean over training")
         axis.loglog(DECAYS, [100 * d for d in DECAYS], ":", color="0.5", label="η·λ at η = 1 (first order)")
         axis.set(xlabel="λ (decay per step at the peak)", ylabel="‖ProxAdam step − AdamW step‖ / ‖step‖ (%)",
-                 title=f"one ProxAdam step from AdamW's state, α = {alpha:g}")  # fmt: skip
+                 title=f"one ProxAdam step from AdamW's state, α = {measured.alpha:g}")  # fmt: skip
         axis.legend(fontsize=8)
         axis.grid(alpha=0.3)
         figure.savefig(figures / "proximal.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
-        return Finding([proximal_verdict(DECAYS, gaps)], ["proximal.png"])
+        return ["proximal.png"]
+
+
+CLAIM = ProximalStep()

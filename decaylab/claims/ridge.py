@@ -12,13 +12,14 @@ predictions beside the measured slopes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from decaylab.analysis.figures import draw_heatmaps
-from decaylab.analysis.ridges import decay_ridge, slope_interval
-from decaylab.claims.base import Finding, Lab, interval
-from decaylab.claims.decoupling import decoupling_verdict, draw_ridges
-from decaylab.claims.timescale import slope_near_verdict
+from decaylab.analysis.cells import MethodGrid
+from decaylab.analysis.figures import draw_heatmaps, draw_ridges
+from decaylab.analysis.ridges import RidgeSlope, ridge_slope
+from decaylab.claims.base import Lab, Verdict, interval
+from decaylab.claims.statistics import slope_near_verdict, slope_verdict
 from decaylab.lab.runs import RunConfig
 
 METHODS_CHECKED = ("adamw", "adamw-torch")
@@ -27,6 +28,12 @@ PREDICTED = {"adamw": (0.0, 1.0), "adamw-torch": (-1.0, 0.0)}
 """Slope of log λ* on log α per form: (Schaipp's decay-per-step argument, the convex fixed point)."""
 PAPER_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Paper-form λ one decade past the study default: at α = 0.1 its best λ lay at the default's edge (0.1)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    grids: dict[str, MethodGrid]
+    slopes: list[RidgeSlope]
 
 
 class RidgeRegression:
@@ -38,26 +45,38 @@ class RidgeRegression:
         "validation loss. Per form, the slope of log λ* against log α over the good columns, with a bootstrap "
         "interval over seeds: 0 if decoupled, −1 if α·λ is what matters."
     )
+    position = 70
 
     def runs(self, lab: Lab) -> list[RunConfig]:
         decays = None if lab.plan.quick else PAPER_DECAYS
         return lab.grid("ridge", "adamw", decays=decays) + lab.grid("ridge", "adamw-torch")
 
-    def check(self, lab: Lab, figures: Path) -> Finding:
+    def measure(self, lab: Lab) -> Measured:
         grids = lab.grids(self.runs(lab))
-        draw_heatmaps(list(grids.values()), figures / "ridge-heatmaps.png", "ridge: validation loss (lower is better)")
-        draw_ridges(grids, figures / "ridge-ridges.png")
+        return Measured(grids, [ridge_slope(grid) for grid in grids.values()])
+
+    def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
         verdicts = []
         details = ["| form | measured slope of log λ* on log α | Schaipp predicts | the fixed point predicts |",
                    "|---|---|---|---|"]  # fmt: skip
-        for method, grid in grids.items():
-            fit = decay_ridge(grid)
-            low, high, how = slope_interval(grid)
-            if method == "adamw":
-                verdicts.append(decoupling_verdict(method, fit.slope, low, high, len(fit.log_lrs), how))
+        for slope in measured.slopes:
+            fit = slope.ridge
+            if slope.method == "adamw":
+                verdicts.append(slope_verdict(slope))
             else:
                 claim = "adamw-torch: α·λ* is constant (slope of log λ* on log α is −1)"
-                verdicts.append(slope_near_verdict(claim, -1.0, fit.slope, low, high, len(fit.log_lrs), FIXED_POINT))
-            schaipp, fixed_point = PREDICTED[method]
-            details.append(f"| {method} | {fit.slope:+.2f} {interval(low, high)} | {schaipp:+g} | {fixed_point:+g} |")
-        return Finding(verdicts, ["ridge-heatmaps.png", "ridge-ridges.png"], details)
+                verdicts.append(slope_near_verdict(claim, -1.0, fit.slope, slope.low, slope.high, len(fit.log_lrs),
+                                                   FIXED_POINT))  # fmt: skip
+            schaipp, fixed_point = PREDICTED[slope.method]
+            shown = f"{fit.slope:+.2f} {interval(slope.low, slope.high)}"
+            details.append(f"| {slope.method} | {shown} | {schaipp:+g} | {fixed_point:+g} |")
+        return verdicts, details
+
+    def draw(self, measured: Measured, figures: Path) -> list[str]:
+        title = "ridge: validation loss (lower is better)"
+        draw_heatmaps(list(measured.grids.values()), figures / "ridge-heatmaps.png", title)
+        draw_ridges(measured.slopes, figures / "ridge-ridges.png")
+        return ["ridge-heatmaps.png", "ridge-ridges.png"]
+
+
+CLAIM = RidgeRegression()

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
-from decaylab.claims.decoupling import Decoupling
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Lab, Unmeasured, Verdict
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
 
@@ -81,6 +81,15 @@ def spread(series: Series) -> float:
     return max(late) / min(late)
 
 
+@dataclass(frozen=True)
+class Measured:
+    series: dict[str, Series]
+    """Per setting (AdamW with decay, without, AdamL2): each BN-fed layer's norm and rotation per epoch."""
+    steps: int
+    """Optimizer steps of the decayed setting's training."""
+    beta1: float
+
+
 class EffectiveLearningRate:
     name = "rotation"
     title = "The effective learning rate of BatchNorm-fed weights"
@@ -90,15 +99,13 @@ class EffectiveLearningRate:
         f"λ = {DECAY:g} per step, AdamW without decay, and AdamL2 at its best λ. Norm and rotation per step of "
         "every BatchNorm-fed weight (rotation sampled on every 8th step)."
     )
+    position = 60
 
     def settings(self, lab: Lab) -> dict[str, list[RunConfig]] | None:
-        grids_runs = [r for r in Decoupling().grids_runs(lab) if r.method in ("adamw", "adaml2")]
-        if not lab.stored(grids_runs):
-            return None
-        grids = lab.grids(grids_runs)
-        best_w, best_l2 = grids["adamw"].best(), grids["adaml2"].best()
+        """The three settings' runs, once the BN grids of AdamW and AdamL2 have a best cell."""
+        best_w, best_l2 = lab.best_cell("bn", "adamw"), lab.best_cell("bn", "adaml2")
         if best_w is None or best_l2 is None:
-            return {}
+            return None
         l2_decay = best_l2.weight_decay or 1e-3  # λ = 0 would make it plain Adam
         runs = {"AdamW, λ > 0": ("adamw", DECAY), "AdamW, λ = 0": ("adamw", 0.0), "AdamL2": ("adaml2", l2_decay)}
         return {
@@ -110,24 +117,38 @@ class EffectiveLearningRate:
     def runs(self, lab: Lab) -> list[RunConfig]:
         settings = self.settings(lab)
         if settings is None:
-            return [r for r in Decoupling().grids_runs(lab) if r.method in ("adamw", "adaml2")]
+            return lab.grid("bn", "adamw") + lab.grid("bn", "adaml2")
         return [run for runs in settings.values() for run in runs]
 
-    def check(self, lab: Lab, figures: Path) -> Finding:
+    def measure(self, lab: Lab) -> Measured | Unmeasured:
         settings = self.settings(lab)
         if not settings:
-            return Finding([not_measured("effective learning rate under BN", "the BN grids have no finished cell")])
+            return Unmeasured("effective learning rate under BN", "the BN grids have no finished cell")
         series = {label: layer_series(lab.store, runs) for label, runs in settings.items()}
         if not all(series.values()):
-            return Finding([not_measured("effective learning rate under BN", "the model has no BatchNorm-fed weight")])
-        beta1 = next(iter(settings.values()))[0].betas[0]
+            return Unmeasured("effective learning rate under BN", "the model has no BatchNorm-fed weight")
+        trained = len(next(iter(series["AdamW, λ > 0"].values()))[0])
+        steps = trained * math.ceil(len(lab.task("bn").train[0]) / lab.task("bn").batch_size)
+        return Measured(series, steps, next(iter(settings.values()))[0].betas[0])
+
+    def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
+        decayed, undecayed, l2 = measured.series.values()
+        growth = statistics.fmean(norms[-1] / norms[0] for norms, _ in undecayed.values())
+        decline = statistics.fmean(late_mean(rotations) / rotations[0] for _, rotations in undecayed.values())
+        return [
+            equilibrium_verdict([late_mean(r) for _, r in decayed.values()], DECAY, measured.steps, measured.beta1),
+            growth_verdict(growth, decline),
+            uneven_verdict(spread(l2), spread(decayed)),
+        ], []
+
+    def draw(self, measured: Measured, figures: Path) -> list[str]:
         figure, (norm_axis, rotation_axis) = plt.subplots(1, 2, figsize=(12, 4.2))
-        for color, (label, layers) in zip(("C0", "C1", "C2"), series.items(), strict=True):
+        for color, (label, layers) in zip(("C0", "C1", "C2"), measured.series.items(), strict=True):
             for style, (layer, (norms, rotations)) in zip(("-", "--", ":", "-."), layers.items(), strict=False):
                 epochs = range(1, len(norms) + 1)
                 norm_axis.plot(epochs, norms, style, color=color, label=f"{label}: {layer}")
                 rotation_axis.plot(epochs, rotations, style, color=color, label=f"{label}: {layer}")
-        rotation_axis.axhline(equilibrium_rotation(DECAY, beta1), color="black", linewidth=0.8,
+        rotation_axis.axhline(equilibrium_rotation(DECAY, measured.beta1), color="black", linewidth=0.8,
                               label=f"equilibrium for λ = {DECAY:g}")  # fmt: skip
         norm_axis.set(xlabel="epoch", ylabel="weight norm", yscale="log", title="BN-fed weights: norm (constant lr)")
         rotation_axis.set(
@@ -138,14 +159,7 @@ class EffectiveLearningRate:
             axis.grid(alpha=0.3)
         figure.savefig(figures / "rotation.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
+        return ["rotation.png"]
 
-        decayed, undecayed, l2 = series.values()
-        trained = len(next(iter(decayed.values()))[0])
-        steps = trained * math.ceil(len(lab.task("bn").train[0]) / lab.task("bn").batch_size)
-        growth = statistics.fmean(norms[-1] / norms[0] for norms, _ in undecayed.values())
-        decline = statistics.fmean(late_mean(rotations) / rotations[0] for _, rotations in undecayed.values())
-        return Finding([
-            equilibrium_verdict([late_mean(r) for _, r in decayed.values()], DECAY, steps, beta1),
-            growth_verdict(growth, decline),
-            uneven_verdict(spread(l2), spread(decayed)),
-        ], ["rotation.png"])  # fmt: skip
+
+CLAIM = EffectiveLearningRate()

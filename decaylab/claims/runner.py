@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from decaylab.claims import CLAIMS
+from decaylab.claims import registry
 from decaylab.claims.base import (
-    BATCHNORM_PAIRS,
     FAILS,
     FULL,
     HOLDS,
@@ -23,6 +22,7 @@ from decaylab.claims.base import (
     Claim,
     Finding,
     Lab,
+    Unmeasured,
     not_measured,
 )
 from decaylab.lab.errors import UsageError
@@ -30,6 +30,7 @@ from decaylab.lab.execution import Executor
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import exclusive, run_configs
+from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
 from decaylab.lab.task.loading import prepare_task
 
 CLAIMS_FILE, FIGURES = "claims.md", "claims"
@@ -43,10 +44,11 @@ class NoTask(Exception):
 
 
 def select(names: Sequence[str] | None) -> list[Claim]:
-    unknown = [name for name in names or () if name not in CLAIMS]
+    claims = registry()
+    unknown = [name for name in names or () if name not in claims]
     if unknown:
-        raise UsageError(f"unknown claim {unknown[0]!r} in --only; choose from {', '.join(CLAIMS)}")
-    return [CLAIMS[name] for name in names] if names else list(CLAIMS.values())
+        raise UsageError(f"unknown claim {unknown[0]!r} in --only; choose from {', '.join(claims)}")
+    return [claims[name] for name in names] if names else list(claims.values())
 
 
 class RoleSpecs(dict[str, str]):
@@ -66,7 +68,7 @@ def run_claims(
 ) -> Path:
     """Run (or resume) what the selected claims need and write ``OUT/claims.md``; return its path."""
     claims = select(names)
-    bn = bn_task or BATCHNORM_PAIRS.get(task)
+    bn = bn_task or BATCHNORM_TWINS.get(task)
     specs = RoleSpecs({**ROLES, "plain": task, **({"bn": bn} if bn else {})})
     plan = QUICK if quick else FULL
     figures = out / FIGURES
@@ -115,10 +117,15 @@ def _train_until_complete(lab: Lab, claims: list[Claim], executor: Executor, pro
 
 
 def _check(claim: Claim, lab: Lab, figures: Path) -> Finding:
+    """Measure → verdict → draw."""
     try:
-        return claim.check(lab, figures)
+        measured = claim.measure(lab)
     except NoTask as missing:
         return Finding([not_measured(claim.title, f"needs a task for the role {missing} (--bn-task)")])
+    if isinstance(measured, Unmeasured):
+        return Finding([not_measured(measured.claim, measured.reason)])
+    verdicts, details = claim.judge(measured)
+    return Finding(verdicts, claim.draw(measured, figures), details)
 
 
 def markdown(claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs: dict[str, str]) -> str:

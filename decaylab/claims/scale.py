@@ -8,13 +8,13 @@ with a loss ``c`` times larger, so its best λ moves by ``log10 c`` decades (Ada
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from decaylab.analysis.ridges import best_log_decay, cell_score
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, not_measured
-from decaylab.claims.batchnorm import BatchNormComparison
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Lab, Unmeasured, Verdict, not_measured
 from decaylab.lab.runs import RunConfig
 
 COUPLED_TO_SCALE = {"adamw": False, "proxadam": False, "adaml2": True, "adamp": True}
@@ -34,6 +34,25 @@ def shift_verdict(method: str, scale: float, shift: float, expected: float) -> V
     return Verdict(claim, f"shift {shift:+.2f} decades", verdict, "holds within ±0.5 decade; does not hold beyond ±1")
 
 
+@dataclass(frozen=True)
+class Curve:
+    """One method at one loss scale: its metric over λ > 0 at α, and its best λ (NaN if none is finite)."""
+
+    decays: list[float]
+    shown: list[float]
+    """The metric in display units, per λ."""
+    log_best_decay: float
+
+
+@dataclass(frozen=True)
+class Measured:
+    alpha: float
+    curves: dict[str, dict[float, Curve]]
+    """Per method, per loss scale."""
+    label: str
+    """The metric's axis label."""
+
+
 class ScaleFreeness:
     name = "scale"
     title = "Scale-freeness"
@@ -43,42 +62,53 @@ class ScaleFreeness:
         "on the task without BN, over each method's λ grid: how far the best λ (mean over seeds, parabola-refined) "
         "moves."
     )
-
-    def alpha(self, lab: Lab) -> float | None:
-        best = lab.best(BatchNormComparison().grid_runs(lab, "plain"), "adamw")
-        return None if best is None else best.lr
+    position = 50
 
     def scaled_runs(self, lab: Lab, alpha: float, method: str, scale: float) -> list[RunConfig]:
         return lab.grid("plain", method, [alpha], eps=SMALL_EPS, loss_scale=scale)
 
     def runs(self, lab: Lab) -> list[RunConfig]:
-        alpha = self.alpha(lab)
-        if alpha is None:
-            return BatchNormComparison().grid_runs(lab, "plain")
-        return [r for m in COUPLED_TO_SCALE for c in LOSS_SCALES for r in self.scaled_runs(lab, alpha, m, c)]
+        best = lab.best_cell("plain", "adamw")
+        if best is None:
+            return lab.grid("plain", "adamw")
+        return [r for m in COUPLED_TO_SCALE for c in LOSS_SCALES for r in self.scaled_runs(lab, best.lr, m, c)]
 
-    def check(self, lab: Lab, figures: Path) -> Finding:
-        alpha = self.alpha(lab)
-        if alpha is None:
-            return Finding([not_measured("scale-freeness", "paper AdamW's grid has no finished cell")])
-        verdicts = []
-        figure, axes = plt.subplots(1, len(COUPLED_TO_SCALE), figsize=(4 * len(COUPLED_TO_SCALE), 3.6), squeeze=False)
-        for axis, (method, coupled) in zip(axes[0], COUPLED_TO_SCALE.items(), strict=True):
-            best: dict[float, float] = {}
+    def measure(self, lab: Lab) -> Measured | Unmeasured:
+        best = lab.best_cell("plain", "adamw")
+        if best is None:
+            return Unmeasured("scale-freeness", "paper AdamW's grid has no finished cell")
+        curves: dict[str, dict[float, Curve]] = {}
+        for method in COUPLED_TO_SCALE:
             for scale in LOSS_SCALES:
-                grid = lab.grids(self.scaled_runs(lab, alpha, method, scale))[method]
+                grid = lab.grids(self.scaled_runs(lab, best.lr, method, scale))[method]
                 decays = [d for d in grid.weight_decays if d > 0]
-                scores = [cell_score(grid.cell(d, alpha), grid.scale) for d in decays]
-                axis.semilogx(decays, [grid.scale.shown(grid.cell(d, alpha).mean()) for d in decays], "o-",
-                              label=f"loss × {scale:g}")  # fmt: skip
+                scores = [cell_score(grid.cell(d, best.lr), grid.scale) for d in decays]
+                shown = [grid.scale.shown(grid.cell(d, best.lr).mean()) for d in decays]
                 log_decay = best_log_decay(decays, scores)
-                best[scale] = log_decay if log_decay is not None else math.nan
+                log_decay = math.nan if log_decay is None else log_decay
+                curves.setdefault(method, {})[scale] = Curve(decays, shown, log_decay)
+        return Measured(best.lr, curves, grid.scale.label)
+
+    def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
+        verdicts = []
+        for method, coupled in COUPLED_TO_SCALE.items():
+            best = {scale: curve.log_best_decay for scale, curve in measured.curves[method].items()}
             for scale in LOSS_SCALES[1:]:
                 expected = math.log10(scale) if coupled else 0.0
                 verdicts.append(shift_verdict(method, scale, best[scale] - best[1.0], expected))
-            axis.set(xlabel="λ", ylabel=grid.scale.label, title=f"{method} (ε = {SMALL_EPS:g})")
+        return verdicts, []
+
+    def draw(self, measured: Measured, figures: Path) -> list[str]:
+        figure, axes = plt.subplots(1, len(COUPLED_TO_SCALE), figsize=(4 * len(COUPLED_TO_SCALE), 3.6), squeeze=False)
+        for axis, (method, by_scale) in zip(axes[0], measured.curves.items(), strict=True):
+            for scale, curve in by_scale.items():
+                axis.semilogx(curve.decays, curve.shown, "o-", label=f"loss × {scale:g}")
+            axis.set(xlabel="λ", ylabel=measured.label, title=f"{method} (ε = {SMALL_EPS:g})")
             axis.legend(fontsize=7)
             axis.grid(alpha=0.3)
         figure.savefig(figures / "scale.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
-        return Finding(verdicts, ["scale.png"])
+        return ["scale.png"]
+
+
+CLAIM = ScaleFreeness()

@@ -1,4 +1,5 @@
-"""Comparisons claims share: two cells' metrics paired by seed, and what counts as a real difference.
+"""The verdict rules claims share: two cells' metrics paired by seed and what counts as a real difference,
+and the one rule that decides a statement from a 95% interval (:func:`band_verdict`).
 
 A comparison of two methods uses the test metric of each one's chosen cell, paired by seed,
 turned so that larger is better (``MetricScale.key``).
@@ -9,7 +10,10 @@ from __future__ import annotations
 import math
 import statistics
 
-from decaylab.analysis.cells import Cell, MetricScale
+from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
+from decaylab.analysis.ridges import RidgeSlope
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Verdict, interval, not_measured
+from decaylab.optim import METHODS
 
 ACCURACY_FLOOR = 0.005
 """Differences under half a point of accuracy are not told apart, whatever the seeds say."""
@@ -40,3 +44,105 @@ def difference_text(mean: float, error: float, n: int, scale: MetricScale) -> st
     unit, factor = (" points", 100.0) if scale.percent else ("", 1.0)
     spread = f" ± {factor * error:.2f}" if math.isfinite(error) else ""
     return f"{factor * mean:+.2f}{spread}{unit} ({n} seed{'s' if n != 1 else ''})"
+
+
+def better(claim: str, a: Cell, b: Cell, grid: MethodGrid) -> Verdict:
+    """``a`` beats ``b`` on the test metric, paired over seeds."""
+    mean, error, n = paired_difference(a, b, grid.scale)
+    if n == 0:
+        return not_measured(claim, "no seed has both cells")
+    limit = margin(error, grid.scale, b.mean("test_metric"))
+    verdict = HOLDS if mean > limit else FAILS if mean < -limit else INCONCLUSIVE
+    rule = f"holds if the difference exceeds {_shown(limit, grid)} (2 s.e., at least the noise floor); " \
+           "does not hold below minus that"  # fmt: skip
+    return Verdict(claim, difference_text(mean, error, n, grid.scale), verdict, rule)
+
+
+def on_par(claim: str, a: Cell, b: Cell, grid: MethodGrid) -> Verdict:
+    """``a`` and ``b`` within noise of each other on the test metric, paired over seeds."""
+    mean, error, n = paired_difference(a, b, grid.scale)
+    if n == 0:
+        return not_measured(claim, "no seed has both cells")
+    limit = margin(error, grid.scale, b.mean("test_metric"))
+    verdict = HOLDS if abs(mean) <= limit else FAILS if abs(mean) > 2 * limit else INCONCLUSIVE
+    rule = f"holds if |difference| ≤ {_shown(limit, grid)}; does not hold beyond twice that"
+    return Verdict(claim, difference_text(mean, error, n, grid.scale), verdict, rule)
+
+
+def _shown(value: float, grid: MethodGrid) -> str:
+    return f"{100 * value:.2f} points" if grid.scale.percent else f"{value:.3g}"
+
+
+Band = tuple[float, float]
+
+
+def band_verdict(
+    claim: str,
+    statistic: str,
+    estimate: float,
+    low: float,
+    high: float,
+    *,
+    holds_within: Band,
+    fails_outside: Band,
+    rule: str,
+    estimate_within: Band = (-math.inf, math.inf),
+) -> Verdict:
+    """The one interval rule every slope claim uses: the statement holds if the whole 95% interval
+    ``[low, high]`` lies within ``holds_within`` (and the estimate within ``estimate_within``); it does not
+    hold if the interval lies wholly outside ``fails_outside``; otherwise it is inconclusive. A point
+    estimate alone decides nothing: a degenerate interval (``low = high``) is the caller's choice."""
+    holds = holds_within[0] <= low and high <= holds_within[1]
+    holds = holds and estimate_within[0] <= estimate <= estimate_within[1]
+    fails = high < fails_outside[0] or low > fails_outside[1]
+    return Verdict(claim, statistic, HOLDS if holds else FAILS if fails else INCONCLUSIVE, rule)
+
+
+def slope_near_verdict(
+    claim: str, expected: float, slope: float, low: float, high: float, settings: int, aside: str = ""
+) -> Verdict:
+    """Holds if the 95% interval lies within ``expected ± 0.5`` (and with one seed, the slope itself);
+    does not hold if it excludes that band entirely. ``aside`` follows the statistic (another prediction)."""
+    if settings < 3:
+        return not_measured(claim, f"needs an interior best λ at 3 settings, found {settings}")
+    statistic = f"slope {slope:+.2f}, 95% interval {interval(low, high)}" + (f"; {aside}" if aside else "")
+    band = (expected - 0.5, expected + 0.5)
+    if not math.isfinite(low):  # one seed: the slope itself must lie in the band (a degenerate interval)
+        verdict = band_verdict(claim, statistic + " (one seed: no interval)", slope, slope, slope, holds_within=band,
+                               fails_outside=band, rule=f"one seed: the slope within {band}")  # fmt: skip
+        return verdict
+    rule = f"holds if the interval lies within [{band[0]:+g}, {band[1]:+g}]; does not hold if it lies outside"
+    return band_verdict(claim, statistic, slope, low, high, holds_within=band, fails_outside=band, rule=rule)
+
+
+DECOUPLED = 0.25
+"""``|s| ≤ 0.25``: the best λ moves less than a quarter decade per decade of α."""
+COUPLED = -0.5
+"""``s < −0.5``: the best λ falls at least half a decade per decade of α."""
+
+
+def decoupling_verdict(method: str, slope: float, low: float, high: float, columns: int, how: str) -> Verdict:
+    """The rule: decided on the 95% interval of the slope (a point estimate alone decides nothing)."""
+    expect = METHODS[method].coupling
+    claim = f"{method}: α and λ are {expect}" + (" (the best λ stays put)" if expect == "decoupled" else "")
+    if columns < 3 or not math.isfinite(low):
+        return not_measured(claim, f"a slope needs 3 good columns and an interval; {columns} good columns")
+    statistic = f"s = {slope:+.2f}, 95% interval {interval(low, high)} ({how}; {columns} columns)"
+    if expect == "decoupled":
+        rule = f"holds if the interval lies within [−{2 * DECOUPLED:g}, {2 * DECOUPLED:g}] and |s| ≤ {DECOUPLED}; "
+        rule += f"does not hold if it lies outside [−{DECOUPLED}, {DECOUPLED}]"
+        return band_verdict(
+            claim, statistic, slope, low, high, holds_within=(-2 * DECOUPLED, 2 * DECOUPLED),
+            estimate_within=(-DECOUPLED, DECOUPLED), fails_outside=(-DECOUPLED, DECOUPLED), rule=rule,
+        )  # fmt: skip
+    rule = f"holds if the whole interval lies below {COUPLED}; does not hold if it lies above −{DECOUPLED}"
+    return band_verdict(
+        claim, statistic, slope, low, high, holds_within=(-math.inf, COUPLED), fails_outside=(-math.inf, -DECOUPLED),
+        rule=rule,
+    )  # fmt: skip
+
+
+def slope_verdict(measured: RidgeSlope) -> Verdict:
+    """:func:`decoupling_verdict` on a measured ridge."""
+    fit, how = measured.ridge, measured.how
+    return decoupling_verdict(measured.method, fit.slope, measured.low, measured.high, len(fit.log_lrs), how)

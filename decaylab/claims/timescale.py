@@ -12,14 +12,15 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from decaylab.analysis.cells import MethodGrid
 from decaylab.analysis.ridges import BOOTSTRAP_ROUNDS, best_log_decay, cell_score, fit_slope, seeds_of
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Finding, Lab, Verdict, interval, not_measured
-from decaylab.claims.decoupling import Decoupling
+from decaylab.claims.base import Lab, Unmeasured, Verdict
+from decaylab.claims.statistics import slope_near_verdict
 from decaylab.lab.runs import RunConfig
 
 DECAYS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
@@ -56,24 +57,28 @@ def slope_with_interval(grids: dict[int, MethodGrid], lr: float) -> tuple[float,
 
 
 NORMALIZED_DECAY = "L&H's normalized decay predicts −0.5"
+AXES = (("N", "λ* grows as 1/N when the training set shrinks (τ_epoch fixed)", -1.0),
+        ("T", "λ* does not move with the training length in epochs (τ_epoch fixed)", 0.0))  # fmt: skip
+"""Per axis: its label, the statement, and the slope of log λ* Wang & Aitchison predict."""
 
 
-def slope_near_verdict(
-    claim: str, expected: float, slope: float, low: float, high: float, settings: int, aside: str = ""
-) -> Verdict:
-    """Holds if the 95% interval lies within ``expected ± 0.5`` (and with one seed, the slope itself);
-    does not hold if it excludes that band entirely. ``aside`` follows the statistic (another prediction)."""
-    if settings < 3:
-        return not_measured(claim, f"needs an interior best λ at 3 settings, found {settings}")
-    statistic = f"slope {slope:+.2f}, 95% interval {interval(low, high)}" + (f"; {aside}" if aside else "")
-    band = (expected - 0.5, expected + 0.5)
-    if not math.isfinite(low):
-        verdict = HOLDS if band[0] <= slope <= band[1] else FAILS
-        return Verdict(claim, statistic + " (one seed: no interval)", verdict, f"one seed: the slope within {band}")
-    holds = band[0] <= low and high <= band[1]
-    fails = high < band[0] or low > band[1]
-    rule = f"holds if the interval lies within [{band[0]:+g}, {band[1]:+g}]; does not hold if it lies outside"
-    return Verdict(claim, statistic, HOLDS if holds else FAILS if fails else INCONCLUSIVE, rule)
+@dataclass(frozen=True)
+class AxisSlope:
+    label: str
+    slope: float
+    low: float
+    high: float
+    settings: int
+    """How many settings had an interior λ*."""
+    log_best: dict[int, float | None]
+    """log10 λ* per setting (None at the grid's edge)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    alpha: float
+    axes: list[AxisSlope]
+    batch_size: int
 
 
 class Timescale:
@@ -88,12 +93,10 @@ class Timescale:
         "a 95% interval from a bootstrap over seeds."
     )
 
+    position = 80
+
     def decays(self, lab: Lab) -> tuple[float, ...]:
         return QUICK_DECAYS if lab.plan.quick else DECAYS
-
-    def alpha(self, lab: Lab) -> float | None:
-        best = lab.best([r for r in Decoupling().grids_runs(lab) if r.method == "adamw"], "adamw")
-        return None if best is None else best.lr
 
     def settings(self, lab: Lab, alpha: float) -> tuple[dict[int, list[RunConfig]], dict[int, list[RunConfig]]]:
         """The runs per training-set size ``N`` and per training length ``T``."""
@@ -106,49 +109,59 @@ class Timescale:
         return sizes, lengths
 
     def runs(self, lab: Lab) -> list[RunConfig]:
-        alpha = self.alpha(lab)
-        if alpha is None:
-            return [r for r in Decoupling().grids_runs(lab) if r.method == "adamw"]
-        sizes, lengths = self.settings(lab, alpha)
+        best = lab.best_cell("bn", "adamw")
+        if best is None:
+            return lab.grid("bn", "adamw")
+        sizes, lengths = self.settings(lab, best.lr)
         return [run for runs in (*sizes.values(), *lengths.values()) for run in runs]
 
-    def check(self, lab: Lab, figures: Path) -> Finding:
-        alpha = self.alpha(lab)
-        if alpha is None:
-            return Finding([not_measured("the best τ_epoch stays fixed", "paper AdamW's grid has no finished cell")])
-        sizes, lengths = self.settings(lab, alpha)
-        verdicts, series = [], {}
-        for label, claim, expected, groups in (
-            ("N", "λ* grows as 1/N when the training set shrinks (τ_epoch fixed)", -1.0, sizes),
-            ("T", "λ* does not move with the training length in epochs (τ_epoch fixed)", 0.0, lengths),
-        ):
+    def measure(self, lab: Lab) -> Measured | Unmeasured:
+        best = lab.best_cell("bn", "adamw")
+        if best is None:
+            return Unmeasured("the best τ_epoch stays fixed", "paper AdamW's grid has no finished cell")
+        axes = []
+        for (label, _, _), groups in zip(AXES, self.settings(lab, best.lr), strict=True):
             grids = {x: lab.grids(runs)["adamw"] for x, runs in groups.items()}
-            slope, low, high, settings = slope_with_interval(grids, alpha)
+            log_best = {x: log_best_decay(grid, best.lr) for x, grid in grids.items()}
+            axes.append(AxisSlope(label, *slope_with_interval(grids, best.lr), log_best))
+        return Measured(best.lr, axes, lab.task("bn").batch_size)
+
+    def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
+        verdicts = []
+        for (label, claim, expected), axis in zip(AXES, measured.axes, strict=True):
             statement = f"{claim}: slope of log λ* on log {label} is {expected:g}"
-            verdicts.append(slope_near_verdict(statement, expected, slope, low, high, settings, NORMALIZED_DECAY))
-            series[label] = {x: log_best_decay(g, alpha) for x, g in grids.items()}
+            verdicts.append(slope_near_verdict(statement, expected, axis.slope, axis.low, axis.high, axis.settings,
+                                               NORMALIZED_DECAY))  # fmt: skip
+        return verdicts, [f"τ_epoch = B/(N·λ*) at the full set: {_tau(measured)}"]
+
+    def draw(self, measured: Measured, figures: Path) -> list[str]:
         figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        for axis, (label, points) in zip(axes, series.items(), strict=True):
-            shown = {x: d for x, d in points.items() if d is not None}
+        for axis, measured_axis in zip(axes, measured.axes, strict=True):
+            label = measured_axis.label
+            shown = {x: d for x, d in measured_axis.log_best.items() if d is not None}
             axis.plot(list(shown), list(shown.values()), "o-", label="measured λ*")
             if shown:
                 x0, d0 = max(shown.items())
                 for slope, style in ((-1.0, ":"), (-0.5, "--"), (0.0, "-.")):
                     axis.plot(list(shown), [d0 + slope * math.log10(x / x0) for x in shown], style, color="0.5",
                               label=f"slope {slope:g}")  # fmt: skip
+            title = f"best λ against {label} at α = {measured.alpha:g}"
             axis.set(xscale="log", xlabel="training examples N" if label == "N" else "epochs T",
-                     ylabel="log10 λ* (paper AdamW)", title=f"best λ against {label} at α = {alpha:g}")  # fmt: skip
+                     ylabel="log10 λ* (paper AdamW)", title=title)  # fmt: skip
             axis.legend(fontsize=7)
             axis.grid(alpha=0.3)
         figure.savefig(figures / "timescale.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
-        details = [f"τ_epoch = B/(N·λ*) at the full set: {_tau(lab, series)}"]
-        return Finding(verdicts, ["timescale.png"], details)
+        return ["timescale.png"]
 
 
-def _tau(lab: Lab, series: dict[str, dict[int, float | None]]) -> str:
-    examples = max(series["N"])
-    decay = series["N"][examples]
+def _tau(measured: Measured) -> str:
+    sizes = measured.axes[0].log_best
+    examples = max(sizes)
+    decay = sizes[examples]
     if decay is None:
         return "no interior λ*"
-    return f"{lab.task('bn').batch_size / (examples * 10**decay):.2f} epochs (λ* = {10**decay:.2g})"
+    return f"{measured.batch_size / (examples * 10**decay):.2f} epochs (λ* = {10**decay:.2g})"
+
+
+CLAIM = Timescale()

@@ -6,15 +6,15 @@ import math
 import pytest
 
 from decaylab.analysis.ridges import decay_ridge, slope_interval
-from decaylab.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE
+from decaylab.claims import registry
 from decaylab.claims.adamc import drift_verdict
-from decaylab.claims.batchnorm import better, on_par
-from decaylab.claims.decoupling import decoupling_verdict
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE
 from decaylab.claims.late import late_verdict
 from decaylab.claims.proximal import proximal_verdict
 from decaylab.claims.rotation import equilibrium_rotation, equilibrium_verdict, growth_verdict, uneven_verdict
 from decaylab.claims.scale import shift_verdict
-from decaylab.claims.timescale import slope_near_verdict, slope_with_interval
+from decaylab.claims.statistics import better, decoupling_verdict, on_par, slope_near_verdict
+from decaylab.claims.timescale import slope_with_interval
 
 from .grids import grid, ridge_with_slope
 
@@ -141,5 +141,5 @@ def test_language_model_rules_on_a_loss_metric():
 
 
 def test_every_claim_has_a_name_title_source_and_method():
-    for name, claim in CLAIMS.items():
+    for name, claim in registry().items():
         assert claim.name == name and claim.title and claim.source and len(claim.procedure) > 40
