@@ -46,9 +46,15 @@ def study(
     ``decaylab export``).
     """
     spec = StudySpec(
-        task if isinstance(task, str) else "python", tuple(methods), None if lrs is None else tuple(lrs),
-        None if wds is None else tuple(wds), epochs, seeds, schedule, warmup,
-    )  # fmt: skip
+        task if isinstance(task, str) else "python",
+        tuple(methods),
+        None if lrs is None else tuple(lrs),
+        None if wds is None else tuple(wds),
+        epochs,
+        seeds,
+        schedule,
+        warmup,
+    )
     out = Path(out) if out is not None else Path("runs") / (short_name(task) if isinstance(task, str) else task.name)
     data = Path(data_dir) if data_dir is not None else None
     runner = make_executor(executor, workers, device) if executor != "local" or workers else LocalExecutor(1, device)

@@ -98,13 +98,25 @@ def add_running_options(parser: argparse.ArgumentParser) -> None:
     """How and where runs train: every command that trains takes these."""
     parser.add_argument("--executor", choices=("local", "ray"), default="local")
     parser.add_argument("--workers", type=positive_int, default=None, help="parallel workers (default: one per core)")
-    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
-                        help="where to train (default: auto, CUDA if visible)")  # fmt: skip
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default="auto",
+        help="where to train (default: auto, CUDA if visible)",
+    )
     parser.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
-    parser.add_argument("--gpus-per-task", type=nonnegative_number, default=0.0,
-                        help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)")  # fmt: skip
-    parser.add_argument("--connect-timeout", type=positive_number, default=30.0,
-                        help="seconds to reach the Ray cluster at --address (default: 30)")  # fmt: skip
+    parser.add_argument(
+        "--gpus-per-task",
+        type=nonnegative_number,
+        default=0.0,
+        help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=positive_number,
+        default=30.0,
+        help="seconds to reach the Ray cluster at --address (default: 30)",
+    )
     parser.add_argument("--data-dir", type=directory, default=None, help="where data sets are cached or downloaded")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -112,13 +124,18 @@ def add_running_options(parser: argparse.ArgumentParser) -> None:
 def executor_of(args: argparse.Namespace) -> Executor:
     from decaylab.lab.execution import make_executor
 
-    return make_executor(args.executor, args.workers, args.device, args.address, args.gpus_per_task,
-                         args.connect_timeout)  # fmt: skip
+    return make_executor(
+        args.executor, args.workers, args.device, args.address, args.gpus_per_task, args.connect_timeout
+    )
 
 
 def command_parser(name: str, epilog: str = "") -> OneLineParser:
-    return OneLineParser(prog=f"decaylab {name}", description=COMMANDS[name].summary, epilog=epilog,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    return OneLineParser(
+        prog=f"decaylab {name}",
+        description=COMMANDS[name].summary,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def study_parser() -> OneLineParser:
@@ -131,8 +148,9 @@ def study_parser() -> OneLineParser:
     parser = command_parser("study", epilog)
     add_running_options(parser)
     parser.add_argument("--task", default=DEFAULT_TASK, help="a task below (default: %(default)s)")
-    parser.add_argument("--methods", type=comma_list(str, "method names"),
-                        help=f"comma list (default: {','.join(DEFAULT_METHODS)})")  # fmt: skip
+    parser.add_argument(
+        "--methods", type=comma_list(str, "method names"), help=f"comma list (default: {','.join(DEFAULT_METHODS)})"
+    )
     lrs = "learning rates α, comma list (default: each method's: Adam 3e-4 … 1e-1, SGD 3e-3 … 1)"
     parser.add_argument("--lrs", type=comma_list(float, "numbers"), help=lrs)
     wds = "weight decays λ for all methods (default: a grid per method, its convention)"
@@ -140,8 +158,9 @@ def study_parser() -> OneLineParser:
     parser.add_argument("--epochs", type=positive_int, help="default: the task's")
     parser.add_argument("--seeds", type=positive_int, help=f"seeds per grid point (default: {StudySpec.seeds})")
     parser.add_argument("--schedule", choices=SCHEDULES, help="η_t over training (default: the task's, cosine)")
-    parser.add_argument("--warmup", type=fraction,
-                        help="linear warm-up over this fraction of the steps (default: the task's)")  # fmt: skip
+    parser.add_argument(
+        "--warmup", type=fraction, help="linear warm-up over this fraction of the steps (default: the task's)"
+    )
     parser.add_argument("--out", type=directory, default=None, help="results directory (default: runs/TASK)")
     return parser
 
@@ -151,8 +170,12 @@ def export_parser() -> OneLineParser:
     parser.add_argument("out", type=directory, metavar="DIR")
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
     parser.add_argument("--curves", action="store_true", help="one row per epoch of each run instead of per run")
-    parser.add_argument("--study", choices=("all", "latest"), default="all",
-                        help="every stored run (default), or the latest study's grid only")  # fmt: skip
+    parser.add_argument(
+        "--study",
+        choices=("all", "latest"),
+        default="all",
+        help="every stored run (default), or the latest study's grid only",
+    )
     return parser
 
 
@@ -170,8 +193,11 @@ def claims_parser() -> OneLineParser:
     listed = "\n".join(f"  {name:<11} {claim.title} ({claim.source})" for name, claim in registry().items())
     parser = command_parser("claims", f"claims (--only):\n{listed}")
     add_running_options(parser)
-    parser.add_argument("--task", default=ROLES["plain"],
-                        help="the model without BatchNorm, built in or file.py:fn (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--task",
+        default=ROLES["plain"],
+        help="the model without BatchNorm, built in or file.py:fn (default: %(default)s)",
+    )
     parser.add_argument("--bn-task", default=None, help="its BatchNorm twin (default: the built-in pair)")
     parser.add_argument(
         "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
@@ -219,8 +245,9 @@ def claims_command(args: argparse.Namespace) -> None:
     from decaylab.lab.task.loading import short_name
 
     out = args.out or Path("runs") / f"claims-{short_name(args.task)}"
-    path = run_claims(out, executor_of(args), args.only, args.quick, args.data_dir, not args.quiet, args.task,
-                      args.bn_task)  # fmt: skip
+    path = run_claims(
+        out, executor_of(args), args.only, args.quick, args.data_dir, not args.quiet, args.task, args.bn_task
+    )
     print(f"claims: {path}")
 
 

@@ -8,9 +8,25 @@ from typing import Any
 from decaylab.lab.store import ResultStore
 
 EXPORT_COLUMNS = (
-    "method", "lr", "weight_decay", "seed", "status", "metric", "val_metric", "test_metric", "val_loss",
-    "test_loss", "train_loss", "epochs", "epochs_done", "schedule", "warmup", "selected_on", "task", "key",
-)  # fmt: skip
+    "method",
+    "lr",
+    "weight_decay",
+    "seed",
+    "status",
+    "metric",
+    "val_metric",
+    "test_metric",
+    "val_loss",
+    "test_loss",
+    "train_loss",
+    "epochs",
+    "epochs_done",
+    "schedule",
+    "warmup",
+    "selected_on",
+    "task",
+    "key",
+)
 """``val_*`` are measured on the split the best cell is chosen on (``selected_on``)."""
 SETTINGS = ("batch_size", "betas", "eps", "momentum", "clip", "loss_scale", "probes")
 """The rest of a run's configuration, from its stored ``RunConfig``."""
@@ -43,6 +59,13 @@ def curve_rows(store: ResultStore, keys: Iterable[str] | None = None) -> list[di
     rows = []
     for run in store.runs(keys):
         for epoch, train_loss, val_loss, val_metric in store.curves(run["key"]):
-            rows.append({**{c: run[c] for c in CURVE_COLUMNS[:5]}, "epoch": epoch, "train_loss": train_loss,
-                         "val_loss": val_loss, "val_metric": val_metric})  # fmt: skip
+            rows.append(
+                {
+                    **{c: run[c] for c in CURVE_COLUMNS[:5]},
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "val_metric": val_metric,
+                }
+            )
     return rows

@@ -124,10 +124,16 @@ def draw_ridges(slopes: list[RidgeSlope], path: Path) -> None:
             continue
         line = axis.plot(fit.log_lrs, fit.log_decays, "o-", label=f"{slope.method} (s = {fit.slope:+.2f})")
         if slope.method == "adamw-torch":  # the paper-form equivalent: λ_paper = α·λ_torch
-            axis.plot(fit.log_lrs, [d + a for a, d in zip(fit.log_lrs, fit.log_decays, strict=True)], ":",
-                      color=line[0].get_color(), label="adamw-torch as α·λ (paper units)")  # fmt: skip
-    axis.set(xlabel="log10 α (good columns)", ylabel="log10 λ* (each method's own units)",
-             title="best λ per learning rate")  # fmt: skip
+            axis.plot(
+                fit.log_lrs,
+                [d + a for a, d in zip(fit.log_lrs, fit.log_decays, strict=True)],
+                ":",
+                color=line[0].get_color(),
+                label="adamw-torch as α·λ (paper units)",
+            )
+    axis.set(
+        xlabel="log10 α (good columns)", ylabel="log10 λ* (each method's own units)", title="best λ per learning rate"
+    )
     if axis.lines:
         axis.legend(fontsize=7)
     else:  # a quick run's small grid may leave no interior best λ to draw

@@ -150,8 +150,10 @@ def _what_the_figure_shows(grids: list[MethodGrid]) -> list[str]:
         fit = decay_ridge(grid)
         low, high, how = slope_interval(grid)
         if len(fit.log_lrs) < 3 or not math.isfinite(low):
-            rows.append(f"| {grid.method} | {_EXPECTED[coupling]} | {len(fit.log_lrs)} good columns: too few for a "
-                        "slope and an interval | — |")  # fmt: skip
+            rows.append(
+                f"| {grid.method} | {_EXPECTED[coupling]} | {len(fit.log_lrs)} good columns: too few for a "
+                "slope and an interval | — |"
+            )
             continue
         as_expected = low <= 0 <= high if coupling == "decoupled" else high < -0.5
         shown = f"{fit.slope:+.2f}, 95% interval [{low:+.2f}, {high:+.2f}] ({how}, {len(fit.log_lrs)} columns)"
@@ -196,6 +198,8 @@ def _references(spec: dict[str, Any], grids: list[MethodGrid]) -> list[str]:
     ]
     for name, value in spec["references"]:
         change = (overall.mean() - value) / abs(value) if value else float("nan")
-        lines.append(f"Reference, {name}: {scale.format(value)} (the best cell is {abs(change):.0%} "
-                     f"{'below' if change < 0 else 'above'} it).")  # fmt: skip
+        lines.append(
+            f"Reference, {name}: {scale.format(value)} (the best cell is {abs(change):.0%} "
+            f"{'below' if change < 0 else 'above'} it)."
+        )
     return lines

@@ -30,8 +30,10 @@ def drift(norms: list[float]) -> float:
 
 def drift_verdict(torch_drift: float, adamc_drift: float) -> Verdict:
     claim = "torch-form AdamW's BN-fed norms drift as the lr anneals, AdamC's stay put"
-    statistic = f"norm drift in the second half: AdamW (torch) {math.exp(torch_drift) - 1:+.1%}, " \
-                f"AdamC {math.exp(adamc_drift) - 1:+.1%} (magnitudes)"  # fmt: skip
+    statistic = (
+        f"norm drift in the second half: AdamW (torch) {math.exp(torch_drift) - 1:+.1%}, "
+        f"AdamC {math.exp(adamc_drift) - 1:+.1%} (magnitudes)"
+    )
     holds = torch_drift > DRIFT and torch_drift >= 2 * adamc_drift
     verdict = HOLDS if holds else FAILS if adamc_drift >= torch_drift else INCONCLUSIVE
     rule = "holds if AdamW's drift exceeds 10% and twice AdamC's; does not hold if AdamC drifts as much or more"
@@ -54,8 +56,10 @@ class CorrectedDecay:
         best = lab.best_cell("bn", "adamw-torch")
         if best is None:
             return None
-        return {m: [lab.run("bn", m, best.lr, best.weight_decay, s) for s in range(lab.plan.seeds)]
-                for m in ("adamw-torch", "adamc")}  # fmt: skip
+        return {
+            m: [lab.run("bn", m, best.lr, best.weight_decay, s) for s in range(lab.plan.seeds)]
+            for m in ("adamw-torch", "adamc")
+        }
 
     def runs(self, lab: Lab) -> list[RunConfig]:
         pair = self.pair(lab)

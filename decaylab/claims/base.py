@@ -127,9 +127,14 @@ class Lab:
         return run_config(self.task(role), method, lr, decay, seed, **{"epochs": self.epochs(role), **overrides})
 
     def grid(
-        self, role: str, method: str, lrs: Sequence[float] | None = None, decays: Sequence[float] | None = None,
-        seeds: int | None = None, **overrides: Any,
-    ) -> list[RunConfig]:  # fmt: skip
+        self,
+        role: str,
+        method: str,
+        lrs: Sequence[float] | None = None,
+        decays: Sequence[float] | None = None,
+        seeds: int | None = None,
+        **overrides: Any,
+    ) -> list[RunConfig]:
         """A method's α × λ grid (the plan's, unless given) over the plan's seeds."""
         return [
             self.run(role, method, lr, decay, seed, **overrides)

@@ -36,8 +36,10 @@ def late_verdict(gap: list[float], scale: MetricScale, reference: float) -> Verd
     factor, unit = (100, " points") if scale.percent else (1, "")
     statistic = f"gap {factor * middle:+.2f}{unit} half-way (epoch {len(gap) // 2 + 1}), {factor * end:+.2f} at the end"
     verdict = HOLDS if end > 0 and end - middle > floor else FAILS if end - middle < -floor else INCONCLUSIVE
-    rule = f"holds if the final gap is positive and {factor * floor:.2g}{unit} above the half-way gap; " \
-           "does not hold if it is that much below"  # fmt: skip
+    rule = (
+        f"holds if the final gap is positive and {factor * floor:.2g}{unit} above the half-way gap; "
+        "does not hold if it is that much below"
+    )
     return Verdict(claim, statistic, verdict, rule)
 
 
@@ -80,8 +82,11 @@ class LateImprovement:
         figure, axis = plt.subplots(figsize=(6, 4))
         axis.plot(range(1, len(gap) + 1), [factor * g for g in gap])
         axis.axhline(0, color="0.5", linewidth=0.8)
-        axis.set(xlabel="epoch", ylabel=f"AdamW − AdamL2 ({scale.label}, larger: AdamW ahead)",
-                 title="best AdamW cell against best AdamL2 cell, without BN")  # fmt: skip
+        axis.set(
+            xlabel="epoch",
+            ylabel=f"AdamW − AdamL2 ({scale.label}, larger: AdamW ahead)",
+            title="best AdamW cell against best AdamL2 cell, without BN",
+        )
         axis.grid(alpha=0.3)
         figure.savefig(figures / "late.png", dpi=110, bbox_inches="tight")
         plt.close(figure)

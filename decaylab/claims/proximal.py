@@ -84,8 +84,11 @@ class ProximalStep:
         figure, axis = plt.subplots(figsize=(6, 4))
         axis.loglog(DECAYS, [100 * g for g in measured.gaps], "o-", label="measured, mean over training")
         axis.loglog(DECAYS, [100 * d for d in DECAYS], ":", color="0.5", label="η·λ at η = 1 (first order)")
-        axis.set(xlabel="λ (decay per step at the peak)", ylabel="‖ProxAdam step − AdamW step‖ / ‖step‖ (%)",
-                 title=f"one ProxAdam step from AdamW's state, α = {measured.alpha:g}")  # fmt: skip
+        axis.set(
+            xlabel="λ (decay per step at the peak)",
+            ylabel="‖ProxAdam step − AdamW step‖ / ‖step‖ (%)",
+            title=f"one ProxAdam step from AdamW's state, α = {measured.alpha:g}",
+        )
         axis.legend(fontsize=8)
         axis.grid(alpha=0.3)
         figure.savefig(figures / "proximal.png", dpi=110, bbox_inches="tight")

@@ -57,16 +57,19 @@ class RidgeRegression:
 
     def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
         verdicts = []
-        details = ["| form | measured slope of log λ* on log α | Schaipp predicts | the fixed point predicts |",
-                   "|---|---|---|---|"]  # fmt: skip
+        details = [
+            "| form | measured slope of log λ* on log α | Schaipp predicts | the fixed point predicts |",
+            "|---|---|---|---|",
+        ]
         for slope in measured.slopes:
             fit = slope.ridge
             if slope.method == "adamw":
                 verdicts.append(slope_verdict(slope))
             else:
                 claim = "adamw-torch: α·λ* is constant (slope of log λ* on log α is −1)"
-                verdicts.append(slope_near_verdict(claim, -1.0, fit.slope, slope.low, slope.high, len(fit.log_lrs),
-                                                   FIXED_POINT))  # fmt: skip
+                verdicts.append(
+                    slope_near_verdict(claim, -1.0, fit.slope, slope.low, slope.high, len(fit.log_lrs), FIXED_POINT)
+                )
             schaipp, fixed_point = PREDICTED[slope.method]
             shown = f"{fit.slope:+.2f} {interval(slope.low, slope.high)}"
             details.append(f"| {slope.method} | {shown} | {schaipp:+g} | {fixed_point:+g} |")

@@ -65,10 +65,12 @@ def layer_series(store: ResultStore, runs: list[RunConfig]) -> Series:
         for epoch, layer, norm, rotation in store.layers(run.key):
             per_layer.setdefault(layer, {}).setdefault(epoch, []).append((norm, rotation))
     return {
-        layer: ([statistics.fmean(n for n, _ in by_epoch[e]) for e in sorted(by_epoch)],
-                [statistics.fmean(r for _, r in by_epoch[e]) for e in sorted(by_epoch)])
+        layer: (
+            [statistics.fmean(n for n, _ in by_epoch[e]) for e in sorted(by_epoch)],
+            [statistics.fmean(r for _, r in by_epoch[e]) for e in sorted(by_epoch)],
+        )
         for layer, by_epoch in per_layer.items()
-    }  # fmt: skip
+    }
 
 
 def late_mean(values: list[float]) -> float:
@@ -109,10 +111,12 @@ class EffectiveLearningRate:
         l2_decay = best_l2.weight_decay or 1e-3  # λ = 0 would make it plain Adam
         runs = {"AdamW, λ > 0": ("adamw", DECAY), "AdamW, λ = 0": ("adamw", 0.0), "AdamL2": ("adaml2", l2_decay)}
         return {
-            label: [lab.run("bn", method, best_w.lr, decay, seed, schedule="constant", warmup=0.0)
-                    for seed in range(lab.plan.seeds)]
+            label: [
+                lab.run("bn", method, best_w.lr, decay, seed, schedule="constant", warmup=0.0)
+                for seed in range(lab.plan.seeds)
+            ]
             for label, (method, decay) in runs.items()
-        }  # fmt: skip
+        }
 
     def runs(self, lab: Lab) -> list[RunConfig]:
         settings = self.settings(lab)
@@ -148,8 +152,12 @@ class EffectiveLearningRate:
                 epochs = range(1, len(norms) + 1)
                 norm_axis.plot(epochs, norms, style, color=color, label=f"{label}: {layer}")
                 rotation_axis.plot(epochs, rotations, style, color=color, label=f"{label}: {layer}")
-        rotation_axis.axhline(equilibrium_rotation(DECAY, measured.beta1), color="black", linewidth=0.8,
-                              label=f"equilibrium for λ = {DECAY:g}")  # fmt: skip
+        rotation_axis.axhline(
+            equilibrium_rotation(DECAY, measured.beta1),
+            color="black",
+            linewidth=0.8,
+            label=f"equilibrium for λ = {DECAY:g}",
+        )
         norm_axis.set(xlabel="epoch", ylabel="weight norm", yscale="log", title="BN-fed weights: norm (constant lr)")
         rotation_axis.set(
             xlabel="epoch", ylabel="mean rotation per step (rad)", yscale="log", title="rotation per step"

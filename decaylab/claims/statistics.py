@@ -53,8 +53,10 @@ def better(claim: str, a: Cell, b: Cell, grid: MethodGrid) -> Verdict:
         return not_measured(claim, "no seed has both cells")
     limit = margin(error, grid.scale, b.mean("test_metric"))
     verdict = HOLDS if mean > limit else FAILS if mean < -limit else INCONCLUSIVE
-    rule = f"holds if the difference exceeds {_shown(limit, grid)} (2 s.e., at least the noise floor); " \
-           "does not hold below minus that"  # fmt: skip
+    rule = (
+        f"holds if the difference exceeds {_shown(limit, grid)} (2 s.e., at least the noise floor); "
+        "does not hold below minus that"
+    )
     return Verdict(claim, difference_text(mean, error, n, grid.scale), verdict, rule)
 
 
@@ -108,8 +110,16 @@ def slope_near_verdict(
     statistic = f"slope {slope:+.2f}, 95% interval {interval(low, high)}" + (f"; {aside}" if aside else "")
     band = (expected - 0.5, expected + 0.5)
     if not math.isfinite(low):  # one seed: the slope itself must lie in the band (a degenerate interval)
-        verdict = band_verdict(claim, statistic + " (one seed: no interval)", slope, slope, slope, holds_within=band,
-                               fails_outside=band, rule=f"one seed: the slope within {band}")  # fmt: skip
+        verdict = band_verdict(
+            claim,
+            statistic + " (one seed: no interval)",
+            slope,
+            slope,
+            slope,
+            holds_within=band,
+            fails_outside=band,
+            rule=f"one seed: the slope within {band}",
+        )
         return verdict
     rule = f"holds if the interval lies within [{band[0]:+g}, {band[1]:+g}]; does not hold if it lies outside"
     return band_verdict(claim, statistic, slope, low, high, holds_within=band, fails_outside=band, rule=rule)
@@ -132,14 +142,27 @@ def decoupling_verdict(method: str, slope: float, low: float, high: float, colum
         rule = f"holds if the interval lies within [−{2 * DECOUPLED:g}, {2 * DECOUPLED:g}] and |s| ≤ {DECOUPLED}; "
         rule += f"does not hold if it lies outside [−{DECOUPLED}, {DECOUPLED}]"
         return band_verdict(
-            claim, statistic, slope, low, high, holds_within=(-2 * DECOUPLED, 2 * DECOUPLED),
-            estimate_within=(-DECOUPLED, DECOUPLED), fails_outside=(-DECOUPLED, DECOUPLED), rule=rule,
-        )  # fmt: skip
+            claim,
+            statistic,
+            slope,
+            low,
+            high,
+            holds_within=(-2 * DECOUPLED, 2 * DECOUPLED),
+            estimate_within=(-DECOUPLED, DECOUPLED),
+            fails_outside=(-DECOUPLED, DECOUPLED),
+            rule=rule,
+        )
     rule = f"holds if the whole interval lies below {COUPLED}; does not hold if it lies above −{DECOUPLED}"
     return band_verdict(
-        claim, statistic, slope, low, high, holds_within=(-math.inf, COUPLED), fails_outside=(-math.inf, -DECOUPLED),
+        claim,
+        statistic,
+        slope,
+        low,
+        high,
+        holds_within=(-math.inf, COUPLED),
+        fails_outside=(-math.inf, -DECOUPLED),
         rule=rule,
-    )  # fmt: skip
+    )
 
 
 def slope_verdict(measured: RidgeSlope) -> Verdict:

@@ -49,16 +49,19 @@ def slope_with_interval(grids: dict[int, MethodGrid], lr: float) -> tuple[float,
     if len(seeds) < 2:
         return slope, math.nan, math.nan, settings
     draw = random.Random(0)
-    slopes = sorted(s for s in (fit(draw.choices(seeds, k=len(seeds)))[0] for _ in range(BOOTSTRAP_ROUNDS))
-                    if math.isfinite(s))  # fmt: skip
+    slopes = sorted(
+        s for s in (fit(draw.choices(seeds, k=len(seeds)))[0] for _ in range(BOOTSTRAP_ROUNDS)) if math.isfinite(s)
+    )
     if len(slopes) < BOOTSTRAP_ROUNDS // 2:
         return slope, math.nan, math.nan, settings
     return slope, slopes[int(0.025 * len(slopes))], slopes[int(0.975 * len(slopes)) - 1], settings
 
 
 NORMALIZED_DECAY = "L&H's normalized decay predicts −0.5"
-AXES = (("N", "λ* grows as 1/N when the training set shrinks (τ_epoch fixed)", -1.0),
-        ("T", "λ* does not move with the training length in epochs (τ_epoch fixed)", 0.0))  # fmt: skip
+AXES = (
+    ("N", "λ* grows as 1/N when the training set shrinks (τ_epoch fixed)", -1.0),
+    ("T", "λ* does not move with the training length in epochs (τ_epoch fixed)", 0.0),
+)
 """Per axis: its label, the statement, and the slope of log λ* Wang & Aitchison predict."""
 
 
@@ -102,10 +105,16 @@ class Timescale:
         """The runs per training-set size ``N`` and per training length ``T``."""
         examples = len(lab.task("bn").train[0])
         epochs = lab.epochs("bn")
-        sizes = {examples // f: lab.grid(lab.subset("bn", examples // f) if f > 1 else "bn", "adamw", [alpha],
-                                          self.decays(lab)) for f in FRACTIONS}  # fmt: skip
-        lengths = {max(1, epochs // f): lab.grid("bn", "adamw", [alpha], self.decays(lab), epochs=max(1, epochs // f))
-                   for f in FRACTIONS}  # fmt: skip
+        sizes = {
+            examples // f: lab.grid(
+                lab.subset("bn", examples // f) if f > 1 else "bn", "adamw", [alpha], self.decays(lab)
+            )
+            for f in FRACTIONS
+        }
+        lengths = {
+            max(1, epochs // f): lab.grid("bn", "adamw", [alpha], self.decays(lab), epochs=max(1, epochs // f))
+            for f in FRACTIONS
+        }
         return sizes, lengths
 
     def runs(self, lab: Lab) -> list[RunConfig]:
@@ -130,8 +139,11 @@ class Timescale:
         verdicts = []
         for (label, claim, expected), axis in zip(AXES, measured.axes, strict=True):
             statement = f"{claim}: slope of log λ* on log {label} is {expected:g}"
-            verdicts.append(slope_near_verdict(statement, expected, axis.slope, axis.low, axis.high, axis.settings,
-                                               NORMALIZED_DECAY))  # fmt: skip
+            verdicts.append(
+                slope_near_verdict(
+                    statement, expected, axis.slope, axis.low, axis.high, axis.settings, NORMALIZED_DECAY
+                )
+            )
         return verdicts, [f"τ_epoch = B/(N·λ*) at the full set: {_tau(measured)}"]
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
@@ -143,11 +155,20 @@ class Timescale:
             if shown:
                 x0, d0 = max(shown.items())
                 for slope, style in ((-1.0, ":"), (-0.5, "--"), (0.0, "-.")):
-                    axis.plot(list(shown), [d0 + slope * math.log10(x / x0) for x in shown], style, color="0.5",
-                              label=f"slope {slope:g}")  # fmt: skip
+                    axis.plot(
+                        list(shown),
+                        [d0 + slope * math.log10(x / x0) for x in shown],
+                        style,
+                        color="0.5",
+                        label=f"slope {slope:g}",
+                    )
             title = f"best λ against {label} at α = {measured.alpha:g}"
-            axis.set(xscale="log", xlabel="training examples N" if label == "N" else "epochs T",
-                     ylabel="log10 λ* (paper AdamW)", title=title)  # fmt: skip
+            axis.set(
+                xscale="log",
+                xlabel="training examples N" if label == "N" else "epochs T",
+                ylabel="log10 λ* (paper AdamW)",
+                title=title,
+            )
             axis.legend(fontsize=7)
             axis.grid(alpha=0.3)
         figure.savefig(figures / "timescale.png", dpi=110, bbox_inches="tight")

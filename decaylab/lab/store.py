@@ -56,12 +56,36 @@ CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, 
 """
 
 RUN_COLUMNS = (
-    "key", "task", "method", "lr", "weight_decay", "seed", "epochs", "schedule", "warmup", "status",
-    "epochs_done", "metric", "higher_is_better", "selected_on", "train_loss", "val_loss", "val_metric",
-    "test_loss", "test_metric", "seconds", "finished_at",
-)  # fmt: skip
+    "key",
+    "task",
+    "method",
+    "lr",
+    "weight_decay",
+    "seed",
+    "epochs",
+    "schedule",
+    "warmup",
+    "status",
+    "epochs_done",
+    "metric",
+    "higher_is_better",
+    "selected_on",
+    "train_loss",
+    "val_loss",
+    "val_metric",
+    "test_loss",
+    "test_metric",
+    "seconds",
+    "finished_at",
+)
 """``val_*`` are on the split the best cell is chosen on: ``selected_on`` says which (validation, or test
 for a task without a validation split)."""
+CONFIG_COLUMNS = ("task", "method", "lr", "weight_decay", "seed", "epochs", "schedule", "warmup")
+"""The columns that are a run's configuration as it is (the whole of it is in ``config``, as JSON)."""
+INSERT_RUN = (
+    f"INSERT OR IGNORE INTO runs ({', '.join(RUN_COLUMNS)}, config) "
+    f"VALUES ({', '.join(':' + column for column in RUN_COLUMNS)}, :config)"
+)
 
 
 class ResultStore:
@@ -119,19 +143,7 @@ class ResultStore:
         with self.db:
             for result in results:
                 config = result.config
-                train_loss, val_loss, val_metric = result.final
-                test_loss, test_metric = result.test or (math.nan, math.nan)
-                self.db.execute(
-                    f"INSERT OR IGNORE INTO runs ({', '.join(RUN_COLUMNS)}, config) "
-                    f"VALUES ({', '.join('?' * (len(RUN_COLUMNS) + 1))})",
-                    (
-                        config.key, config.task, config.method, config.lr, config.weight_decay, config.seed,
-                        config.epochs, config.schedule, config.warmup, result.status, len(result.curves), metric.name,
-                        metric.higher_is_better, selected_on, _nullable(train_loss), _nullable(val_loss),
-                        _nullable(val_metric), _nullable(test_loss), _nullable(test_metric), result.seconds, now,
-                        json.dumps(asdict(config)),
-                    ),
-                )  # fmt: skip
+                self.db.execute(INSERT_RUN, run_row(result, metric, selected_on, now))
                 self.db.executemany(
                     "INSERT OR IGNORE INTO curves VALUES (?, ?, ?, ?, ?)", [(config.key, *p) for p in result.curves]
                 )
@@ -183,6 +195,33 @@ class ResultStore:
         return self.db.execute(
             "SELECT epoch, value FROM measurements WHERE key = ? AND name = ? ORDER BY epoch", (key, name)
         ).fetchall()
+
+
+def run_row(result: RunResult, metric: Metric, selected_on: str, finished_at: float) -> dict[str, object]:
+    """A finished run as a row of ``runs``, by column name."""
+    config = result.config
+    train_loss, val_loss, val_metric = result.final
+    test_loss, test_metric = result.test or (math.nan, math.nan)
+    losses = {
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "val_metric": val_metric,
+        "test_loss": test_loss,
+        "test_metric": test_metric,
+    }
+    return {
+        **{name: getattr(config, name) for name in CONFIG_COLUMNS},
+        **{name: _nullable(value) for name, value in losses.items()},
+        "key": config.key,
+        "status": result.status,
+        "epochs_done": len(result.curves),
+        "metric": metric.name,
+        "higher_is_better": metric.higher_is_better,
+        "selected_on": selected_on,
+        "seconds": result.seconds,
+        "finished_at": finished_at,
+        "config": json.dumps(asdict(config)),
+    }
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

@@ -183,9 +183,16 @@ def run_study(
         try:
             executor.start()  # after the store is known to be good; before the progress bar
             record = {**asdict(spec), "task": prepared.name if task is not None else short_name(spec.task)}
-            store.record_study({**record, "task_identity": prepared.identity, "epochs": planned[0].epochs,
-                                "schedule": planned[0].schedule, "warmup": planned[0].warmup,
-                                "references": list(prepared.references)})  # fmt: skip
+            store.record_study(
+                {
+                    **record,
+                    "task_identity": prepared.identity,
+                    "epochs": planned[0].epochs,
+                    "schedule": planned[0].schedule,
+                    "warmup": planned[0].warmup,
+                    "references": list(prepared.references),
+                }
+            )
             run_configs(planned, prepared, job_of(source, prepared, data_dir, out), store, executor, progress)
         finally:
             executor.stop()

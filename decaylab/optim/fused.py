@@ -43,18 +43,21 @@ def adam_fused(
     """
     options: dict[str, Any] = {"beta1": beta1, "beta2": beta2, "eps": eps, "amsgrad": False, "maximize": maximize}
     if rule.in_gradient:
-        torch._fused_adam_(weights, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, weight_decay=weight_decay,
-                           **options)  # fmt: skip
+        torch._fused_adam_(
+            weights, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, weight_decay=weight_decay, **options
+        )
         return
     if rule.scalar:
         shrink, step = (float(x) for x in rule.coefficients(lr, eta, weight_decay, None))
-        torch._fused_adamw_(weights, grads, exp_avgs, exp_avg_sqs, [], steps, lr=step,
-                            weight_decay=(1.0 - shrink) / step, **options)  # fmt: skip
+        torch._fused_adamw_(
+            weights, grads, exp_avgs, exp_avg_sqs, [], steps, lr=step, weight_decay=(1.0 - shrink) / step, **options
+        )
         return
     scratch = torch.empty(max(w.numel() for w in weights), dtype=weights[0].dtype, device=weights[0].device)
     for weight, grad, exp_avg, exp_avg_sq, step_count in zip(weights, grads, exp_avgs, exp_avg_sqs, steps, strict=True):
-        torch._fused_adam_([weight], [grad], [exp_avg], [exp_avg_sq], [], [step_count], lr=lr, weight_decay=0.0,
-                           **options)  # fmt: skip
+        torch._fused_adam_(
+            [weight], [grad], [exp_avg], [exp_avg_sq], [], [step_count], lr=lr, weight_decay=0.0, **options
+        )
         if rule.adaptive:  # AdamP; D + c = (√v + (ε + c)·s)/s with s = √(1 − β₂ᵗ)
             c, s = lr * weight_decay, (1.0 - beta2 ** float(step_count)) ** 0.5
             denominator = torch.sqrt(exp_avg_sq, out=scratch[: weight.numel()].view_as(weight)).add_((eps + c) * s)
@@ -90,8 +93,21 @@ def adam_fused_members(
     if rule.in_gradient:
         grads = [grad + member_view(weight_decay, weight) * weight for weight, grad in zip(weights, grads, strict=True)]
     directions = [torch.zeros_like(weight) for weight in weights]
-    torch._fused_adam_(directions, grads, exp_avgs, exp_avg_sqs, [], steps, lr=-1.0, weight_decay=0.0, beta1=beta1,
-                       beta2=beta2, eps=eps, amsgrad=False, maximize=False)  # fmt: skip
+    torch._fused_adam_(
+        directions,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        [],
+        steps,
+        lr=-1.0,
+        weight_decay=0.0,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        amsgrad=False,
+        maximize=False,
+    )
     for weight, direction, exp_avg_sq, (_, bias_correction2) in zip(
         weights, directions, exp_avg_sqs, bias_corrections, strict=True
     ):
@@ -152,9 +168,17 @@ def sgd_fused(
         else:
             kernel_decay, kernel_momentum, kernel_lr = shift, 0.0, step
         torch._fused_sgd_(
-            group, [grads[i] for i in indices], buffers, weight_decay=kernel_decay, momentum=kernel_momentum,
-            lr=kernel_lr, dampening=dampening, nesterov=nesterov, maximize=maximize, is_first_step=first,
-        )  # fmt: skip
+            group,
+            [grads[i] for i in indices],
+            buffers,
+            weight_decay=kernel_decay,
+            momentum=kernel_momentum,
+            lr=kernel_lr,
+            dampening=dampening,
+            nesterov=nesterov,
+            maximize=maximize,
+            is_first_step=first,
+        )
         if shifted:
             for i in indices:
                 states[i]["buffer_scale"], states[i]["buffer_shift"] = shrink, shift

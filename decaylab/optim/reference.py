@@ -21,8 +21,9 @@ def member_view(value: Scalar, like: Tensor) -> Scalar:
     return value
 
 
-def decay_(rule: DecayRule, weight: Tensor, direction: Tensor, D: Tensor | None, lr: Scalar, eta: Scalar,
-           weight_decay: Scalar) -> None:  # fmt: skip
+def decay_(
+    rule: DecayRule, weight: Tensor, direction: Tensor, D: Tensor | None, lr: Scalar, eta: Scalar, weight_decay: Scalar
+) -> None:
     """``w ← prox(a·w − b·u)`` in place, ``(a, b)`` the rule's coefficients: the reference every path matches."""
     shrink, step = rule.coefficients(lr, eta, weight_decay, D if rule.adaptive else None)
     new_weight = shrink * weight - step * direction
@@ -70,8 +71,16 @@ def adam_reference_group(
     for weight, grad, exp_avg, exp_avg_sq, (bias_correction1, bias_correction2) in zip(
         weights, grads, exp_avgs, exp_avg_sqs, bias_corrections, strict=True
     ):
-        adam_reference(rule, weight, grad, exp_avg, exp_avg_sq, bias_correction1=bias_correction1,
-                       bias_correction2=bias_correction2, **hyperparameters)  # fmt: skip
+        adam_reference(
+            rule,
+            weight,
+            grad,
+            exp_avg,
+            exp_avg_sq,
+            bias_correction1=bias_correction1,
+            bias_correction2=bias_correction2,
+            **hyperparameters,
+        )
 
 
 def sgd_reference(

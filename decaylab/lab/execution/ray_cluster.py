@@ -133,8 +133,13 @@ class RayExecutor:
         forever against an address where nothing answers)."""
         import ray
 
-        options: dict[str, Any] = {"address": self.address, "num_cpus": None if self.address else self.workers,
-                   "include_dashboard": False, "log_to_driver": False, "configure_logging": False}  # fmt: skip
+        options: dict[str, Any] = {
+            "address": self.address,
+            "num_cpus": None if self.address else self.workers,
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
         if not self.address:
             ray.init(**options)
             return

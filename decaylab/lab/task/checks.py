@@ -93,8 +93,11 @@ def check_one_batch(task: Task, device: str = "cpu") -> None:
             warnings.filterwarnings("error", message="Using a target size")
             stacked.choose_batching(x, y, task.objective)
             outputs = stacked(x)
-            needs_logits = [what for what, default in (("loss", task.loss is None),
-                            ("metric", task.selection_metric is ACCURACY)) if default]  # fmt: skip
+            needs_logits = [
+                what
+                for what, default in (("loss", task.loss is None), ("metric", task.selection_metric is ACCURACY))
+                if default
+            ]
             if needs_logits and not isinstance(outputs, Tensor):
                 raise UsageError(
                     f"task {task.name}: the model returns a {type(outputs).__name__}, and the default "
@@ -110,8 +113,14 @@ def check_one_batch(task: Task, device: str = "cpu") -> None:
     except Exception as error:
         shapes = f"output {_shapes(outputs)}, " if "outputs" in locals() else ""
         shapes += f"target {tuple(y.shape)} {y.dtype}"
-        hint = (" (the default cross-entropy wants classes on the output's last dimension and labels of its other "
-                "dimensions; else give the Task a loss)") if task.loss is None else ""  # fmt: skip
+        hint = (
+            (
+                " (the default cross-entropy wants classes on the output's last dimension and labels of its other "
+                "dimensions; else give the Task a loss)"
+            )
+            if task.loss is None
+            else ""
+        )
         raise UsageError(f"task {task.name}: one training batch failed ({shapes}): {one_line(error)}{hint}") from error
     for what, values in (("loss", losses), (f"metric ({task.selection_metric.name})", scores)):
         if values.shape != (2,):

@@ -126,8 +126,10 @@ class StackedModel:
 
     def state_dict(self) -> dict[str, Tensor]:
         """Stacked parameters and buffers by name (a checkpoint of every member)."""
-        return {**{f"parameters.{n}": p.detach() for n, p in self.parameters.items()},
-                **{f"buffers.{n}": b for n, b in self.buffers.items()}}  # fmt: skip
+        return {
+            **{f"parameters.{n}": p.detach() for n, p in self.parameters.items()},
+            **{f"buffers.{n}": b for n, b in self.buffers.items()},
+        }
 
     @torch.no_grad()
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
@@ -162,8 +164,18 @@ def _same_randomness(device: torch.device) -> Iterator[Callable[[], None]]:
     yield restore
 
 
-BATCHNORM_INVARIANT = (nn.ReLU, nn.LeakyReLU, nn.Dropout, nn.Identity, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool2d,
-                       nn.AdaptiveAvgPool2d, nn.Flatten, nn.Unflatten)  # fmt: skip
+BATCHNORM_INVARIANT = (
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.Dropout,
+    nn.Identity,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.Flatten,
+    nn.Unflatten,
+)
 """Parameter-free layers that commute with a positive rescaling, so a weight before them stays
 scale-invariant when a BatchNorm follows."""
 

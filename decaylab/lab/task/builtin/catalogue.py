@@ -29,17 +29,31 @@ def _mnist1d(name: str, model: Callable[[bool], nn.Module], batchnorm: bool, dat
 def _cifar10(name: str, batchnorm: bool, data_dir: Path | None) -> Task:
     data = datasets.cifar10(data_dir)
     return Task(
-        name, data.train, data.test, lambda: models.ResNet20(batchnorm), validation=data.validation,
-        epochs=50, batch_size=128, augment=datasets.random_crop_flip, members_per_unit=12,
-    )  # fmt: skip
+        name,
+        data.train,
+        data.test,
+        lambda: models.ResNet20(batchnorm),
+        validation=data.validation,
+        epochs=50,
+        batch_size=128,
+        augment=datasets.random_crop_flip,
+        members_per_unit=12,
+    )
 
 
 def _ridge(data_dir: Path | None) -> Task:
     data = datasets.ridge()
     return Task(
-        "ridge", data.train, data.test, lambda: nn.Linear(data.train[0].shape[1], 1, bias=False),
-        validation=data.validation, loss=nn.functional.mse_loss, metric="loss", epochs=50, batch_size=20,
-    )  # fmt: skip
+        "ridge",
+        data.train,
+        data.test,
+        lambda: nn.Linear(data.train[0].shape[1], 1, bias=False),
+        validation=data.validation,
+        loss=nn.functional.mse_loss,
+        metric="loss",
+        epochs=50,
+        batch_size=20,
+    )
 
 
 CHARLM_CONTEXT = 64
@@ -53,12 +67,21 @@ def _charlm(data_dir: Path | None) -> Task:
     unigram_entropy = float(-(probabilities * probabilities.log2()).sum())
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     return Task(
-        "charlm", data.train, data.test,
+        "charlm",
+        data.train,
+        data.test,
         lambda: models.CharTransformer(len(datasets.CHARACTERS), CHARLM_CONTEXT),
-        validation=data.validation, metric=Metric("bits per character", bits_per_character, higher_is_better=False),
-        epochs=6, batch_size=32, warmup=0.05, betas=(0.9, 0.98), clip=1.0, members_per_unit=2,
-        references=(("unigram entropy of the training text", unigram_entropy),), version=f"text {digest}",
-    )  # fmt: skip
+        validation=data.validation,
+        metric=Metric("bits per character", bits_per_character, higher_is_better=False),
+        epochs=6,
+        batch_size=32,
+        warmup=0.05,
+        betas=(0.9, 0.98),
+        clip=1.0,
+        members_per_unit=2,
+        references=(("unigram entropy of the training text", unigram_entropy),),
+        version=f"text {digest}",
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +119,9 @@ BUILT_IN: dict[str, BuiltIn] = {
 DEFAULT_TASK = "mnist1d-cnn-bn"
 """The default study's task: with BatchNorm the good learning rates span a wide band, so the post's
 Fig. 1 shows clearly (on the MLP without BN only two columns train well)."""
-BATCHNORM_TWINS = {"mnist1d-cnn": "mnist1d-cnn-bn", "mnist1d-mlp": "mnist1d-mlp-bn",
-                   "cifar10-resnet20-nobn": "cifar10-resnet20"}  # fmt: skip
+BATCHNORM_TWINS = {
+    "mnist1d-cnn": "mnist1d-cnn-bn",
+    "mnist1d-mlp": "mnist1d-mlp-bn",
+    "cifar10-resnet20-nobn": "cifar10-resnet20",
+}
 """Each built-in model without BatchNorm, and the same model with it."""

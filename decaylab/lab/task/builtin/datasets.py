@@ -159,9 +159,13 @@ def random_crop_flip(images: Tensor, generator: torch.Generator, padding: int = 
 
 
 def ridge(
-    seed: int = 0, train: int = 200, held_out: int = 1_000, dimension: int = 1_000, noise: float = 0.5,
+    seed: int = 0,
+    train: int = 200,
+    held_out: int = 1_000,
+    dimension: int = 1_000,
+    noise: float = 0.5,
     spectrum: float = 1.0,
-) -> Splits:  # fmt: skip
+) -> Splits:
     """Least squares with more features than examples (after Schaipp 2024): ``y = x·w* + σ·ξ``.
 
     Feature ``k`` has variance ``k^−spectrum`` (a power law, as in real data: a few directions
@@ -186,8 +190,19 @@ def ridge(
 UNKNOWN = "\x00"
 CHARACTERS = UNKNOWN + "\n" + "".join(chr(code) for code in range(32, 127))
 """The corpus' vocabulary: fixed, not read off the text, so token ids mean the same everywhere."""
-_TO_ASCII = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
-                           "\u2014": "--", "\u2026": "...", "\t": "    ", "\r": ""})  # fmt: skip
+_TO_ASCII = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "--",
+        "\u2026": "...",
+        "\t": "    ",
+        "\r": "",
+    }
+)
 
 
 def python_help_text() -> str:

@@ -16,10 +16,14 @@ from torch import Tensor, nn
 def mnist1d_mlp(batchnorm: bool) -> nn.Sequential:
     """MNIST-1D's MLP, 40 → 100 → 100 → 10 with ReLU, and BatchNorm after each hidden layer if asked."""
     return nn.Sequential(
-        nn.Linear(40, 100), *_norm(batchnorm, nn.BatchNorm1d(100)), nn.ReLU(),
-        nn.Linear(100, 100), *_norm(batchnorm, nn.BatchNorm1d(100)), nn.ReLU(),
+        nn.Linear(40, 100),
+        *_norm(batchnorm, nn.BatchNorm1d(100)),
+        nn.ReLU(),
+        nn.Linear(100, 100),
+        *_norm(batchnorm, nn.BatchNorm1d(100)),
+        nn.ReLU(),
         nn.Linear(100, 10),
-    )  # fmt: skip
+    )
 
 
 def mnist1d_cnn(batchnorm: bool, channels: int = 25) -> nn.Sequential:
