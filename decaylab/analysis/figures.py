@@ -141,3 +141,12 @@ def draw_ridges(slopes: list[RidgeSlope], path: Path) -> None:
     axis.grid(alpha=0.3)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
+
+
+def draw_grids_and_ridges(
+    grids: Sequence[MethodGrid], slopes: list[RidgeSlope], folder: Path, names: tuple[str, str], title: str
+) -> list[str]:
+    """The heatmaps of ``grids`` and their ridges, into ``folder`` under ``names``; returns the names."""
+    draw_heatmaps(grids, folder / names[0], title)
+    draw_ridges(slopes, folder / names[1])
+    return list(names)

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decaylab.analysis.cells import MethodGrid
-from decaylab.analysis.figures import draw_heatmaps, draw_ridges
+from decaylab.analysis.figures import draw_grids_and_ridges
 from decaylab.analysis.ridges import RidgeSlope, ridge_slope
 from decaylab.claims.base import Lab, Verdict, interval
 from decaylab.claims.statistics import slope_verdict
 from decaylab.lab.runs import RunConfig
 
 METHODS_CHECKED = ("adamw", "proxadam", "adamw-torch", "adaml2")
+FIGURES = ("decoupling-heatmaps.png", "decoupling-ridges.png")
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,8 @@ class Decoupling:
         return [slope_verdict(slope) for slope in measured.slopes], details
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
-        draw_heatmaps(list(measured.grids.values()), figures / "decoupling-heatmaps.png", measured.title)
-        draw_ridges(measured.slopes, figures / "decoupling-ridges.png")
-        return ["decoupling-heatmaps.png", "decoupling-ridges.png"]
+        grids = list(measured.grids.values())
+        return draw_grids_and_ridges(grids, measured.slopes, figures, FIGURES, measured.title)
 
 
 CLAIM = Decoupling()

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decaylab.analysis.cells import MethodGrid
-from decaylab.analysis.figures import draw_heatmaps, draw_ridges
+from decaylab.analysis.figures import draw_grids_and_ridges
 from decaylab.analysis.ridges import RidgeSlope, ridge_slope
 from decaylab.claims.base import Lab, Verdict, not_measured
 from decaylab.claims.statistics import better, slope_verdict
 from decaylab.lab.runs import RunConfig
 
+FIGURES = ("language.png", "language-ridges.png")
 LRS = (3e-3, 6e-3, 1e-2, 3e-2)
 DECAYS = {"adamw": (1e-4, 1e-3, 1e-2, 1e-1), "adaml2": (1e-5, 1e-4, 1e-3, 1e-2)}
 SEEDS = 2
@@ -71,9 +72,7 @@ class LanguageModel:
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
         title = "charlm: validation bits per character"
-        draw_heatmaps(list(measured.grids.values()), figures / "language.png", title)
-        draw_ridges(measured.slopes, figures / "language-ridges.png")
-        return ["language.png", "language-ridges.png"]
+        return draw_grids_and_ridges(list(measured.grids.values()), measured.slopes, figures, FIGURES, title)
 
 
 CLAIM = LanguageModel()

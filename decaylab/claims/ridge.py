@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decaylab.analysis.cells import MethodGrid
-from decaylab.analysis.figures import draw_heatmaps, draw_ridges
+from decaylab.analysis.figures import draw_grids_and_ridges
 from decaylab.analysis.ridges import RidgeSlope, ridge_slope
 from decaylab.claims.base import Lab, Verdict, interval
 from decaylab.claims.statistics import slope_near_verdict, slope_verdict
 from decaylab.lab.runs import RunConfig
 
+FIGURES = ("ridge-heatmaps.png", "ridge-ridges.png")
 METHODS_CHECKED = ("adamw", "adamw-torch")
 FIXED_POINT = "the fixed point ∇L + λ·D⊙w = 0 predicts 0"
 PREDICTED = {"adamw": (0.0, 1.0), "adamw-torch": (-1.0, 0.0)}
@@ -77,9 +78,7 @@ class RidgeRegression:
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
         title = "ridge: validation loss (lower is better)"
-        draw_heatmaps(list(measured.grids.values()), figures / "ridge-heatmaps.png", title)
-        draw_ridges(measured.slopes, figures / "ridge-ridges.png")
-        return ["ridge-heatmaps.png", "ridge-ridges.png"]
+        return draw_grids_and_ridges(list(measured.grids.values()), measured.slopes, figures, FIGURES, title)
 
 
 CLAIM = RidgeRegression()

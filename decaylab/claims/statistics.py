@@ -138,31 +138,19 @@ def decoupling_verdict(method: str, slope: float, low: float, high: float, colum
     if columns < 3 or not math.isfinite(low):
         return not_measured(claim, f"a slope needs 3 good columns and an interval; {columns} good columns")
     statistic = f"s = {slope:+.2f}, 95% interval {interval(low, high)} ({how}; {columns} columns)"
+    bands: dict[str, Band]
     if expect == "decoupled":
         rule = f"holds if the interval lies within [−{2 * DECOUPLED:g}, {2 * DECOUPLED:g}] and |s| ≤ {DECOUPLED}; "
         rule += f"does not hold if it lies outside [−{DECOUPLED}, {DECOUPLED}]"
-        return band_verdict(
-            claim,
-            statistic,
-            slope,
-            low,
-            high,
-            holds_within=(-2 * DECOUPLED, 2 * DECOUPLED),
-            estimate_within=(-DECOUPLED, DECOUPLED),
-            fails_outside=(-DECOUPLED, DECOUPLED),
-            rule=rule,
-        )
-    rule = f"holds if the whole interval lies below {COUPLED}; does not hold if it lies above −{DECOUPLED}"
-    return band_verdict(
-        claim,
-        statistic,
-        slope,
-        low,
-        high,
-        holds_within=(-math.inf, COUPLED),
-        fails_outside=(-math.inf, -DECOUPLED),
-        rule=rule,
-    )
+        bands = {
+            "holds_within": (-2 * DECOUPLED, 2 * DECOUPLED),
+            "estimate_within": (-DECOUPLED, DECOUPLED),
+            "fails_outside": (-DECOUPLED, DECOUPLED),
+        }
+    else:
+        rule = f"holds if the whole interval lies below {COUPLED}; does not hold if it lies above −{DECOUPLED}"
+        bands = {"holds_within": (-math.inf, COUPLED), "fails_outside": (-math.inf, -DECOUPLED)}
+    return band_verdict(claim, statistic, slope, low, high, rule=rule, **bands)
 
 
 def slope_verdict(measured: RidgeSlope) -> Verdict:

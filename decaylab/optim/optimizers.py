@@ -202,17 +202,20 @@ def _real(tensor: Tensor) -> Tensor:
 
 
 class AdamCore(DecayOptimizer):
-    """Adam's direction ``m̂_t/D_t`` and a decay rule: the base of every Adam-type class."""
+    """Adam's direction ``m̂_t/D_t`` and a decay rule: the base of every Adam-type class.
+
+    ``partial(AdamCore, rule=RULE)`` is an optimizer of any rule (a method record needs no class).
+    """
 
     def __init__(
         self,
         params: Params,
         rule: DecayRule,
-        lr: Scalar,
-        betas: tuple[float, float],
-        eps: float,
-        weight_decay: Scalar,
-        implementation: Implementation,
+        lr: Scalar = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: Scalar = 0.0,
+        implementation: Implementation = "auto",
     ) -> None:
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, rule, defaults, implementation)
@@ -242,18 +245,21 @@ class AdamCore(DecayOptimizer):
 
 
 class SGDCore(DecayOptimizer):
-    """SGD's direction (momentum ``v_t``, or the gradient) and a decay rule: the base of the SGD classes."""
+    """SGD's direction (momentum ``v_t``, or the gradient) and a decay rule: the base of the SGD classes.
+
+    ``partial(SGDCore, rule=RULE)`` is an optimizer of any rule (a method record needs no class).
+    """
 
     def __init__(
         self,
         params: Params,
         rule: DecayRule,
-        lr: Scalar,
-        momentum: float,
-        dampening: float,
-        weight_decay: Scalar,
-        nesterov: bool,
-        implementation: Implementation,
+        lr: Scalar = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: Scalar = 0.0,
+        nesterov: bool = False,
+        implementation: Implementation = "auto",
     ) -> None:
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov}
         defaults["weight_decay"] = weight_decay

@@ -5,7 +5,7 @@ import torch
 
 from decaylab.optim import METHODS, AdamP, AdamW, make_optimizer, param_groups
 
-from .reference import GROUPS, decaylab_maker, reference_trajectory, relative_error, torch_trajectory
+from .reference import BETAS, GROUPS, MOMENTUM, decaylab_maker, reference_trajectory, relative_error, torch_trajectory
 
 
 def minimize(method: str, loss_fn, start: list[float], steps: int, lr: float) -> torch.Tensor:
@@ -133,3 +133,16 @@ def test_a_zero_or_any_peak_lr_gives_a_finite_eta(lr):
 
 def test_group_set_up_is_what_the_acceptance_checks_use():
     assert len(GROUPS) == 2 and GROUPS[0].lr != GROUPS[1].lr and GROUPS[0].weight_decay != GROUPS[1].weight_decay
+
+
+def test_a_rule_needs_no_class_of_its_own():
+    """A method record can build any rule on the core: ``partial(AdamCore, rule=…)`` is the named class."""
+    from functools import partial
+
+    from decaylab.optim import AdamCore, SGDCore
+    from decaylab.optim.rules import PAPER, PROXIMAL_L2
+
+    adamw = partial(AdamCore, rule=PAPER, betas=BETAS)
+    proxsgd = partial(SGDCore, rule=PROXIMAL_L2, momentum=MOMENTUM)
+    assert relative_error(torch_trajectory(adamw)[0], reference_trajectory("adamw")) <= 1e-12
+    assert relative_error(torch_trajectory(proxsgd)[0], reference_trajectory("proxsgd")) <= 1e-12

@@ -126,9 +126,9 @@ def keep_freed_memory() -> None:
 
     A stacked activation is megabytes (36 members × 100 × 100 floats is 1.4 MB). glibc serves
     blocks that large with ``mmap`` and unmaps them on free, so every activation of every step
-    page-faults its memory in again: on the MNIST-1D MLP that was 1.8 s of system time in a
-    13 s unit. Raising the ``mmap`` and trim thresholds reuses the memory instead; the process
-    uses no more of it (measured in ``docs/design-notes.md``). Numbers are unchanged.
+    page-faults its memory in again. Raising the ``mmap`` and trim thresholds reuses the memory
+    instead; the process uses no more of it (measured in ``docs/design-notes.md``). Numbers are
+    unchanged.
     """
     libc_name = ctypes.util.find_library("c")
     libc = ctypes.CDLL(libc_name) if libc_name else None
