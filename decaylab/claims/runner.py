@@ -29,7 +29,7 @@ from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import exclusive, run_configs
+from decaylab.lab.study import Planned, exclusive, run_configs
 from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
 from decaylab.lab.task.loading import prepare_task
 
@@ -109,9 +109,8 @@ def _train_until_complete(lab: Lab, claims: list[Claim], executor: Executor, pro
         by_task: dict[str, list[RunConfig]] = {}
         for run in missing:
             by_task.setdefault(run.task, []).append(run)
-        for identity, runs in by_task.items():
-            task, job = lab.task_and_job(identity)
-            run_configs(runs, task, job, lab.store, executor, progress, label=task.name)
+        planned = [Planned(*lab.task_and_job(identity), runs) for identity, runs in by_task.items()]
+        run_configs(planned, lab.store, executor, progress, label="claims")
         lab.refresh()
     raise RuntimeError("the claims kept asking for new runs: a plan that depends on itself")
 

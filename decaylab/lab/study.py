@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
-from decaylab.lab.execution.base import Job, Unit
+from decaylab.lab.execution.base import Job
 from decaylab.lab.runs import TASK_SCHEDULE, RunConfig, checkpoint_path
 from decaylab.lab.store import ResultStore
 from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
@@ -193,39 +193,47 @@ def run_study(
                     "references": list(prepared.references),
                 }
             )
-            run_configs(planned, prepared, job_of(source, prepared, data_dir, out), store, executor, progress)
+            run_configs(
+                [Planned(prepared, job_of(source, prepared, data_dir, out), planned)], store, executor, progress
+            )
         finally:
             executor.stop()
             store.close()
     return planned
 
 
-def run_configs(
-    planned: Sequence[RunConfig],
-    task: Task,
-    job: Job,
-    store: ResultStore,
-    executor: Executor,
-    progress: bool = True,
-    label: str = "study",
-) -> None:
-    """Train the runs of ``planned`` that ``store`` lacks, storing each unit as it finishes.
+@dataclass(frozen=True)
+class Planned:
+    """Runs of one task to train, and what their units need (the task's :class:`Job`)."""
 
-    Units are cut from the whole plan, then trimmed to their unfinished runs, so an
+    task: Task
+    job: Job
+    runs: Sequence[RunConfig]
+
+
+def run_configs(
+    planned: Sequence[Planned], store: ResultStore, executor: Executor, progress: bool = True, label: str = "study"
+) -> None:
+    """Train the runs of ``planned`` that ``store`` lacks (of one task or of several, all at once), storing
+    each unit as it finishes.
+
+    Units are cut from each task's whole plan, then trimmed to their unfinished runs, so an
     interrupted study resumes with the very units it started with (and their checkpoints).
     """
     finished = store.finished_keys()
-    units: list[Unit] = [
-        pending
-        for unit in split_into_units(planned, task.members_per_unit)
+    work = [
+        (part, pending)
+        for part in planned
+        for unit in split_into_units(part.runs, part.task.members_per_unit)
         if (pending := [run for run in unit if run.key not in finished])
     ]
-    total = len(planned)
-    done_before = total - sum(len(unit) for unit in units)
+    work.sort(key=lambda item: len(item[1]), reverse=True)  # the largest units first: workers finish together
+    total = sum(len(part.runs) for part in planned)
+    done_before = total - sum(len(unit) for _, unit in work)
     started = time.perf_counter()
     bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}]"
     with tqdm(total=total, initial=done_before, desc=label, disable=not progress, bar_format=bar_format) as bar:
-        credited = [0.0] * len(units)  # the part of each unit's runs the bar shows as done
+        credited = [0.0] * len(work)  # the part of each unit's runs the bar shows as done
 
         def credit(index: int, runs_done: float) -> None:
             credited[index] = runs_done
@@ -234,13 +242,16 @@ def run_configs(
             bar.n = shown  # exactly: adding up float steps could pass the total
 
         def on_epoch(index: int, epoch: int) -> None:
-            credit(index, len(units[index]) * epoch / units[index][0].epochs)
+            unit = work[index][1]
+            credit(index, len(unit) * epoch / unit[0].epochs)
 
-        for index, results in executor.run(job, units, on_epoch) if units else ():
-            store.add(results, task.selection_metric, selected_on=task.held_out[0])
-            if job.checkpoints is not None:
-                checkpoint_path(job.checkpoints, units[index]).unlink(missing_ok=True)
-            credit(index, len(units[index]))
+        finishing = executor.run([(part.job, unit) for part, unit in work], on_epoch) if work else ()
+        for index, results in finishing:
+            part, unit = work[index]
+            store.add(results, part.task.selection_metric, selected_on=part.task.held_out[0])
+            if part.job.checkpoints is not None:
+                checkpoint_path(part.job.checkpoints, unit).unlink(missing_ok=True)
+            credit(index, len(unit))
     trained = total - done_before
     if progress and trained:
         minutes = (time.perf_counter() - started) / 60

@@ -1,8 +1,9 @@
 """The executor contract and the function every executor runs (:func:`run_unit`).
 
-One small interface: ``run(job, units, on_epoch)`` yields each unit's ``(index, results)`` as soon
-as it ends, and calls ``on_epoch(index, epoch)`` in the caller's thread as units finish epochs.
-The caller (the study driver) is the only writer of the store.
+One small interface: ``run(work, on_epoch)`` trains every ``(job, unit)`` of ``work`` (units of one
+task or of several), yields each unit's ``(index, results)`` as soon as it ends, and calls
+``on_epoch(index, epoch)`` in the caller's thread as units finish epochs. The caller (the study
+driver) is the only writer of the store.
 
 Every unit trains on one CPU thread, whichever executor runs it and however many workers
 there are: intra-op threading changes the order of floating-point sums, and a run's numbers
@@ -47,6 +48,8 @@ class Job:
     device: str = "cpu"
 
 
+Work = tuple[Job, Unit]
+"""A unit and what it needs besides its runs."""
 EpochCallback = Callable[[int, int], None]
 """``on_epoch(unit_index, epoch)``: a unit finished an epoch."""
 Finished = tuple[int, list[RunResult]]
@@ -64,8 +67,8 @@ class Executor(Protocol):
         """Let go of what ``start`` took (a local cluster it started)."""
         ...
 
-    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
-        """Train every unit; yield each unit's results as soon as it is done."""
+    def run(self, work: Sequence[Work], on_epoch: EpochCallback) -> Iterator[Finished]:
+        """Train every unit of ``work``; yield each unit's index and results as soon as it is done."""
         ...
 
 
@@ -95,6 +98,16 @@ def task_of(job: Job) -> Task:
     if isinstance(job.task, bytes):
         return _unpickled_task(hashlib.sha256(job.task).hexdigest(), job.task)
     return load_task(job.task, job.data_dir)
+
+
+def placed(work: Sequence[Work], device: str, portable_tasks: bool) -> list[Work]:
+    """``work`` with its jobs on ``device``, and (``portable_tasks``) task objects pickled for other
+    processes, once per job rather than once per unit."""
+    jobs: dict[int, Job] = {}
+    for job, _ in work:
+        if id(job) not in jobs:
+            jobs[id(job)] = portable(replace(job, device=device)) if portable_tasks else replace(job, device=device)
+    return [(jobs[id(job)], unit) for job, unit in work]
 
 
 def portable(job: Job) -> Job:

@@ -12,7 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from decaylab.lab.errors import RunFailure
-from decaylab.lab.execution.base import EpochCallback, Finished, Job, Unit, portable, resolve_device, run_unit
+from decaylab.lab.execution.base import EpochCallback, Finished, Job, Unit, Work, placed, resolve_device, run_unit
 from decaylab.lab.runs import RunResult
 
 
@@ -50,20 +50,20 @@ class LocalExecutor:
     def stop(self) -> None:
         """Nothing to let go of: worker processes end with each run."""
 
-    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
-        job = Job(job.task, job.data_dir, job.checkpoints, self.device)
-        if self.workers == 1 or len(units) <= 1:  # no pool to start for one unit, or none
-            for index, unit in enumerate(units):
+    def run(self, work: Sequence[Work], on_epoch: EpochCallback) -> Iterator[Finished]:
+        in_process = self.workers == 1 or len(work) <= 1  # no pool to start for one unit, or none
+        work = placed(work, self.device, portable_tasks=not in_process)
+        if in_process:
+            for index, (job, unit) in enumerate(work):
                 yield index, run_unit(job, index, unit, on_epoch)
             return
-        job = portable(job)
         context = multiprocessing.get_context("spawn")  # fork would copy the driver's torch threads
         progress = context.SimpleQueue()
         pool = ProcessPoolExecutor(
-            min(self.workers, len(units)), context, initializer=_worker_start, initargs=(progress, os.getpid())
+            min(self.workers, len(work)), context, initializer=_worker_start, initargs=(progress, os.getpid())
         )
         pending: dict[Future[list[RunResult]], int] = {
-            pool.submit(_run_unit_in_worker, job, index, unit): index for index, unit in enumerate(units)
+            pool.submit(_run_unit_in_worker, job, index, unit): index for index, (job, unit) in enumerate(work)
         }
         try:
             while pending:

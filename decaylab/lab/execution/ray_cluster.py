@@ -19,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from decaylab.lab.errors import RunFailure, UsageError
-from decaylab.lab.execution.base import EpochCallback, Finished, Job, Unit, resolve_device, run_unit
+from decaylab.lab.execution.base import EpochCallback, Finished, Job, Unit, Work, placed, resolve_device, run_unit
 
 RETRIES = 3
 
@@ -124,9 +124,9 @@ class RayExecutor:
             ray.shutdown()
             self.started_here = False
 
-    def run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
+    def run(self, work: Sequence[Work], on_epoch: EpochCallback) -> Iterator[Finished]:
         self.start()
-        yield from self._run(job, units, on_epoch)
+        yield from self._run(work, on_epoch)
 
     def _connect(self) -> None:
         """Start a local cluster, or join ``address`` within ``connect_timeout`` seconds (Ray alone would retry
@@ -159,13 +159,19 @@ class RayExecutor:
             reason = f"{failure[0]}".strip().splitlines()[0] if failure else f"no answer in {self.connect_timeout:g} s"
             raise UsageError(f"cannot join the Ray cluster at {self.address} ({reason}); is it a Ray head node?")
 
-    def _run(self, job: Job, units: Sequence[Unit], on_epoch: EpochCallback) -> Iterator[Finished]:
+    def _run(self, work: Sequence[Work], on_epoch: EpochCallback) -> Iterator[Finished]:
         import ray
 
-        job_reference = ray.put(Job(job.task, job.data_dir, job.checkpoints, self.device))  # sent once, not per unit
+        work = placed(work, self.device, portable_tasks=False)
+        references: dict[int, Any] = {}  # each job sent once, not per unit
+        for job, _ in work:
+            references.setdefault(id(job), ray.put(job))
         progress: Any = ray.remote(num_cpus=0)(_Progress).remote()
         remote = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=RETRIES)(_run_unit_reporting)
-        pending = {remote.remote(job_reference, index, list(unit), progress): index for index, unit in enumerate(units)}
+        pending = {
+            remote.remote(references[id(job)], index, list(unit), progress): index
+            for index, (job, unit) in enumerate(work)
+        }
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
