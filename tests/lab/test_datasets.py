@@ -71,3 +71,15 @@ def test_the_ridge_problem_is_generated_from_its_seed():
     a, b = datasets.ridge(seed=1), datasets.ridge(seed=1)
     assert torch.equal(a.train[0], b.train[0]) and a.train[0].shape == (200, 1000) and a.train[1].shape == (200, 1)
     assert not torch.equal(datasets.ridge(seed=2).train[0], a.train[0])
+
+
+def test_more_mnist1d_examples_are_new_and_on_the_published_scale():
+    published, (x, y) = datasets.mnist1d(), datasets.mnist1d_extra()
+    assert x.shape == (datasets.MNIST1D_EXTRA, 40) and torch.bincount(y).tolist() == [datasets.MNIST1D_EXTRA // 10] * 10
+    splits = (published.train, published.validation, published.test)
+    seen = {row.numpy().tobytes() for split in splits for row in split[0]}
+    assert not any(row.numpy().tobytes() in seen for row in x)
+    train = published.train[0]
+    error = 4 / len(train) ** 0.5  # four standard errors of a mean over the published training set
+    assert (train.mean(0) - x.mean(0)).abs().max() < error
+    assert ((train.std(0) / x.std(0)) - 1).abs().max() < 2 * error

@@ -21,9 +21,9 @@ from decaylab.lab.task.contract import Task
 from decaylab.lab.task.objectives import Metric, bits_per_character
 
 
-def _mnist1d(name: str, model: Callable[[bool], nn.Module], batchnorm: bool, data_dir: Path | None) -> Task:
+def _mnist1d(name: str, model: Callable[..., nn.Module], batchnorm: bool, data_dir: Path | None) -> Task:
     data = datasets.mnist1d(data_dir)
-    return Task(name, data.train, data.test, lambda: model(batchnorm), validation=data.validation, epochs=30)
+    return Task(name, data.train, data.test, partial(model, batchnorm), validation=data.validation, epochs=30)
 
 
 def _cifar10(name: str, batchnorm: bool, data_dir: Path | None) -> Task:
@@ -32,7 +32,7 @@ def _cifar10(name: str, batchnorm: bool, data_dir: Path | None) -> Task:
         name,
         data.train,
         data.test,
-        lambda: models.ResNet20(batchnorm),
+        partial(models.ResNet20, batchnorm),
         validation=data.validation,
         epochs=50,
         batch_size=128,
@@ -70,7 +70,7 @@ def _charlm(data_dir: Path | None) -> Task:
         "charlm",
         data.train,
         data.test,
-        lambda: models.CharTransformer(len(datasets.CHARACTERS), CHARLM_CONTEXT),
+        partial(models.CharTransformer, len(datasets.CHARACTERS), CHARLM_CONTEXT),
         validation=data.validation,
         metric=Metric("bits per character", bits_per_character, higher_is_better=False),
         epochs=6,
@@ -86,24 +86,36 @@ def _charlm(data_dir: Path | None) -> Task:
 
 @dataclass(frozen=True)
 class BuiltIn:
+    """A built-in task: what it is, how to make it (from a data directory), and where more training
+    examples come from when a training set larger than its own is asked for (``decaylab transfer``)."""
+
     description: str
     make: Callable[[Path | None], Task]
     version: int = 2
     """Part of run keys: bump when the task's data or model change."""
+    more_examples: datasets.Examples | None = None
 
 
 BUILT_IN: dict[str, BuiltIn] = {
     "mnist1d-mlp": BuiltIn(
-        "MNIST-1D, MLP 40-100-100-10, no normalization", partial(_mnist1d, "mnist1d-mlp", models.mnist1d_mlp, False)
+        "MNIST-1D, MLP 40-100-100-10, no normalization",
+        partial(_mnist1d, "mnist1d-mlp", models.mnist1d_mlp, False),
+        more_examples=datasets.MNIST1D_MORE,
     ),
     "mnist1d-mlp-bn": BuiltIn(
-        "MNIST-1D, the same MLP with BatchNorm", partial(_mnist1d, "mnist1d-mlp-bn", models.mnist1d_mlp, True)
+        "MNIST-1D, the same MLP with BatchNorm",
+        partial(_mnist1d, "mnist1d-mlp-bn", models.mnist1d_mlp, True),
+        more_examples=datasets.MNIST1D_MORE,
     ),
     "mnist1d-cnn": BuiltIn(
-        "MNIST-1D, its 1-D CNN, no normalization", partial(_mnist1d, "mnist1d-cnn", models.mnist1d_cnn, False)
+        "MNIST-1D, its 1-D CNN, no normalization",
+        partial(_mnist1d, "mnist1d-cnn", models.mnist1d_cnn, False),
+        more_examples=datasets.MNIST1D_MORE,
     ),
     "mnist1d-cnn-bn": BuiltIn(
-        "MNIST-1D, its 1-D CNN with BatchNorm", partial(_mnist1d, "mnist1d-cnn-bn", models.mnist1d_cnn, True)
+        "MNIST-1D, its 1-D CNN with BatchNorm",
+        partial(_mnist1d, "mnist1d-cnn-bn", models.mnist1d_cnn, True),
+        more_examples=datasets.MNIST1D_MORE,
     ),
     "cifar10-resnet20": BuiltIn(
         "CIFAR-10, ResNet-20 with BatchNorm (download or --data-dir)", partial(_cifar10, "cifar10-resnet20", True)

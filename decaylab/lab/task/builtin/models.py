@@ -13,26 +13,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def mnist1d_mlp(batchnorm: bool) -> nn.Sequential:
-    """MNIST-1D's MLP, 40 → 100 → 100 → 10 with ReLU, and BatchNorm after each hidden layer if asked."""
-    return nn.Sequential(
-        nn.Linear(40, 100),
-        *_norm(batchnorm, nn.BatchNorm1d(100)),
-        nn.ReLU(),
-        nn.Linear(100, 100),
-        *_norm(batchnorm, nn.BatchNorm1d(100)),
-        nn.ReLU(),
-        nn.Linear(100, 10),
-    )
+def mnist1d_mlp(batchnorm: bool, width: int = 100) -> nn.Sequential:
+    """MNIST-1D's MLP, 40 → width → width → 10 with ReLU (width 100 as published), and BatchNorm after each
+    hidden layer if asked."""
+    hidden = [nn.Linear(40, width), *_norm(batchnorm, nn.BatchNorm1d(width)), nn.ReLU()]
+    hidden += [nn.Linear(width, width), *_norm(batchnorm, nn.BatchNorm1d(width)), nn.ReLU()]
+    return nn.Sequential(*hidden, nn.Linear(width, 10))
 
 
-def mnist1d_cnn(batchnorm: bool, channels: int = 25) -> nn.Sequential:
-    """MNIST-1D's CNN: three 1-D convolutions (stride 2, padding 1), ReLU, a linear head."""
+def mnist1d_cnn(batchnorm: bool, width: int = 25) -> nn.Sequential:
+    """MNIST-1D's CNN: three 1-D convolutions of ``width`` channels (25 as published; stride 2, padding 1),
+    ReLU, a linear head."""
     layers: list[nn.Module] = [nn.Unflatten(1, (1, 40))]
-    for c_in, kernel in ((1, 5), (channels, 3), (channels, 3)):
-        layers += [nn.Conv1d(c_in, channels, kernel, stride=2, padding=1), *_norm(batchnorm, nn.BatchNorm1d(channels))]
+    for c_in, kernel in ((1, 5), (width, 3), (width, 3)):
+        layers += [nn.Conv1d(c_in, width, kernel, stride=2, padding=1), *_norm(batchnorm, nn.BatchNorm1d(width))]
         layers.append(nn.ReLU())
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * 5, 10))  # length 40 → 19 → 10 → 5
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * 5, 10))  # length 40 → 19 → 10 → 5
 
 
 def _norm(batchnorm: bool, layer: nn.Module) -> list[nn.Module]:
