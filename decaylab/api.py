@@ -7,15 +7,19 @@ the dependencies point one way: optim ← lab ← claims/analysis ← cli and th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from decaylab.analysis.export import export_rows
-from decaylab.lab.execution import LocalExecutor, make_executor
+from decaylab.analysis.transfer import rows as transfer_rows
+from decaylab.analysis.transfer import write_transfer_report
+from decaylab.lab.execution import Executor, LocalExecutor, make_executor
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import DEFAULT_METHODS, StudySpec, run_study
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import short_name
+from decaylab.lab.transfer.measure import Transfer, run_transfer
 
 
 def study(
@@ -69,3 +73,68 @@ def study(
     except ImportError:
         return rows
     return pandas.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class TransferRun:
+    """What :func:`transfer` returns: the measurement, the report's path, and one row per setting."""
+
+    result: Transfer
+    report: Path
+    rows: Any
+    """A pandas ``DataFrame`` when pandas is installed, else a list of dicts (``transfer.csv``'s rows)."""
+
+
+def transfer(
+    task: str | Task = "mnist1d-mlp-bn",
+    method: str = "adamw",
+    *,
+    axes: Sequence[str] | None = None,
+    values: dict[str, Sequence[float]] | None = None,
+    lr: float | None = None,
+    seeds: int | None = None,
+    to: dict[str, float] | None = None,
+    verify: bool = False,
+    quick: bool = False,
+    out: str | Path | None = None,
+    executor: str | Executor = "local",
+    workers: int | None = None,
+    device: str = "auto",
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+) -> TransferRun:
+    """Which λ at my scale: ``decaylab transfer`` from Python.
+
+    Measures λ* of ``method`` along the task's axes (``N``, ``epochs``, ``batch``, ``lr``, ``width``; the
+    task's defaults, narrowed to ``axes``, with ``values`` per axis where given) at the base α ``lr``,
+    fits the law with 95% intervals over ``seeds``, checks it on each axis's held-out largest value, and
+    predicts λ at the target ``to`` (e.g. ``{"N": 64000}``), measuring it there too with ``verify``.
+    Runs are stored in ``out`` (default ``runs/transfer-TASK-METHOD``); calling again trains only what is
+    missing. Writes ``OUT/transfer.md``.
+    """
+    name = short_name(task) if isinstance(task, str) else task.name
+    out = Path(out) if out is not None else Path("runs") / f"transfer-{name}-{method}"
+    data = Path(data_dir) if data_dir is not None else None
+    runner = executor if not isinstance(executor, str) else make_executor(executor, workers, device)
+    result = run_transfer(
+        task,
+        method,
+        out,
+        runner,
+        axes=axes,
+        values=values,
+        lr=lr,
+        seeds=seeds,
+        to=to,
+        verify=verify,
+        quick=quick,
+        data_dir=data,
+        progress=progress,
+    )
+    report = write_transfer_report(result, out)
+    table = transfer_rows(result)
+    try:
+        import pandas
+    except ImportError:
+        return TransferRun(result, report, table)
+    return TransferRun(result, report, pandas.DataFrame(table))

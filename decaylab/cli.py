@@ -1,4 +1,4 @@
-"""The ``decaylab`` command: ``study``, ``export``, ``report`` and ``claims``.
+"""The ``decaylab`` command: ``study``, ``export``, ``report``, ``claims`` and ``transfer``.
 
 Bad input (a flag, a value, a file) ends with one line on stderr saying what to fix and exit
 status 2, never a traceback. Each command's parser is built only when that command runs, so
@@ -207,6 +207,79 @@ def claims_parser() -> OneLineParser:
     return parser
 
 
+def transfer_parser() -> OneLineParser:
+    from decaylab.lab.transfer.axes import DEFAULT_AXES, LABELS
+    from decaylab.optim import METHODS
+
+    tasks = "\n".join(
+        f"  {name:<15} " + ", ".join(f"{axis} {'/'.join(f'{v:g}' for v in values)}" for axis, values in axes.items())
+        for name, axes in DEFAULT_AXES.items()
+    )
+    epilog = f"default axes (the last value of each is held out, predicted and then measured):\n{tasks}"
+    epilog += "\n  your own task   N: an eighth to all of its training set; epochs: a quarter to twice its own"
+    parser = command_parser("transfer", epilog)
+    add_running_options(parser)
+    parser.add_argument(
+        "--task", default=TRANSFER_TASK, help="a built-in task or path/to/file.py:make_task (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--method",
+        default="adamw",
+        choices=METHODS,
+        metavar="METHOD",
+        help="the rule whose λ to transfer (default: %(default)s, paper form)",
+    )
+    parser.add_argument(
+        "--axes", type=comma_list(str, "axis names"), help=f"which axes, of {', '.join(LABELS)} (default: the task's)"
+    )
+    for axis in LABELS:
+        name = "--lrs" if axis == "lr" else f"--{axis}"
+        kind = float if axis == "lr" else positive_int
+        parser.add_argument(
+            name,
+            dest=f"axis_{axis}",
+            type=comma_list(kind, "numbers"),
+            help=f"values of {LABELS[axis]} (adds the axis)",
+        )
+    parser.add_argument(
+        "--lr",
+        type=positive_number,
+        default=None,
+        help="the base learning rate α (default: 1e-2 for Adam, 1e-1 for SGD)",
+    )
+    parser.add_argument(
+        "--seeds", type=positive_int, default=None, help="seeds per setting (default: 5, 3 with --quick)"
+    )
+    parser.add_argument(
+        "--to",
+        type=target_values,
+        default=None,
+        metavar="AXIS=VALUE,…",
+        help="the target setting, e.g. N=64000,epochs=30",
+    )
+    parser.add_argument("--verify", action="store_true", help="also measure λ* at the target")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: a quarter of the data, 10 epochs, two short axes"
+    )
+    parser.add_argument(
+        "--out", type=directory, default=None, help="results directory (default: runs/transfer-TASK-METHOD)"
+    )
+    return parser
+
+
+def target_values(text: str) -> dict[str, float]:
+    """``N=64000,epochs=30`` as ``{"N": 64000.0, "epochs": 30.0}``."""
+    from decaylab.lab.transfer.axes import LABELS
+
+    values = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        if name.strip() not in LABELS:
+            raise argparse.ArgumentTypeError(f"{item!r}: give AXIS=VALUE with AXIS one of {', '.join(LABELS)}")
+        values[name.strip()] = positive_number(value)
+    return values
+
+
 def study_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.report import write_report
     from decaylab.lab.study import StudySpec, run_study
@@ -251,6 +324,28 @@ def claims_command(args: argparse.Namespace) -> None:
     print(f"claims: {path}")
 
 
+def transfer_command(args: argparse.Namespace) -> None:
+    from decaylab.api import transfer
+
+    axes = {axis[len("axis_") :]: values for axis, values in vars(args).items() if axis.startswith("axis_") and values}
+    result = transfer(
+        args.task,
+        method=args.method,
+        axes=args.axes,
+        values=axes,
+        lr=args.lr,
+        seeds=args.seeds,
+        to=args.to,
+        verify=args.verify,
+        quick=args.quick,
+        out=args.out,
+        executor=executor_of(args),
+        data_dir=args.data_dir,
+        progress=not args.quiet,
+    )
+    print(f"transfer: {result.report}")
+
+
 def report_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.report import write_report
 
@@ -270,7 +365,11 @@ COMMANDS = {
     "export": Command("one row per stored run, to stdout (the store is only read)", export_parser, export_command),
     "report": Command("redraw figures and report from stored results (only read)", report_parser, report_command),
     "claims": Command("run the studies the post's claims need; write OUT/claims.md", claims_parser, claims_command),
+    "transfer": Command(
+        "which λ at my scale: λ* laws along data, length, batch, α and width", transfer_parser, transfer_command
+    ),
 }
+TRANSFER_TASK = "mnist1d-mlp-bn"
 
 
 def parse(argv: Sequence[str]) -> tuple[str, argparse.Namespace]:

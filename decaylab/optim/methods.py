@@ -35,10 +35,10 @@ class Method:
 
     ``optimizer(params, **hyperparameters)`` builds it; ``family`` says which hyperparameters
     it takes besides ``lr`` (Adam: ``betas``, ``eps``; SGD: ``momentum``, ``dampening``,
-    ``nesterov``). ``decay_units`` names what ``λ`` means, ``default_weight_decays`` is its grid
-    in those units, ``default_lrs`` its grid of ``α``, and ``coupling`` is what the post expects
-    of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat), ``"coupled"`` (falling), or
-    None (no claim).
+    ``nesterov``). ``decay_units`` names what ``λ`` means (``convention``: which kind of λ it is),
+    ``default_weight_decays`` is its grid in those units, ``default_lrs`` its grid of ``α``, and
+    ``coupling`` is what the post expects of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat),
+    ``"coupled"`` (falling), or None (no claim).
     """
 
     name: str
@@ -49,6 +49,9 @@ class Method:
     coupling: Coupling | None = None
     family: Literal["adam", "sgd"] = "adam"
     takes_weight_decay: bool = True
+    convention: Literal["paper", "torch", "penalty", "none"] = "penalty"
+    """What λ is: a decay per step at the peak learning rate (``paper``), per step and unit of learning
+    rate (``torch``, ``λ_paper = α·λ_torch``), or a penalty's weight in the loss (``penalty``)."""
 
     @property
     def default_lrs(self) -> tuple[float, ...]:
@@ -58,7 +61,7 @@ class Method:
 METHODS: dict[str, Method] = {
     method.name: method
     for method in (
-        Method("adam", Adam, "Adam, no weight decay", "no decay", (0.0,), takes_weight_decay=False),
+        Method("adam", Adam, "Adam, no weight decay", "no decay", (0.0,), takes_weight_decay=False, convention="none"),
         Method(
             "adaml2",
             AdamL2,
@@ -74,6 +77,7 @@ METHODS: dict[str, Method] = {
             "λ: decay per step (paper)",
             PER_STEP,
             "decoupled",
+            convention="paper",
         ),
         Method(
             "adamw-torch",
@@ -82,6 +86,7 @@ METHODS: dict[str, Method] = {
             "λ: decay per step / α (torch)",
             PER_STEP_OVER_LR,
             "coupled",
+            convention="torch",
         ),
         Method(
             "proxadam",
@@ -90,6 +95,7 @@ METHODS: dict[str, Method] = {
             "λ: decay per step (prox)",
             PER_STEP,
             "decoupled",
+            convention="paper",
         ),
         Method(
             "adamp",
@@ -105,6 +111,7 @@ METHODS: dict[str, Method] = {
             "λ: decay per step / α at peak (torch)",
             PER_STEP_OVER_LR,
             "coupled",
+            convention="torch",
         ),
         Method(
             "proxadam-l1",
@@ -112,6 +119,7 @@ METHODS: dict[str, Method] = {
             "ℓ1 prox in Adam's norm: soft-threshold by η_t·λ",
             "λ: ℓ1 threshold per step",
             (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3),
+            convention="paper",
         ),
         Method(
             "sgdl2",
@@ -130,6 +138,7 @@ METHODS: dict[str, Method] = {
             PER_STEP,
             "decoupled",
             family="sgd",
+            convention="paper",
         ),
         Method(
             "sgdw-torch",
@@ -139,6 +148,7 @@ METHODS: dict[str, Method] = {
             PER_STEP_OVER_SGD_LR,
             "coupled",
             family="sgd",
+            convention="torch",
         ),
         Method(
             "proxsgd",
@@ -148,6 +158,7 @@ METHODS: dict[str, Method] = {
             PER_STEP,
             "decoupled",
             family="sgd",
+            convention="paper",
         ),
     )
 }

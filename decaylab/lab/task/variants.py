@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import replace
 
-from decaylab.lab.task.contract import Task
+import torch
+from torch import nn
+
+from decaylab.lab.task.contract import Pair, Task
 from decaylab.lab.task.identity import variant_identity
+
+OWN_TRAINING_SET = "train"
+"""The name of a pool that is the task's own training set."""
 
 
 def first_examples(task: Task, examples: int) -> Task:
@@ -14,3 +23,34 @@ def first_examples(task: Task, examples: int) -> Task:
     return replace(
         task, train=(x[:examples], y[:examples]), identity=variant_identity(task.identity, f"train[:{examples}]")
     )
+
+
+def drawn_examples(task: Task, pool: Pair, pool_name: str, examples: int, seed: int) -> Task:
+    """``task`` trained on ``examples`` examples of ``pool`` drawn for ``seed``: the first ``examples`` of the
+    seed's own permutation of the pool, so one seed's draws are nested in their size and each seed draws
+    its own. All of the pool is the pool as it is (``task`` itself when the pool is its training set)."""
+    x, y = pool
+    if examples == len(x):
+        identity = variant_identity(task.identity, f"train = {pool_name}")
+        return task if pool_name == OWN_TRAINING_SET else replace(task, train=pool, identity=identity)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:examples]
+    identity = variant_identity(task.identity, f"train = {examples} of {pool_name} drawn by seed {seed}")
+    return replace(task, train=(x[order], y[order]), identity=identity)
+
+
+def model_width(task: Task) -> int | None:
+    """The width ``make_model`` builds by default, or None when it takes no ``width``."""
+    try:
+        parameter = inspect.signature(task.make_model).parameters.get("width")
+    except (TypeError, ValueError):  # a callable whose signature cannot be read
+        return None
+    if parameter is None:
+        return None
+    return parameter.default if isinstance(parameter.default, int) else 0
+
+
+def with_width(task: Task, width: int) -> Task:
+    """``task`` with a model of another width: ``make_model(width=width)``."""
+    identity = variant_identity(task.identity, f"width={width}")
+    make_model: Callable[..., nn.Module] = task.make_model
+    return replace(task, make_model=functools.partial(make_model, width=width), identity=identity)

@@ -1,0 +1,271 @@
+"""``decaylab transfer``: λ* measured along axes, fitted into a law, checked on held-out settings.
+
+1. Every setting but the held-out ones searches its λ* in rounds (:mod:`.search`), all settings' rounds
+   trained together, each round one grid-batched unit per setting and seed.
+2. The law fitted on them (:mod:`.laws`) predicts λ* at each axis's held-out largest value; each
+   held-out setting then searches its own λ*, with the predicted λ trained as one more point, so the
+   report gives predicted against measured λ* and the metric lost by training at the prediction.
+3. The law refitted on every setting predicts λ at the user's target, and ``verify`` measures it there.
+
+Every run goes through the store: stopped and started again, a transfer continues where it was, and
+trains nothing twice (the rounds are a function of the stored results).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from decaylab.lab.errors import UsageError
+from decaylab.lab.execution import Executor
+from decaylab.lab.execution.base import Job
+from decaylab.lab.runs import RunConfig
+from decaylab.lab.store import ResultStore
+from decaylab.lab.study import Planned, exclusive, job_of, run_config, run_configs
+from decaylab.lab.task.contract import Task
+from decaylab.lab.task.loading import prepare_task
+from decaylab.lab.transfer import search
+from decaylab.lab.transfer.axes import Axes, Pool, Setting, choose_axes, pool_of, setting_task, target_setting
+from decaylab.lab.transfer.laws import Law, Value, fit_law
+from decaylab.optim import METHODS
+
+SEEDS, QUICK_SEEDS = 5, 3
+"""Seeds per setting: five narrow the t intervals (t with 4 degrees of freedom is 2.78, with 2 it is 4.30)."""
+
+
+@dataclass
+class Search:
+    """One setting's λ* search: its prior, the points it was asked to train besides, and what the store holds.
+
+    ``scores`` are validation scores (larger is better), ``tests`` the test metric as measured.
+    """
+
+    setting: Setting
+    prior: float
+    extra: tuple[float, ...] = ()
+    scores: dict[float, dict[int, float]] = field(default_factory=dict)
+    tests: dict[float, dict[int, float]] = field(default_factory=dict)
+
+    def estimate(self, seeds: Sequence[int]) -> search.Estimate | None:
+        return search.estimate(self.scores, seeds)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A held-out (or target) setting: λ* predicted by the law against λ* measured, and the regret of
+    training at the prediction: the test metric lost against the measured best point, per seed."""
+
+    setting: Setting
+    predicted: Value
+    """``log10 λ*``, with the law's 95% interval."""
+    measured: search.Estimate | None
+    regret: Value
+    """The best point's test metric minus the predicted λ's (larger: the prediction lost more), mean over seeds."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """What ``decaylab transfer`` measured."""
+
+    task: str
+    method: str
+    metric: str
+    higher_is_better: bool
+    axes: Axes
+    seeds: tuple[int, ...]
+    searches: dict[Setting, Search]
+    estimates: dict[Setting, search.Estimate]
+    validation_law: Law | None
+    """Fitted without the held-out settings."""
+    law: Law | None
+    """Fitted on every setting: the law the target is predicted by."""
+    checks: dict[str, Check]
+    """Per axis, its held-out setting."""
+    target: Check | None
+    keys: frozenset[str]
+    """Every run the transfer trained or read."""
+
+
+class Measurement:
+    """The context of one transfer: the task and its pool, the store, the executor."""
+
+    def __init__(
+        self,
+        task: Task,
+        spec: str | None,
+        axes: Axes,
+        method: str,
+        seeds: int,
+        store: ResultStore,
+        executor: Executor,
+        data_dir: Path | None,
+        out: Path,
+        progress: bool,
+    ) -> None:
+        self.task, self.spec, self.axes, self.method = task, spec, axes, method
+        self.seeds = tuple(range(seeds))
+        self.store, self.executor, self.data_dir, self.out, self.progress = store, executor, data_dir, out, progress
+        self.pool: Pool = pool_of(task, spec, data_dir, axes.largest_n)
+        self.tasks: dict[tuple[int, int | None, int], tuple[Task, Job]] = {}
+        self.keys: set[str] = set()
+
+    def task_for(self, setting: Setting, seed: int) -> Task:
+        """The task of ``setting`` and ``seed`` (its own draw of the training set), made once."""
+        index = (setting.N, setting.width, seed)
+        if index not in self.tasks:
+            task = setting_task(self.task, self.pool, setting, seed)
+            self.tasks[index] = (task, job_of(task, task, self.data_dir, self.out))
+        return self.tasks[index][0]
+
+    def run(self, setting: Setting, seed: int, log_lambda: float) -> RunConfig:
+        task = self.task_for(setting, seed)
+        decay = 10.0**log_lambda
+        return run_config(task, self.method, setting.lr, decay, seed, epochs=setting.epochs, batch_size=setting.batch)
+
+    def search(self, searches: Sequence[Search], label: str) -> None:
+        """Run the rounds of every search until all are done; the store holds the results."""
+        rounds = 0
+        while True:
+            self.read(searches)
+            wanted: dict[tuple[int, int | None, int], list[RunConfig]] = {}
+            for one in searches:
+                for log_lambda in search.next_points(one.scores, self.seeds, one.prior, one.extra):
+                    for seed in self.seeds:
+                        run = self.run(one.setting, seed, log_lambda)
+                        wanted.setdefault((one.setting.N, one.setting.width, seed), []).append(run)
+            if not wanted:
+                return
+            rounds += 1
+            planned = [Planned(*self.tasks[index], runs) for index, runs in wanted.items()]
+            run_configs(planned, self.store, self.executor, self.progress, label=f"{label}, round {rounds}")
+
+    def read(self, searches: Sequence[Search]) -> None:
+        """Each search's scores and test metrics as the store holds them."""
+        located: dict[str, tuple[Search, float, int]] = {}
+        for one in searches:
+            points = {*one.scores, *search.next_points(one.scores, self.seeds, one.prior, one.extra)}
+            for log_lambda in points:
+                for seed in self.seeds:
+                    located[self.run(one.setting, seed, log_lambda).key] = (one, log_lambda, seed)
+        sign = 1.0 if self.task.selection_metric.higher_is_better else -1.0
+        for row in self.store.runs(located):
+            one, log_lambda, seed = located[row["key"]]
+            done = row["status"] == "done" and row["val_metric"] is not None
+            one.scores.setdefault(log_lambda, {})[seed] = sign * row["val_metric"] if done else math.nan
+            one.tests.setdefault(log_lambda, {})[seed] = row["test_metric"] if done else math.nan
+        self.keys |= set(located)
+
+
+def prior_of(method: str) -> float:
+    """The centre of the method's default λ grid (log10): the first bracket's centre."""
+    decays = [math.log10(d) for d in METHODS[method].default_weight_decays if d > 0]
+    return (min(decays) + max(decays)) / 2
+
+
+def regret(one: Search, at: float, seeds: Sequence[int], higher_is_better: bool) -> Value:
+    """Per seed, the best point's test metric (the best by validation, mean over seeds) minus the test metric
+    at ``at``, turned so that larger means more lost; mean and t interval over seeds."""
+    best = search.best_point(one.scores, seeds)
+    if best is None or at not in one.tests:
+        return Value(math.nan)
+    sign = 1.0 if higher_is_better else -1.0
+    lost = [sign * (one.tests[best][s] - one.tests[at][s]) for s in seeds]
+    return Value.over_seeds([value for value in lost if math.isfinite(value)])
+
+
+def run_transfer(
+    source: str | Task,
+    method: str,
+    out: Path,
+    executor: Executor,
+    *,
+    axes: Sequence[str] | None = None,
+    values: Mapping[str, Sequence[float]] | None = None,
+    lr: float | None = None,
+    seeds: int | None = None,
+    to: Mapping[str, float] | None = None,
+    verify: bool = False,
+    quick: bool = False,
+    data_dir: Path | None = None,
+    progress: bool = True,
+) -> Transfer:
+    """Measure λ* along the task's axes (its defaults, narrowed to ``axes``, with ``values`` where given) at
+    the base α ``lr`` (default 1e-2 for Adam, 1e-1 for SGD), fit the law, check it on the held-out settings,
+    and predict (and with ``verify`` measure) λ at the target ``to``. ``seeds``: :data:`SEEDS` (3 ``quick``)."""
+    if method not in METHODS or not METHODS[method].takes_weight_decay:
+        choices = ", ".join(name for name, m in METHODS.items() if m.takes_weight_decay)
+        raise UsageError(f"--method must be a method with a weight decay, one of {choices}; got {method!r}")
+    seeds = seeds if seeds is not None else QUICK_SEEDS if quick else SEEDS
+    if seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    base_lr = lr if lr is not None else 0.1 if METHODS[method].family == "sgd" else 1e-2
+    task = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
+    spec = source if isinstance(source, str) else None
+    chosen = choose_axes(spec or "", task, base_lr, quick, axes, values or {})
+    target = target_setting(chosen.base, to) if to else None
+    with exclusive(out):
+        store = ResultStore(out)
+        try:
+            executor.start()
+            measurement = Measurement(task, spec, chosen, method, seeds, store, executor, data_dir, out, progress)
+            return measure(measurement, target, verify)
+        finally:
+            executor.stop()
+            store.close()
+
+
+def measure(m: Measurement, target: Setting | None, verify: bool) -> Transfer:
+    """The three steps of the module docstring."""
+    held_out = m.axes.held_out
+    prior = prior_of(m.method)
+    searches = {setting: Search(setting, prior) for setting in m.axes.settings if setting not in held_out.values()}
+    m.search(list(searches.values()), "λ* along the axes")
+    estimates = {s: e for s, one in searches.items() if (e := one.estimate(m.seeds)) is not None}
+    validation_law = fit_law(m.axes.base, list(m.axes.values), estimates, m.seeds)
+
+    for setting in held_out.values():
+        searches[setting] = guided(setting, validation_law, prior)
+    m.search([searches[setting] for setting in held_out.values()], "held-out settings")
+    checks = {axis: check(m, searches[setting], validation_law) for axis, setting in held_out.items()}
+    estimates |= {c.setting: c.measured for c in checks.values() if c.measured is not None}
+    law = fit_law(m.axes.base, list(m.axes.values), estimates, m.seeds)
+
+    checked_target = None
+    if target is not None and verify and law is not None:
+        searches[target] = searches.get(target) or guided(target, law, prior)
+        m.search([searches[target]], "the target")
+        checked_target = check(m, searches[target], law)
+    elif target is not None:
+        checked_target = Check(target, law.predict(target) if law else Value(math.nan), None, Value(math.nan))
+    metric = m.task.selection_metric
+    return Transfer(
+        m.task.name,
+        m.method,
+        metric.name,
+        metric.higher_is_better,
+        m.axes,
+        m.seeds,
+        searches,
+        estimates,
+        validation_law,
+        law,
+        checks,
+        checked_target,
+        frozenset(m.keys),
+    )
+
+
+def guided(setting: Setting, law: Law | None, prior: float) -> Search:
+    """A search whose bracket is centred on the law's prediction, which it trains as one more point."""
+    predicted = law.predict(setting).centre if law is not None else math.nan
+    return Search(setting, predicted, (predicted,)) if math.isfinite(predicted) else Search(setting, prior)
+
+
+def check(m: Measurement, one: Search, law: Law | None) -> Check:
+    """The law's prediction at a searched setting against its measured λ*, and the regret of the prediction."""
+    predicted = law.predict(one.setting) if law is not None else Value(math.nan)
+    higher = m.task.selection_metric.higher_is_better
+    lost = regret(one, one.extra[0], m.seeds, higher) if one.extra else Value(math.nan)
+    return Check(one.setting, predicted, one.estimate(m.seeds), lost)

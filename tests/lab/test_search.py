@@ -1,0 +1,95 @@
+"""λ* in rounds: the rounds' plan on constructed curves, and the 95% interval's coverage on simulated ones."""
+
+import math
+import random
+
+import pytest
+
+from decaylab.lab.transfer import search
+from decaylab.lab.transfer.search import estimate, next_points, t_interval
+
+SEEDS = (0, 1, 2)
+
+
+def curve(optimum, curvature=0.02, seeds=SEEDS):
+    """Scores ``−c·(x − optimum)²`` for every seed: a λ-curve with a known best ``log10 λ``."""
+    return lambda x: {seed: -curvature * (x - optimum) ** 2 for seed in seeds}
+
+
+def search_on(score, prior, seeds=SEEDS, extra=()):
+    """Run the rounds against ``score(x) → {seed: score}``; the scores and the number of rounds."""
+    scores, rounds = {}, 0
+    while points := next_points(scores, seeds, prior, extra):
+        rounds += 1
+        scores.update({x: score(x) for x in points})
+        assert rounds < 20, "the search does not end"
+    return scores, rounds
+
+
+def test_the_first_round_is_a_bracket_of_decades_around_the_prior_on_the_quarter_decade_lattice():
+    assert next_points({}, SEEDS, prior=-3.1) == [-5.0, -4.0, -3.0, -2.0, -1.0]
+    assert next_points({}, SEEDS, prior=-3.1, extra=[-2.63]) == [-5.0, -4.0, -3.0, -2.63, -2.0, -1.0]
+
+
+def test_an_optimum_inside_the_bracket_is_refined_to_half_and_quarter_decades():
+    scores, rounds = search_on(curve(-2.6), prior=-3.0)
+    assert rounds == 3 and {-3.0, -2.5, -2.75, -2.25} <= set(scores)
+    result = estimate(scores, SEEDS)
+    assert result.interior and result.best == -2.5 and result.log_lambda == pytest.approx(-2.6, abs=1e-9)
+
+
+@pytest.mark.parametrize("optimum", [-7.3, 0.4])
+def test_an_optimum_at_the_edge_grows_the_bracket_that_way_until_it_is_inside(optimum):
+    scores, _ = search_on(curve(optimum), prior=-3.0)
+    result = estimate(scores, SEEDS)
+    assert result.interior and min(scores) < optimum < max(scores)
+    assert result.log_lambda == pytest.approx(optimum, abs=1e-9)
+
+
+def test_an_optimum_beyond_the_range_searched_is_only_bounded_and_has_no_interval():
+    scores, _ = search_on(curve(-14.0), prior=-3.0)  # below the lowest λ searched
+    result = estimate(scores, SEEDS)
+    assert not result.interior and not result.has_interval and min(scores) >= search.LOWEST
+
+
+def test_every_diverged_point_ends_the_search_with_no_estimate():
+    scores = {x: {seed: math.nan for seed in SEEDS} for x in next_points({}, SEEDS, -3.0)}
+    assert next_points(scores, SEEDS, -3.0) == [] and estimate(scores, SEEDS) is None
+
+
+def test_no_interval_comes_from_fewer_than_three_seeds():
+    assert all(math.isnan(bound) for bound in t_interval([-2.0, -2.2]))
+    scores, _ = search_on(curve(-2.6, seeds=(0, 1)), prior=-3.0, seeds=(0, 1))
+    two_seeds = estimate(scores, (0, 1))
+    assert two_seeds.interior and not two_seeds.has_interval
+    low, high = t_interval([-2.0, -2.2, -2.1])
+    assert low < -2.1 < high and high - low == pytest.approx(2 * 4.302653 * 0.1 / math.sqrt(3), rel=1e-5)
+
+
+def simulated(case, curvature, noise, spread, shape=2.0):
+    """A setting whose true ``log10 λ*`` is known: each seed's optimum scatters around it (``spread``
+    decades), each score has noise; the curve is ``−c·|x − optimum|^shape``."""
+    draw = random.Random(case)
+    truth, prior = draw.uniform(-4, -1), draw.uniform(-4.5, -0.5)
+    optima = {seed: truth + draw.gauss(0, spread) for seed in SEEDS}
+
+    def score(x):
+        return {seed: -curvature * abs(x - optima[seed]) ** shape + random.Random(hash((case, x, seed))).gauss(0, noise)
+                for seed in SEEDS}  # fmt: skip
+
+    return truth, estimate(search_on(score, prior)[0], SEEDS)
+
+
+@pytest.mark.parametrize(
+    ("curvature", "noise", "spread", "shape"),
+    [(0.02, 0.002, 0.1, 2.0), (0.02, 0.005, 0.2, 2.0), (0.05, 0.002, 0.0, 2.0), (0.02, 0.002, 0.1, 1.6)],
+    ids=["accuracy-like", "noisier", "seeds agree", "not a parabola"],
+)
+def test_the_nominal_95_percent_interval_covers_the_true_optimum_90_to_99_percent_of_the_time(
+    curvature, noise, spread, shape
+):
+    """400 simulated settings per regime, 3 seeds each: the interval covers the known λ* in 90–99% of them."""
+    results = [simulated(case, curvature, noise, spread, shape) for case in range(400)]
+    covered = [result.low <= truth <= result.high for truth, result in results if result.has_interval]
+    assert len(covered) >= 390
+    assert 0.90 <= sum(covered) / len(covered) <= 0.99
