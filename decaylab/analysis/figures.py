@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +15,6 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from decaylab.analysis.cells import MethodGrid, MetricScale
-from decaylab.analysis.ridges import RidgeSlope
 from decaylab.optim import METHODS
 
 COLORMAP = "viridis"
@@ -115,24 +115,40 @@ def draw_learning_curves(
     plt.close(figure)
 
 
-def draw_ridges(slopes: list[RidgeSlope], path: Path) -> None:
+@dataclass(frozen=True)
+class Ridge:
+    """One method's best λ per learning rate, as the ridge figure draws it."""
+
+    method: str
+    log_lrs: list[float]
+    log_decays: list[float]
+    errors: list[tuple[float, float]]
+    """Per point, how far its 95% interval reaches below and above (NaN: none)."""
+    slope: float
+
+
+def draw_ridges(ridges: Sequence[Ridge], path: Path) -> None:
     """log λ* against log α per method, each in its own units, with torch-form AdamW also in paper units."""
     figure, axis = plt.subplots(figsize=(6, 4.2))
-    for slope in slopes:
-        fit = slope.ridge
-        if not fit.log_lrs:
+    for ridge in ridges:
+        if not ridge.log_lrs:
             continue
-        line = axis.plot(fit.log_lrs, fit.log_decays, "o-", label=f"{slope.method} (s = {fit.slope:+.2f})")
-        if slope.method == "adamw-torch":  # the paper-form equivalent: λ_paper = α·λ_torch
-            axis.plot(
-                fit.log_lrs,
-                [d + a for a, d in zip(fit.log_lrs, fit.log_decays, strict=True)],
-                ":",
-                color=line[0].get_color(),
-                label="adamw-torch as α·λ (paper units)",
-            )
+        errors = np.array(ridge.errors).T if ridge.errors else None
+        line = axis.errorbar(
+            ridge.log_lrs,
+            ridge.log_decays,
+            yerr=errors,
+            fmt="o-",
+            capsize=3,
+            label=f"{ridge.method} (s = {ridge.slope:+.2f})",
+        )
+        if ridge.method == "adamw-torch":  # the paper-form equivalent: λ_paper = α·λ_torch
+            paper = [d + a for a, d in zip(ridge.log_lrs, ridge.log_decays, strict=True)]
+            axis.plot(ridge.log_lrs, paper, ":", color=line[0].get_color(), label="adamw-torch as α·λ (paper units)")
     axis.set(
-        xlabel="log10 α (good columns)", ylabel="log10 λ* (each method's own units)", title="best λ per learning rate"
+        xlabel="log10 α (good columns)",
+        ylabel="log10 λ* (each method's own units)",
+        title="best λ per learning rate (95% intervals over seeds)",
     )
     if axis.lines:
         axis.legend(fontsize=7)
@@ -144,9 +160,9 @@ def draw_ridges(slopes: list[RidgeSlope], path: Path) -> None:
 
 
 def draw_grids_and_ridges(
-    grids: Sequence[MethodGrid], slopes: list[RidgeSlope], folder: Path, names: tuple[str, str], title: str
+    grids: Sequence[MethodGrid], ridges: Sequence[Ridge], folder: Path, names: tuple[str, str], title: str
 ) -> list[str]:
     """The heatmaps of ``grids`` and their ridges, into ``folder`` under ``names``; returns the names."""
     draw_heatmaps(grids, folder / names[0], title)
-    draw_ridges(slopes, folder / names[1])
+    draw_ridges(ridges, folder / names[1])
     return list(names)

@@ -8,7 +8,7 @@ from typing import Any
 
 from decaylab.analysis.cells import MethodGrid, MetricScale, method_grids
 from decaylab.analysis.figures import draw_heatmaps, draw_learning_curves, format_value
-from decaylab.analysis.ridges import decay_ridge, slope_interval
+from decaylab.analysis.ridges import decay_ridge, seeds_of, slope_interval
 from decaylab.lab.errors import UsageError
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import StudySpec
@@ -149,11 +149,16 @@ def _what_the_figure_shows(grids: list[MethodGrid]) -> list[str]:
             continue
         fit = decay_ridge(grid)
         low, high, how = slope_interval(grid)
-        if len(fit.log_lrs) < 3 or not math.isfinite(low):
+        if len(fit.log_lrs) < 3:
             rows.append(
-                f"| {grid.method} | {_EXPECTED[coupling]} | {len(fit.log_lrs)} good columns: too few for a "
-                "slope and an interval | — |"
+                f"| {grid.method} | {_EXPECTED[coupling]} | {len(fit.log_lrs)} good columns: too few for a slope | — |"
             )
+            continue
+        if not math.isfinite(low):
+            seeds = len(seeds_of(grid))
+            columns = len(fit.log_lrs)
+            shown = f"{fit.slope:+.2f} ({columns} columns; {seeds} seed(s): no 95% interval, `--seeds 3` gives one)"
+            rows.append(f"| {grid.method} | {_EXPECTED[coupling]} | {shown} | — (needs 3 seeds) |")
             continue
         as_expected = low <= 0 <= high if coupling == "decoupled" else high < -0.5
         shown = f"{fit.slope:+.2f}, 95% interval [{low:+.2f}, {high:+.2f}] ({how}, {len(fit.log_lrs)} columns)"

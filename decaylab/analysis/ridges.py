@@ -8,17 +8,16 @@ the held-out metric the best cell is chosen by, turned so that larger is better
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
+from decaylab.lab.transfer.search import t_interval
 
 GOOD_COLUMN = 0.05
 """A learning-rate column enters the ridge if its best cell is within 5 points of accuracy (5% of a
 loss) of the grid's best: the ridge is where λ* sits wherever training works."""
-BOOTSTRAP_ROUNDS = 400
 
 
 def parabola_vertex(xs: Sequence[float], ys: Sequence[float]) -> float:
@@ -88,21 +87,30 @@ class DecayRidge:
     error: float
 
 
-def decay_ridge(grid: MethodGrid, seeds: Sequence[int] | None = None) -> DecayRidge:
-    """The best λ of every good column (see :data:`GOOD_COLUMN`), refined by a parabola, and its slope.
-
-    A column whose best λ lies at the grid's edge is left out: there the grid only bounds λ*, and a
-    column where λ barely matters (an undertrained one, say) puts its best at the smallest λ by noise."""
+def good_columns(grid: MethodGrid, seeds: Sequence[int] | None = None) -> list[float]:
+    """The learning rates whose best cell comes within :data:`GOOD_COLUMN` of the grid's best (where training
+    works, so where λ* means something)."""
     scores = {key: cell_score(cell, grid.scale, seeds) for key, cell in grid.cells.items()}
     finite = [s for s in scores.values() if math.isfinite(s)]
     if not finite:
-        return DecayRidge([], [], math.nan, math.nan)
+        return []
     threshold = max(finite) - tolerance(grid.scale, max(finite))
+
+    def column_best(lr: float) -> float:
+        column = [scores.get((decay, lr), math.nan) for decay in grid.weight_decays]
+        return max((score for score in column if math.isfinite(score)), default=-math.inf)
+
+    return [lr for lr in grid.lrs if column_best(lr) >= threshold]
+
+
+def decay_ridge(grid: MethodGrid, seeds: Sequence[int] | None = None) -> DecayRidge:
+    """The best λ of every good column (:func:`good_columns`), refined by a parabola, and its slope.
+
+    A column whose best λ lies at the grid's edge is left out: there the grid only bounds λ*, and a
+    column where λ barely matters (an undertrained one, say) puts its best at the smallest λ by noise."""
     log_lrs, log_decays = [], []
-    for lr in grid.lrs:
-        column = [scores.get((d, lr), math.nan) for d in grid.weight_decays]
-        if max((s for s in column if math.isfinite(s)), default=-math.inf) < threshold:
-            continue
+    for lr in good_columns(grid, seeds):
+        column = [cell_score(grid.cell(d, lr), grid.scale, seeds) for d in grid.weight_decays]
         log_decay = best_log_decay(grid.weight_decays, column, interior=True)
         if log_decay is not None:
             log_lrs.append(math.log10(lr))
@@ -110,22 +118,13 @@ def decay_ridge(grid: MethodGrid, seeds: Sequence[int] | None = None) -> DecayRi
     return DecayRidge(log_lrs, log_decays, *fit_slope(log_lrs, log_decays))
 
 
-def slope_interval(grid: MethodGrid, rounds: int = BOOTSTRAP_ROUNDS) -> tuple[float, float, str]:
-    """A 95% interval for the ridge's slope: a bootstrap over seeds (the grid is refit on seeds drawn
-    with replacement), or ±2 standard errors of the fit when there is one seed."""
-    seeds = seeds_of(grid)
-    fit = decay_ridge(grid)
-    if len(seeds) < 2:
-        return fit.slope - 2 * fit.error, fit.slope + 2 * fit.error, "±2 s.e. of the fit (one seed)"
-    draw = random.Random(0)
-    slopes = sorted(
-        s
-        for s in (decay_ridge(grid, draw.choices(seeds, k=len(seeds))).slope for _ in range(rounds))
-        if math.isfinite(s)
-    )
-    if len(slopes) < rounds // 2:
-        return math.nan, math.nan, "bootstrap over seeds (too few resamples gave a slope)"
-    return slopes[int(0.025 * len(slopes))], slopes[int(0.975 * len(slopes)) - 1], f"bootstrap over {len(seeds)} seeds"
+def slope_interval(grid: MethodGrid) -> tuple[float, float, str]:
+    """A 95% interval for the ridge's slope: each seed's own ridge slope, Student's t over the seeds; none
+    (NaN) with fewer than 3 seeds, where no interval is honest."""
+    slopes = [slope for seed in seeds_of(grid) if math.isfinite(slope := decay_ridge(grid, [seed]).slope)]
+    low, high = t_interval(slopes)
+    how = f"t over {len(slopes)} seeds' slopes" if math.isfinite(low) else f"{len(slopes)} seed(s): no interval"
+    return low, high, how
 
 
 def top_cells_slope(grid: MethodGrid, share: float = 0.1) -> tuple[float, int]:
@@ -136,22 +135,3 @@ def top_cells_slope(grid: MethodGrid, share: float = 0.1) -> tuple[float, int]:
     top = sorted(cells, key=lambda c: cell_score(c, grid.scale), reverse=True)[:count]
     slope, _ = fit_slope([math.log10(c.lr) for c in top], [math.log10(c.weight_decay) for c in top])
     return slope, len(top)
-
-
-@dataclass(frozen=True)
-class RidgeSlope:
-    """One method's ridge (best λ per good column), its slope's 95% interval, and L&H's top-cells slope."""
-
-    method: str
-    ridge: DecayRidge
-    low: float
-    high: float
-    how: str
-    top_slope: float
-    top_count: int
-
-
-def ridge_slope(grid: MethodGrid) -> RidgeSlope:
-    """The ridge of ``grid``, its slope's 95% interval and the top cells' slope."""
-    low, high, how = slope_interval(grid)
-    return RidgeSlope(grid.method, decay_ridge(grid), low, high, how, *top_cells_slope(grid))

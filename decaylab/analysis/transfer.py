@@ -134,9 +134,10 @@ def law_section(result: Transfer) -> list[str]:
     lines = [
         "## The law",
         "",
-        "log10 λ* = c + Σ b·log10(x / x_base), fitted seed by seed on every setting whose λ* is interior; each "
-        "exponent with its 95% interval over seeds, in each unit (the timescales of the weights' average: "
-        "τ_iter = 1/λ_paper steps, τ_epoch = B/(N·λ_paper) epochs).",
+        "Along each axis, log10 λ* = a + b·log10(x / x_base), fitted seed by seed on that axis's settings whose λ* "
+        "is interior (the held-out largest value included); each exponent b with its 95% interval over seeds, in "
+        "each unit (the timescales of the weights' average: τ_iter = 1/λ_paper steps, τ_epoch = B/(N·λ_paper) "
+        "epochs). A target that moves several axes adds their effects.",
         "",
         "| axis | values (held out last) | " + " | ".join(f"exponent of {UNIT_NAMES[u]}" for u in units) + " |",
         "|---|---|" + "---|" * len(units),
@@ -224,6 +225,8 @@ def difference(predicted: Value, measured: Value) -> str:
 
 def regret_text(regret: Value, result: Transfer) -> str:
     factor = 100.0 if result.metric == "accuracy" else 1.0
+    if regret.centre == math.inf:
+        return "the predicted λ diverged"
     if not math.isfinite(regret.centre):
         return "—"
     scaled = Value(factor * regret.centre, factor * regret.low, factor * regret.high)

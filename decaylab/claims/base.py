@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from decaylab.analysis.cells import Cell, MethodGrid, method_grids
+from decaylab.analysis.figures import Ridge
+from decaylab.analysis.ridges import good_columns
 from decaylab.lab.execution.base import Job
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
@@ -24,7 +26,11 @@ from decaylab.lab.study import job_of, run_config
 from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import prepare_task
-from decaylab.lab.task.variants import first_examples
+from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, first_examples
+from decaylab.lab.transfer.axes import Setting
+from decaylab.lab.transfer.laws import Value, fit_law
+from decaylab.lab.transfer.measure import prior_of, stored
+from decaylab.lab.transfer.search import Estimate, estimate, replay
 from decaylab.optim import METHODS
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
@@ -112,6 +118,16 @@ class Lab:
             self._tasks[name] = (smaller, job_of(smaller, smaller, self.data_dir, self.out))
         return name
 
+    def drawn(self, role: str, examples: int, seed: int) -> str:
+        """A role for ``role``'s task trained on ``examples`` of its training examples drawn for ``seed``, as
+        ``decaylab transfer`` draws them (nested in size, one draw per seed; all of them: the task itself)."""
+        name = f"{role}[{examples} drawn by seed {seed}]"
+        if name not in self._tasks:
+            task = self.task(role)
+            drawn = drawn_examples(task, task.train, OWN_TRAINING_SET, examples, seed)
+            self._tasks[name] = (drawn, job_of(drawn, drawn, self.data_dir, self.out))
+        return name
+
     def task_and_job(self, identity: str) -> tuple[Task, Job]:
         """The task (and its job) whose runs carry ``identity``."""
         for task, job in self._tasks.values():
@@ -151,9 +167,60 @@ class Lab:
     def finished(self) -> set[str]:
         return self.store.finished_keys()
 
+    @functools.cached_property
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """Every stored run by key."""
+        return {row["key"]: row for row in self.store.runs()}
+
     def refresh(self) -> None:
         """Forget what was read from the store (after training)."""
-        self.__dict__.pop("finished", None)
+        for name in ("finished", "rows"):
+            self.__dict__.pop(name, None)
+
+    def search(
+        self, roles: str | Callable[[int], str], method: str, lr: float, seeds: int | None = None, **overrides: Any
+    ) -> LambdaSearch:
+        """The λ* search of ``method`` at α = ``lr`` in rounds (:mod:`decaylab.lab.transfer.search`), each seed on
+        ``roles(seed)``'s task (or one role's), replayed from the store: how far it got, and the runs its next
+        round needs."""
+        seeds_ = tuple(range(seeds or self.plan.seeds))
+        role_of = roles if callable(roles) else lambda seed: roles
+
+        def runs_at(log_lambda: float) -> list[RunConfig]:
+            return [self.run(role_of(seed), method, lr, 10.0**log_lambda, seed, **overrides) for seed in seeds_]
+
+        sign = 1.0 if self.task(role_of(0)).selection_metric.higher_is_better else -1.0
+        scores, pending = replay(stored(self.rows, runs_at, sign), seeds_, prior_of(method))
+        trained = [run for log_lambda in scores for run in runs_at(log_lambda)]
+        return LambdaSearch(scores, seeds_, trained, [run for log_lambda in pending for run in runs_at(log_lambda)])
+
+    def coupling(
+        self,
+        role: str,
+        method: str,
+        lrs: Sequence[float] | None = None,
+        decays: Sequence[float] | None = None,
+        seeds: int | None = None,
+        **overrides: Any,
+    ) -> tuple[list[RunConfig], Coupling | None]:
+        """How ``method``'s best λ moves with α on ``role``'s task: its grid, then λ* searched at every good
+        learning-rate column of it (within 5 points, or 5%, of the grid's best) and the slope of log λ* on log α
+        seed by seed. The runs it needs so far, and the result once they are all stored."""
+        seeds_ = seeds or self.plan.seeds
+        grid_runs = self.grid(role, method, lrs, decays, seeds, **overrides)
+        if not self.stored(grid_runs):
+            return grid_runs, None
+        grid = self.grids(grid_runs)[method]
+        searches = {lr: self.search(role, method, lr, seeds, **overrides) for lr in good_columns(grid)}
+        runs = grid_runs + [run for one in searches.values() for run in one.runs]
+        if any(one.pending for one in searches.values()):
+            return runs, None
+        estimates = {lr: e for lr, one in searches.items() if (e := one.estimate()) is not None and e.interior}
+        # the slope of log λ* on log α is the law along the α axis, fitted seed by seed
+        base = Setting(0, 0, 0, grid.lrs[0], None)
+        law = fit_law(base, ["lr"], {base.moved("lr", lr): e for lr, e in estimates.items()}, range(seeds_))
+        slope = law.exponent("lr") if law is not None else Value(math.nan)
+        return runs, Coupling(method, grid, estimates, slope, seeds_)
 
     def best_cell(self, role: str, method: str) -> Cell | None:
         """The best cell of ``method``'s grid on ``role``'s task (:meth:`grid`, the plan's), once the grid is
@@ -166,6 +233,53 @@ class Lab:
         """The stored runs of ``runs`` as one grid per method (in the runs' order of methods)."""
         methods = list(dict.fromkeys(run.method for run in runs))
         return {g.method: g for g in method_grids(self.store.runs([r.key for r in runs]), methods)}
+
+
+@dataclass(frozen=True)
+class LambdaSearch:
+    """A λ* search replayed from the store (:meth:`Lab.search`)."""
+
+    scores: dict[float, Mapping[int, float]]
+    seeds: tuple[int, ...]
+    trained: list[RunConfig]
+    pending: list[RunConfig]
+    """The runs of its next round (none: it is done)."""
+
+    @property
+    def runs(self) -> list[RunConfig]:
+        return self.trained + self.pending
+
+    def estimate(self) -> Estimate | None:
+        """λ* once the search is done (None before, or if every point diverged)."""
+        return None if self.pending else estimate(self.scores, self.seeds)
+
+
+@dataclass(frozen=True)
+class Coupling:
+    """How a method's best λ moves with α (:meth:`Lab.coupling`): its grid, λ* at each good column where it is
+    interior, and the slope of log λ* on log α with its 95% interval over seeds (none with fewer than 3)."""
+
+    method: str
+    grid: MethodGrid
+    estimates: dict[float, Estimate]
+    slope: Value
+    seeds: int
+
+    @property
+    def columns(self) -> int:
+        return len(self.estimates)
+
+    def ridge(self) -> Ridge:
+        """λ* per good column as the ridge figure draws it."""
+        columns = sorted(self.estimates.items())
+        errors = [(e.log_lambda - e.low, e.high - e.log_lambda) for _, e in columns]
+        return Ridge(
+            self.method,
+            [math.log10(lr) for lr, _ in columns],
+            [e.log_lambda for _, e in columns],
+            errors,
+            self.slope.centre,
+        )
 
 
 class Claim(Protocol):

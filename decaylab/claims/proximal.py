@@ -45,7 +45,7 @@ def proximal_verdict(decays: Sequence[float], gaps: Sequence[float]) -> Verdict:
 class Measured:
     alpha: float
     gaps: list[float]
-    """Per λ of :data:`DECAYS`: the mean relative gap over training (NaN where none was recorded)."""
+    """Per λ of :data:`DECAYS`: the mean relative gap over training and seeds (NaN where none was recorded)."""
 
 
 class ProximalStep:
@@ -53,7 +53,7 @@ class ProximalStep:
     title = "ProxAdam ≈ AdamW for small η·λ"
     source = "Zhuang et al. 2022; the post"
     procedure = (
-        "Paper-AdamW runs at the best learning rate of the task without BN, one per λ. At the first step of "
+        "Paper-AdamW runs at the best learning rate of the task without BN, one per λ and seed. At the first step of "
         "every epoch a ProxAdam step is taken from the run's exact state (weights, moments, gradient) and "
         "‖w_ProxAdam − w_AdamW‖ / ‖w_AdamW − w‖ recorded; its mean over training is plotted against η·λ, the "
         "first-order gap, and the rule asks that it be small at small λ and grow with λ."
@@ -61,7 +61,11 @@ class ProximalStep:
     position = 40
 
     def probe_runs(self, lab: Lab, alpha: float) -> list[RunConfig]:
-        return [lab.run("plain", "adamw", alpha, decay, 0, probes=(PROXADAM_STEP,)) for decay in DECAYS]
+        return [
+            lab.run("plain", "adamw", alpha, decay, seed, probes=(PROXADAM_STEP,))
+            for seed in range(lab.plan.seeds)
+            for decay in DECAYS
+        ]
 
     def runs(self, lab: Lab) -> list[RunConfig]:
         best = lab.best_cell("plain", "adamw")
@@ -71,11 +75,11 @@ class ProximalStep:
         best = lab.best_cell("plain", "adamw")
         if best is None:
             return Unmeasured("ProxAdam ≈ AdamW", "paper AdamW's grid has no finished cell")
-        gaps = []
+        gaps: dict[float, list[float]] = {}
         for run in self.probe_runs(lab, best.lr):
             values = [value for _, value in lab.store.measurements(run.key, ProxAdamStep.name)]
-            gaps.append(statistics.fmean(values) if values else math.nan)
-        return Measured(best.lr, gaps)
+            gaps.setdefault(run.weight_decay, []).extend(values)
+        return Measured(best.lr, [statistics.fmean(gaps[d]) if gaps.get(d) else math.nan for d in DECAYS])
 
     def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
         return [proximal_verdict(DECAYS, measured.gaps)], []

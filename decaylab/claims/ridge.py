@@ -15,11 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from decaylab.analysis.cells import MethodGrid
 from decaylab.analysis.figures import draw_grids_and_ridges
-from decaylab.analysis.ridges import RidgeSlope, ridge_slope
-from decaylab.claims.base import Lab, Verdict, interval
-from decaylab.claims.statistics import slope_near_verdict, slope_verdict
+from decaylab.claims.base import Coupling, Lab, Verdict, interval
+from decaylab.claims.statistics import coupling_verdict, slope_near_verdict
 from decaylab.lab.runs import RunConfig
 
 FIGURES = ("ridge-heatmaps.png", "ridge-ridges.png")
@@ -33,8 +31,7 @@ PAPER_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 @dataclass(frozen=True)
 class Measured:
-    grids: dict[str, MethodGrid]
-    slopes: list[RidgeSlope]
+    couplings: list[Coupling]
 
 
 class RidgeRegression:
@@ -43,18 +40,21 @@ class RidgeRegression:
     source = "Schaipp 2024"
     procedure = (
         "The ridge task (least squares, 200 examples, 1000 power-law features, a linear model), selected on "
-        "validation loss. Per form, the slope of log λ* against log α over the good columns, with a bootstrap "
-        "interval over seeds: 0 if decoupled, −1 if α·λ is what matters."
+        "validation loss. Per form, λ* searched in rounds at each good column of its grid, and the slope of "
+        "log λ* against log α seed by seed, with a 95% interval from Student's t over the seeds: 0 if decoupled, "
+        "−1 if α·λ is what matters."
     )
     position = 70
 
+    def couplings(self, lab: Lab) -> list[tuple[list[RunConfig], Coupling | None]]:
+        paper_decays = None if lab.plan.quick else PAPER_DECAYS
+        return [lab.coupling("ridge", "adamw", decays=paper_decays), lab.coupling("ridge", "adamw-torch")]
+
     def runs(self, lab: Lab) -> list[RunConfig]:
-        decays = None if lab.plan.quick else PAPER_DECAYS
-        return lab.grid("ridge", "adamw", decays=decays) + lab.grid("ridge", "adamw-torch")
+        return [run for runs, _ in self.couplings(lab) for run in runs]
 
     def measure(self, lab: Lab) -> Measured:
-        grids = lab.grids(self.runs(lab))
-        return Measured(grids, [ridge_slope(grid) for grid in grids.values()])
+        return Measured([coupling for _, coupling in self.couplings(lab) if coupling is not None])
 
     def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
         verdicts = []
@@ -62,23 +62,25 @@ class RidgeRegression:
             "| form | measured slope of log λ* on log α | Schaipp predicts | the fixed point predicts |",
             "|---|---|---|---|",
         ]
-        for slope in measured.slopes:
-            fit = slope.ridge
-            if slope.method == "adamw":
-                verdicts.append(slope_verdict(slope))
+        for coupling in measured.couplings:
+            slope = coupling.slope
+            if coupling.method == "adamw":
+                verdicts.append(coupling_verdict(coupling))
             else:
                 claim = "adamw-torch: α·λ* is constant (slope of log λ* on log α is −1)"
-                verdicts.append(
-                    slope_near_verdict(claim, -1.0, fit.slope, slope.low, slope.high, len(fit.log_lrs), FIXED_POINT)
+                near = slope_near_verdict(
+                    claim, -1.0, slope.centre, slope.low, slope.high, coupling.columns, FIXED_POINT
                 )
-            schaipp, fixed_point = PREDICTED[slope.method]
-            shown = f"{fit.slope:+.2f} {interval(slope.low, slope.high)}"
-            details.append(f"| {slope.method} | {shown} | {schaipp:+g} | {fixed_point:+g} |")
+                verdicts.append(near)
+            schaipp, fixed_point = PREDICTED[coupling.method]
+            shown = f"{slope.centre:+.2f} {interval(slope.low, slope.high)}"
+            details.append(f"| {coupling.method} | {shown} | {schaipp:+g} | {fixed_point:+g} |")
         return verdicts, details
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
         title = "ridge: validation loss (lower is better)"
-        return draw_grids_and_ridges(list(measured.grids.values()), measured.slopes, figures, FIGURES, title)
+        grids, ridges = [c.grid for c in measured.couplings], [c.ridge() for c in measured.couplings]
+        return draw_grids_and_ridges(grids, ridges, figures, FIGURES, title)
 
 
 CLAIM = RidgeRegression()

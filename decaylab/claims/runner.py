@@ -9,6 +9,7 @@ checks its statistic against its rule and draws its figure.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from decaylab.claims import registry
@@ -23,6 +24,7 @@ from decaylab.claims.base import (
     Finding,
     Lab,
     Unmeasured,
+    Verdict,
     not_measured,
 )
 from decaylab.lab.errors import UsageError
@@ -32,11 +34,12 @@ from decaylab.lab.store import ResultStore
 from decaylab.lab.study import Planned, exclusive, run_configs
 from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
 from decaylab.lab.task.loading import prepare_task
+from decaylab.lab.transfer.search import MIN_SEEDS
 
 CLAIMS_FILE, FIGURES = "claims.md", "claims"
-ROUNDS = 4
-"""Grids, then the runs that depend on their best cells: two rounds suffice today; four leave room for a
-plan one level deeper, and more would mean a plan that depends on itself."""
+ROUNDS = 20
+"""Grids, the runs that depend on their best cells, and the λ* searches' rounds (a bracket, up to three
+extensions, two refinements) after either: more would mean a plan that depends on itself."""
 
 
 class NoTask(Exception):
@@ -124,7 +127,17 @@ def _check(claim: Claim, lab: Lab, figures: Path) -> Finding:
     if isinstance(measured, Unmeasured):
         return Finding([not_measured(measured.claim, measured.reason)])
     verdicts, details = claim.judge(measured)
+    if lab.plan.seeds < MIN_SEEDS:  # a verdict never rests on fewer seeds: report what the rule would say
+        verdicts = [undecided(verdict, lab.plan.seeds) for verdict in verdicts]
     return Finding(verdicts, claim.draw(measured, figures), details)
+
+
+def undecided(verdict: Verdict, seeds: int) -> Verdict:
+    """``verdict`` left inconclusive: fewer than :data:`MIN_SEEDS` seeds decide nothing."""
+    if verdict.verdict == INCONCLUSIVE:
+        return verdict
+    reason = f"{verdict.rule}; with {seeds} seed(s) it would read '{verdict.verdict}', but a verdict needs {MIN_SEEDS}"
+    return replace(verdict, verdict=INCONCLUSIVE, rule=reason)
 
 
 def markdown(claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs: dict[str, str]) -> str:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import statistics
 
+from scipy import stats
+
 from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
-from decaylab.analysis.ridges import RidgeSlope
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Verdict, interval, not_measured
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Coupling, Verdict, interval, not_measured
+from decaylab.lab.transfer.search import MIN_SEEDS
 from decaylab.optim import METHODS
 
 ACCURACY_FLOOR = 0.005
@@ -34,10 +36,10 @@ def paired_difference(a: Cell, b: Cell, scale: MetricScale, column: str = "test_
     return statistics.fmean(differences), error, len(differences)
 
 
-def margin(error: float, scale: MetricScale, reference: float) -> float:
-    """Two standard errors, at least the noise floor (twice it with one seed, which has no standard error)."""
+def margin(error: float, scale: MetricScale, reference: float, seeds: int) -> float:
+    """The half-width of the 95% t interval of a mean difference over ``seeds`` seeds, at least the noise floor."""
     floor = ACCURACY_FLOOR if scale.percent else RELATIVE_FLOOR * abs(reference)
-    return max(2 * error, floor) if math.isfinite(error) else 2 * floor
+    return max(float(stats.t.ppf(0.975, seeds - 1)) * error, floor)
 
 
 def difference_text(mean: float, error: float, n: int, scale: MetricScale) -> str:
@@ -49,13 +51,13 @@ def difference_text(mean: float, error: float, n: int, scale: MetricScale) -> st
 def better(claim: str, a: Cell, b: Cell, grid: MethodGrid) -> Verdict:
     """``a`` beats ``b`` on the test metric, paired over seeds."""
     mean, error, n = paired_difference(a, b, grid.scale)
-    if n == 0:
-        return not_measured(claim, "no seed has both cells")
-    limit = margin(error, grid.scale, b.mean("test_metric"))
+    if n < MIN_SEEDS:
+        return too_few_seeds(claim, mean, error, n, grid)
+    limit = margin(error, grid.scale, b.mean("test_metric"), n)
     verdict = HOLDS if mean > limit else FAILS if mean < -limit else INCONCLUSIVE
     rule = (
-        f"holds if the difference exceeds {_shown(limit, grid)} (2 s.e., at least the noise floor); "
-        "does not hold below minus that"
+        f"holds if the difference exceeds {_shown(limit, grid)} (the 95% t margin over seeds, at least the noise "
+        "floor); does not hold below minus that"
     )
     return Verdict(claim, difference_text(mean, error, n, grid.scale), verdict, rule)
 
@@ -63,12 +65,18 @@ def better(claim: str, a: Cell, b: Cell, grid: MethodGrid) -> Verdict:
 def on_par(claim: str, a: Cell, b: Cell, grid: MethodGrid) -> Verdict:
     """``a`` and ``b`` within noise of each other on the test metric, paired over seeds."""
     mean, error, n = paired_difference(a, b, grid.scale)
-    if n == 0:
-        return not_measured(claim, "no seed has both cells")
-    limit = margin(error, grid.scale, b.mean("test_metric"))
+    if n < MIN_SEEDS:
+        return too_few_seeds(claim, mean, error, n, grid)
+    limit = margin(error, grid.scale, b.mean("test_metric"), n)
     verdict = HOLDS if abs(mean) <= limit else FAILS if abs(mean) > 2 * limit else INCONCLUSIVE
     rule = f"holds if |difference| ≤ {_shown(limit, grid)}; does not hold beyond twice that"
     return Verdict(claim, difference_text(mean, error, n, grid.scale), verdict, rule)
+
+
+def too_few_seeds(claim: str, mean: float, error: float, n: int, grid: MethodGrid) -> Verdict:
+    """A comparison over fewer than :data:`MIN_SEEDS` seeds decides nothing."""
+    measured = difference_text(mean, error, n, grid.scale) if n else "no seed has both cells"
+    return Verdict(claim, measured, INCONCLUSIVE, f"a comparison needs {MIN_SEEDS} seeds; {n} here")
 
 
 def _shown(value: float, grid: MethodGrid) -> str:
@@ -103,24 +111,15 @@ def band_verdict(
 def slope_near_verdict(
     claim: str, expected: float, slope: float, low: float, high: float, settings: int, aside: str = ""
 ) -> Verdict:
-    """Holds if the 95% interval lies within ``expected ± 0.5`` (and with one seed, the slope itself);
-    does not hold if it excludes that band entirely. ``aside`` follows the statistic (another prediction)."""
+    """Holds if the 95% interval lies within ``expected ± 0.5``; does not hold if it excludes that band
+    entirely. ``aside`` follows the statistic (another prediction). No interval (fewer than 3 seeds): no
+    verdict."""
     if settings < 3:
         return not_measured(claim, f"needs an interior best λ at 3 settings, found {settings}")
+    if not math.isfinite(low):
+        return not_measured(claim, f"slope {slope:+.2f}, but a 95% interval needs {MIN_SEEDS} seeds")
     statistic = f"slope {slope:+.2f}, 95% interval {interval(low, high)}" + (f"; {aside}" if aside else "")
     band = (expected - 0.5, expected + 0.5)
-    if not math.isfinite(low):  # one seed: the slope itself must lie in the band (a degenerate interval)
-        verdict = band_verdict(
-            claim,
-            statistic + " (one seed: no interval)",
-            slope,
-            slope,
-            slope,
-            holds_within=band,
-            fails_outside=band,
-            rule=f"one seed: the slope within {band}",
-        )
-        return verdict
     rule = f"holds if the interval lies within [{band[0]:+g}, {band[1]:+g}]; does not hold if it lies outside"
     return band_verdict(claim, statistic, slope, low, high, holds_within=band, fails_outside=band, rule=rule)
 
@@ -131,12 +130,17 @@ COUPLED = -0.5
 """``s < −0.5``: the best λ falls at least half a decade per decade of α."""
 
 
-def decoupling_verdict(method: str, slope: float, low: float, high: float, columns: int, how: str) -> Verdict:
-    """The rule: decided on the 95% interval of the slope (a point estimate alone decides nothing)."""
+def decoupling_verdict(
+    method: str, slope: float, low: float, high: float, columns: int, how: str, seeds: int = MIN_SEEDS
+) -> Verdict:
+    """The rule: decided on the 95% interval of the slope (a point estimate alone decides nothing), which
+    needs λ* interior at 3 good columns and 3 seeds."""
     expect = METHODS[method].coupling
     claim = f"{method}: α and λ are {expect}" + (" (the best λ stays put)" if expect == "decoupled" else "")
-    if columns < 3 or not math.isfinite(low):
-        return not_measured(claim, f"a slope needs 3 good columns and an interval; {columns} good columns")
+    if columns < 3:
+        return not_measured(claim, f"a slope needs λ* inside the searched range at 3 good columns; {columns} had it")
+    if seeds < MIN_SEEDS or not math.isfinite(low):
+        return not_measured(claim, f"s = {slope:+.2f}, but a 95% interval needs {MIN_SEEDS} seeds; {seeds} here")
     statistic = f"s = {slope:+.2f}, 95% interval {interval(low, high)} ({how}; {columns} columns)"
     bands: dict[str, Band]
     if expect == "decoupled":
@@ -153,7 +157,8 @@ def decoupling_verdict(method: str, slope: float, low: float, high: float, colum
     return band_verdict(claim, statistic, slope, low, high, rule=rule, **bands)
 
 
-def slope_verdict(measured: RidgeSlope) -> Verdict:
-    """:func:`decoupling_verdict` on a measured ridge."""
-    fit, how = measured.ridge, measured.how
-    return decoupling_verdict(measured.method, fit.slope, measured.low, measured.high, len(fit.log_lrs), how)
+def coupling_verdict(coupling: Coupling) -> Verdict:
+    """:func:`decoupling_verdict` on a method's measured coupling (λ* searched at each good column)."""
+    slope, seeds = coupling.slope, coupling.seeds
+    how = f"λ* searched per column; t over {seeds} seeds"
+    return decoupling_verdict(coupling.method, slope.centre, slope.low, slope.high, coupling.columns, how, seeds)

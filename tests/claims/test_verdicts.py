@@ -14,7 +14,9 @@ from decaylab.claims.proximal import proximal_verdict
 from decaylab.claims.rotation import equilibrium_rotation, equilibrium_verdict, growth_verdict, uneven_verdict
 from decaylab.claims.scale import shift_verdict
 from decaylab.claims.statistics import better, decoupling_verdict, on_par, slope_near_verdict
-from decaylab.claims.timescale import slope_with_interval
+from decaylab.lab.transfer.axes import Setting
+from decaylab.lab.transfer.laws import fit_law
+from decaylab.lab.transfer.search import Estimate
 
 from .grids import grid, ridge_with_slope
 
@@ -88,17 +90,17 @@ def test_effective_learning_rate():
     assert uneven_verdict(1.7, 1.5).verdict == INCONCLUSIVE
 
 
-def timescale_grids(slope, jitter=0.0, seeds=(0, 1, 2)):
-    """Grids at one α over training-set sizes N, with log λ* = −2 + slope·log10(N/1000) (+ jitter·seed)."""
-
-    def at(n):
-        def accuracy(lr, decay, seed):
-            centre = -2 + (slope + jitter * (seed - 1.5)) * math.log10(n / 1000)
-            return 0.9 - 0.01 * (math.log10(decay) - centre) ** 2 if decay > 0 else 0.5
-
-        return grid(accuracy, lrs=[1e-2], decays=[10 ** (k / 2 - 5) for k in range(9)], seeds=seeds)
-
-    return {n: at(n) for n in (1000, 500, 250)}
+def timescale_law(slope, jitter=0.0, seeds=(0, 1, 2, 3)):
+    """λ* measured at N = 250, 500 and 1000 with ``log λ* = −2 + slope·log10(N/1000)``, each seed's own slope
+    off by ``jitter·(seed − 1.5)``: the law along N, fitted seed by seed."""
+    base = Setting(N=1000, epochs=30, batch=100, lr=1e-2, width=None)
+    estimates = {}
+    for n in (250, 500, 1000):
+        per_seed = {s: -2 + (slope + jitter * (s - 1.5)) * math.log10(n / 1000) for s in seeds}
+        estimates[base.moved("N", n)] = Estimate(
+            sum(per_seed.values()) / len(seeds), math.nan, math.nan, per_seed, True, -2
+        )
+    return fit_law(base, ["N"], estimates, seeds)
 
 
 @pytest.mark.parametrize(
@@ -106,10 +108,11 @@ def timescale_grids(slope, jitter=0.0, seeds=(0, 1, 2)):
     [(-1.0, 0.0, -1.0, HOLDS), (0.0, 0.0, -1.0, FAILS), (-1.0, 2.0, -1.0, INCONCLUSIVE), (0.0, 0.0, 0.0, HOLDS)],
 )
 def test_timescale_in_epochs(slope, jitter, expected, verdict):
-    measured, low, high, settings = slope_with_interval(timescale_grids(slope, jitter, seeds=(0, 1, 2, 3)), 1e-2)
-    assert settings == 3
-    assert slope_near_verdict("claim", expected, measured, low, high, settings).verdict == verdict
-    assert slope_near_verdict("claim", expected, measured, low, high, 2).verdict == INCONCLUSIVE
+    measured = timescale_law(slope, jitter).exponent("N")
+    assert slope_near_verdict("claim", expected, measured.centre, measured.low, measured.high, 3).verdict == verdict
+    assert (
+        slope_near_verdict("claim", expected, measured.centre, measured.low, measured.high, 2).verdict == INCONCLUSIVE
+    )
 
 
 def test_ridge_regression_rules():
@@ -143,3 +146,26 @@ def test_language_model_rules_on_a_loss_metric():
 def test_every_claim_has_a_name_title_source_and_method():
     for name, claim in registry().items():
         assert claim.name == name and claim.title and claim.source and len(claim.procedure) > 40
+
+
+def test_no_interval_called_95_percent_and_no_verdict_comes_from_fewer_than_three_seeds():
+    two_seeds = grid(ridge_with_slope(0.0), seeds=(0, 1))
+    low, high, how = slope_interval(two_seeds)
+    assert math.isnan(low) and math.isnan(high) and "no interval" in how
+    fit = decay_ridge(two_seeds)
+    assert decoupling_verdict("adamw", fit.slope, 0.0, 0.0, len(fit.log_lrs), "", seeds=2).verdict == INCONCLUSIVE
+    assert timescale_law(-1.0, seeds=(0, 1)).exponent("N").has_interval is False
+    pair = (
+        grid(lambda lr, d, s: 0.95, seeds=(0, 1)).cell(1e-3, 1e-3),
+        grid(lambda lr, d, s: 0.5, seeds=(0, 1)).cell(1e-3, 1e-3),
+    )
+    assert better("a beats b", *pair, two_seeds).verdict == INCONCLUSIVE  # by 45 points, but on two seeds
+    assert on_par("a ~ b", pair[0], pair[0], two_seeds).verdict == INCONCLUSIVE
+
+
+def test_a_run_of_fewer_than_three_seeds_reports_what_each_rule_would_say_and_decides_nothing():
+    from decaylab.claims.base import Verdict
+    from decaylab.claims.runner import undecided
+
+    decided = undecided(Verdict("claim", "s = 0.0", HOLDS, "holds if small"), seeds=1)
+    assert decided.verdict == INCONCLUSIVE and "would read 'holds'" in decided.rule and "needs 3" in decided.rule

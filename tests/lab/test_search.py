@@ -66,15 +66,24 @@ def test_no_interval_comes_from_fewer_than_three_seeds():
     assert low < -2.1 < high and high - low == pytest.approx(2 * 4.302653 * 0.1 / math.sqrt(3), rel=1e-5)
 
 
+def loss_of(shape):
+    """How far below its best a curve lies at a distance ``d`` (decades) from its optimum: ``|d|^shape``, or
+    for ``"skewed"`` the asymmetric ``2·(e^{2d} − 2d − 1)/4`` (flat toward small λ, steep toward large)."""
+    if shape == "skewed":
+        return lambda d: (math.exp(2 * d) - 2 * d - 1) / 2
+    return lambda d: abs(d) ** shape
+
+
 def simulated(case, curvature, noise, spread, shape=2.0):
     """A setting whose true ``log10 λ*`` is known: each seed's optimum scatters around it (``spread``
-    decades), each score has noise; the curve is ``−c·|x − optimum|^shape``."""
+    decades), each score has noise; the curve is ``−c·loss(x − optimum)`` (:func:`loss_of`)."""
+    loss = loss_of(shape)
     draw = random.Random(case)
     truth, prior = draw.uniform(-4, -1), draw.uniform(-4.5, -0.5)
     optima = {seed: truth + draw.gauss(0, spread) for seed in SEEDS}
 
     def score(x):
-        return {seed: -curvature * abs(x - optima[seed]) ** shape + random.Random(hash((case, x, seed))).gauss(0, noise)
+        return {seed: -curvature * loss(x - optima[seed]) + random.Random(hash((case, x, seed))).gauss(0, noise)
                 for seed in SEEDS}  # fmt: skip
 
     return truth, estimate(search_on(score, prior)[0], SEEDS)
@@ -82,8 +91,15 @@ def simulated(case, curvature, noise, spread, shape=2.0):
 
 @pytest.mark.parametrize(
     ("curvature", "noise", "spread", "shape"),
-    [(0.02, 0.002, 0.1, 2.0), (0.02, 0.005, 0.2, 2.0), (0.05, 0.002, 0.0, 2.0), (0.02, 0.002, 0.1, 1.6)],
-    ids=["accuracy-like", "noisier", "seeds agree", "not a parabola"],
+    [
+        (0.02, 0.002, 0.1, 2.0),
+        (0.02, 0.005, 0.2, 2.0),
+        (0.05, 0.002, 0.0, 2.0),
+        (0.02, 0.002, 0.1, 1.6),
+        (0.02, 0.002, 0.1, "skewed"),
+        (0.05, 0.0005, 0.05, "skewed"),
+    ],
+    ids=["accuracy-like", "noisier", "seeds agree", "not a parabola", "skewed", "skewed, little noise"],
 )
 def test_the_nominal_95_percent_interval_covers_the_true_optimum_90_to_99_percent_of_the_time(
     curvature, noise, spread, shape

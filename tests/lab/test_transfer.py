@@ -59,9 +59,8 @@ def bayes_lambda(examples: int) -> float:
 
 
 def test_transfer_along_n_recovers_the_bayes_ridge_law_and_predicts_the_held_out_n(tmp_path):
-    result = run_transfer(
-        bayes_ridge(), "sgdl2", tmp_path, LocalExecutor(1), values={"N": SIZES}, axes=["N"], lr=0.1, progress=False
-    )
+    options = {"values": {"N": SIZES}, "axes": ["N"], "lr": 0.1, "seeds": 3, "progress": False}
+    result = run_transfer(bayes_ridge(), "sgdl2", tmp_path, LocalExecutor(1), **options)
     exponent = result.law.exponent("N")
     assert exponent.has_interval and exponent.contains(-1.0), exponent
     check, largest = result.checks["N"], SIZES[-1]
@@ -117,3 +116,16 @@ def test_an_exponents_95_percent_interval_covers_the_true_exponent_90_to_99_perc
         law = fit_law(BASE, list(VALUES), constructed({"N": -1.0, "epochs": 0.0}, BASE, VALUES, 0.2, case), range(3))
         covered.append(law.exponent("N").contains(-1.0))
     assert 0.90 <= sum(covered) / len(covered) <= 0.99
+
+
+@pytest.mark.parametrize("name", ["mnist1d-mlp-bn", "ridge", "charlm"])
+def test_every_built_in_tasks_default_axes_hold_out_a_value_above_its_base(name):
+    from decaylab.lab.task.loading import load_task
+    from decaylab.lab.transfer.axes import DEFAULT_AXES, default_axes
+
+    task = load_task(name)
+    for quick in (False, True):
+        axes = default_axes(name, task, 1e-2, quick)
+        assert quick or set(axes.values) == set(DEFAULT_AXES[name])
+        for axis, held_out in axes.held_out.items():
+            assert held_out.value(axis) > axes.base.value(axis)

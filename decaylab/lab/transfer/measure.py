@@ -13,10 +13,12 @@ trains nothing twice (the rounds are a function of the stored results).
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
@@ -45,7 +47,7 @@ class Search:
     setting: Setting
     prior: float
     extra: tuple[float, ...] = ()
-    scores: dict[float, dict[int, float]] = field(default_factory=dict)
+    scores: dict[float, Mapping[int, float]] = field(default_factory=dict)
     tests: dict[float, dict[int, float]] = field(default_factory=dict)
 
     def estimate(self, seeds: Sequence[int]) -> search.Estimate | None:
@@ -125,37 +127,56 @@ class Measurement:
         return run_config(task, self.method, setting.lr, decay, seed, epochs=setting.epochs, batch_size=setting.batch)
 
     def search(self, searches: Sequence[Search], label: str) -> None:
-        """Run the rounds of every search until all are done; the store holds the results."""
+        """Run the rounds of every search until all are done (each search replayed from the store, so a stopped
+        transfer continues where it was); then every search holds its scores and test metrics."""
+        sign = 1.0 if self.task.selection_metric.higher_is_better else -1.0
         rounds = 0
         while True:
-            self.read(searches)
+            rows = {row["key"]: row for row in self.store.runs()}
             wanted: dict[tuple[int, int | None, int], list[RunConfig]] = {}
             for one in searches:
-                for log_lambda in search.next_points(one.scores, self.seeds, one.prior, one.extra):
-                    for seed in self.seeds:
-                        run = self.run(one.setting, seed, log_lambda)
-                        wanted.setdefault((one.setting.N, one.setting.width, seed), []).append(run)
+                runs = functools.partial(self.runs_at, one.setting)
+                one.scores, pending = search.replay(stored(rows, runs, sign), self.seeds, one.prior, one.extra)
+                one.tests = {x: test_metrics(rows, runs(x)) for x in one.scores}
+                for run in (run for x in pending for run in runs(x)):
+                    wanted.setdefault((one.setting.N, one.setting.width, run.seed), []).append(run)
+                self.keys |= {run.key for x in (*one.scores, *pending) for run in runs(x)}
             if not wanted:
                 return
             rounds += 1
             planned = [Planned(*self.tasks[index], runs) for index, runs in wanted.items()]
             run_configs(planned, self.store, self.executor, self.progress, label=f"{label}, round {rounds}")
 
-    def read(self, searches: Sequence[Search]) -> None:
-        """Each search's scores and test metrics as the store holds them."""
-        located: dict[str, tuple[Search, float, int]] = {}
-        for one in searches:
-            points = {*one.scores, *search.next_points(one.scores, self.seeds, one.prior, one.extra)}
-            for log_lambda in points:
-                for seed in self.seeds:
-                    located[self.run(one.setting, seed, log_lambda).key] = (one, log_lambda, seed)
-        sign = 1.0 if self.task.selection_metric.higher_is_better else -1.0
-        for row in self.store.runs(located):
-            one, log_lambda, seed = located[row["key"]]
-            done = row["status"] == "done" and row["val_metric"] is not None
-            one.scores.setdefault(log_lambda, {})[seed] = sign * row["val_metric"] if done else math.nan
-            one.tests.setdefault(log_lambda, {})[seed] = row["test_metric"] if done else math.nan
-        self.keys |= set(located)
+    def runs_at(self, setting: Setting, log_lambda: float) -> list[RunConfig]:
+        """The runs of one point of a search: one per seed."""
+        return [self.run(setting, seed, log_lambda) for seed in self.seeds]
+
+
+def stored(
+    rows: Mapping[str, Mapping[str, Any]], runs: Callable[[float], list[RunConfig]], sign: float
+) -> Callable[[float], dict[int, float] | None]:
+    """What :func:`~decaylab.lab.transfer.search.replay` reads: a point's scores from the stored ``rows``."""
+    return lambda log_lambda: point_scores(rows, runs(log_lambda), sign)
+
+
+def point_scores(
+    rows: Mapping[str, Mapping[str, Any]], runs: Sequence[RunConfig], sign: float
+) -> dict[int, float] | None:
+    """A point's validation score per seed (``sign``: +1 if higher is better; NaN where a run diverged), or None
+    until all its runs are stored."""
+    if not all(run.key in rows for run in runs):
+        return None
+    return {run.seed: score(rows[run.key], "val_metric", sign) for run in runs}
+
+
+def test_metrics(rows: Mapping[str, Mapping[str, Any]], runs: Sequence[RunConfig]) -> dict[int, float]:
+    """A stored point's test metric per seed, as measured (NaN where a run diverged)."""
+    return {run.seed: score(rows[run.key], "test_metric", 1.0) for run in runs}
+
+
+def score(row: Mapping[str, Any], column: str, sign: float) -> float:
+    done = row["status"] == "done" and row[column] is not None
+    return sign * row[column] if done else math.nan
 
 
 def prior_of(method: str) -> float:
@@ -166,10 +187,13 @@ def prior_of(method: str) -> float:
 
 def regret(one: Search, at: float, seeds: Sequence[int], higher_is_better: bool) -> Value:
     """Per seed, the best point's test metric (the best by validation, mean over seeds) minus the test metric
-    at ``at``, turned so that larger means more lost; mean and t interval over seeds."""
+    at ``at``, turned so that larger means more lost; mean and t interval over seeds. Infinite where the
+    runs at ``at`` diverged."""
     best = search.best_point(one.scores, seeds)
     if best is None or at not in one.tests:
         return Value(math.nan)
+    if not any(math.isfinite(one.tests[at][seed]) for seed in seeds):
+        return Value(math.inf)
     sign = 1.0 if higher_is_better else -1.0
     lost = [sign * (one.tests[best][s] - one.tests[at][s]) for s in seeds]
     return Value.over_seeds([value for value in lost if math.isfinite(value)])

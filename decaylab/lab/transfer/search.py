@@ -12,18 +12,23 @@ Points lie on a lattice of quarter decades (``log10 λ = k/4``), so every round 
 the same λ values and the store's run keys find them again; a prediction to be checked may add one
 point off the lattice.
 
-λ* is then estimated seed by seed: the vertex of a least-squares parabola in ``log10 λ`` through that
-seed's scores within half a decade of the pooled best (the seed's best point where the parabola does
-not open downward). The 95% interval is Student's t over the seeds' estimates: it accounts for the
-scatter between seeds, which a bootstrap over 3 seeds cannot, and with fewer than :data:`MIN_SEEDS`
-seeds there is none. Its coverage is tested on simulated curves with a known optimum.
+λ* is then estimated seed by seed: the maximum of a least-squares cubic in ``log10 λ`` through that
+seed's scores within half a decade of the pooled best (five points after the refinements). A λ-curve is
+asymmetric, flat toward small λ (the penalty stops mattering) and steep toward large λ, and a parabola's
+vertex follows that skew: on a ridge problem with a closed-form optimum it fell up to 0.2 decades off
+(``docs/design-notes.md``); the cubic stays within 0.04. Where the cubic has no maximum inside the
+points, the parabola's vertex; where neither opens downward, the seed's best point.
+
+The 95% interval is Student's t over the seeds' estimates: it accounts for the scatter between seeds,
+which a bootstrap over 3 seeds cannot, and with fewer than :data:`MIN_SEEDS` seeds there is none. Its
+coverage is tested on simulated curves with a known optimum, symmetric and skewed.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +99,26 @@ def next_points(scores: Scores, seeds: Sequence[int], prior: float, extra: Seque
     return []
 
 
+def replay(
+    stored: Callable[[float], Mapping[int, float] | None],
+    seeds: Sequence[int],
+    prior: float,
+    extra: Sequence[float] = (),
+) -> tuple[dict[float, Mapping[int, float]], list[float]]:
+    """A search as far as the stored results take it: its scores so far, and the points its next round must
+    train (empty when it is done). ``stored(log10 λ)`` gives a point's scores per seed, or None until every
+    seed of it is stored. The rounds are a function of the scores, so a search stopped at any moment and
+    replayed continues where it was."""
+    scores: dict[float, Mapping[int, float]] = {}
+    while points := next_points(scores, seeds, prior, extra):
+        found = {x: stored(x) for x in points}
+        missing = [x for x, point_scores in found.items() if point_scores is None]
+        if missing:
+            return scores, missing
+        scores.update({x: point_scores for x, point_scores in found.items() if point_scores is not None})
+    return scores, []
+
+
 @dataclass(frozen=True)
 class Estimate:
     """λ* of one setting: ``log10 λ*`` (the mean of the seeds' estimates) and its 95% interval.
@@ -120,14 +145,24 @@ class Estimate:
 
 
 def seed_vertex(points: Sequence[tuple[float, float]]) -> float:
-    """The ``x`` of the best score of one seed: a least-squares parabola's vertex, kept within the points'
-    range; the best point itself where the parabola does not open downward."""
+    """The ``x`` of the best score of one seed (module docstring): a least-squares cubic's maximum inside the
+    points (five or more), else a parabola's vertex kept within them, else the best point."""
     xs, ys = np.array([x for x, _ in points]), np.array([y for _, y in points])
+    best = float(xs[int(np.argmax(ys))])
+    if len(points) >= 5:
+        slope = np.polyder(np.polyfit(xs, ys, 3))
+        maxima = [
+            float(r.real)
+            for r in np.roots(slope)
+            if abs(r.imag) < 1e-12 and xs.min() <= r.real <= xs.max() and np.polyval(np.polyder(slope), r.real) < 0
+        ]
+        if maxima:
+            return min(maxima, key=lambda x: abs(x - best))
     if len(points) >= 3:
-        curvature, slope, _ = np.polyfit(xs, ys, 2)
+        curvature, slope_at_zero, _ = np.polyfit(xs, ys, 2)
         if curvature < 0:
-            return float(np.clip(-slope / (2 * curvature), xs.min(), xs.max()))
-    return float(xs[int(np.argmax(ys))])
+            return float(np.clip(-slope_at_zero / (2 * curvature), xs.min(), xs.max()))
+    return best
 
 
 def estimate(scores: Scores, seeds: Sequence[int]) -> Estimate | None:
