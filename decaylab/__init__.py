@@ -1,7 +1,8 @@
 """decaylab: weight decay in Adam-type optimizers, as optimizers and as studies.
 
 ``decaylab.optim`` holds the optimizers; a study runs from Python with :func:`study` on a
-:class:`Task` (data, an ordinary model, its objective), or with the ``decaylab`` command.
+:class:`Task` (data, an ordinary model, its objective), or with the ``decaylab`` command; :func:`transfer`
+measures which λ to use at another scale.
 The study engine is imported on first use, so ``import decaylab.optim`` stays light.
 """
 
@@ -11,13 +12,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from decaylab.api import study
+    from decaylab.api import study, transfer
     from decaylab.lab.objectives import Metric
     from decaylab.lab.task.contract import Task
 
 __version__ = "0.2.0"
-__all__ = ["Metric", "Task", "study"]
-_HOMES = {"Metric": "decaylab.lab.task.objectives", "Task": "decaylab.lab.task.contract", "study": "decaylab.api"}
+__all__ = ["Metric", "Task", "study", "transfer"]
+_HOMES = {
+    "Metric": "decaylab.lab.task.objectives",
+    "Task": "decaylab.lab.task.contract",
+    "study": "decaylab.api",
+    "transfer": "decaylab.api",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -29,7 +29,7 @@ from decaylab.lab.task.loading import prepare_task
 from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, first_examples
 from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import Value, fit_law
-from decaylab.lab.transfer.measure import prior_of, stored
+from decaylab.lab.transfer.scores import prior_of, stored
 from decaylab.lab.transfer.search import Estimate, estimate, replay
 from decaylab.optim import METHODS
 

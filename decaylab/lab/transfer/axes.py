@@ -84,7 +84,8 @@ def pool_of(task: Task, spec: str | None, data_dir: Path | None, largest: int) -
     more = built_in.more_examples if built_in is not None else None
     if more is None:
         raise UsageError(
-            f"task {task.name} has {own} training examples and cannot make more; give N values up to {own}"
+            f"task {task.name} has {own} training examples and cannot make more for N={largest}; "
+            f"give N values up to {own}"
         )
     x, y = more.load(data_dir)
     if own + len(x) < largest:
@@ -209,6 +210,8 @@ def choose_axes(
                 f"the {missing[0]} axis has no default values for {name or task.name}; give them with {flag}"
             )
         chosen = {axis: chosen[axis] for axis in names if axis in chosen}
+    if "width" in values and base.width is None:
+        raise UsageError(f"the width axis needs a make_model that takes width=…; {task.name}'s does not")
     for axis, given in values.items():
         ordered = sorted({float(v) for v in given})
         chosen[axis] = tuple(ordered)
