@@ -105,7 +105,7 @@ def _wanted(lab: Lab, claims: list[Claim]) -> dict[str, RunConfig]:
 
 
 def _train_until_complete(lab: Lab, claims: list[Claim], executor: Executor, progress: bool) -> None:
-    for _ in range(ROUNDS):
+    for _ in range(ROUNDS + 1):  # + 1: a round interrupted before is finished first
         missing = [run for key, run in _wanted(lab, claims).items() if key not in lab.finished]
         if not missing:
             return

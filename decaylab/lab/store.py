@@ -4,7 +4,8 @@ Tables: ``runs`` (one row per finished run, ``done`` or ``diverged``), ``curves`
 metrics on the held-out split the best cell is chosen on), ``layers`` (per-epoch norm and
 rotation of BatchNorm-fed weights), ``measurements`` (per-epoch values of a run's probes),
 ``studies`` (each study's specification, so a report can be redrawn), ``meta`` (marks the
-file as decaylab's). A unit's runs are written in one
+file as decaylab's), ``round`` (the units of the round of training in progress, so an interrupted
+one is finished with the same units). A unit's runs are written in one
 transaction, so a study killed at any moment loses at most the units in flight and never
 stores a run twice. Readers (``export``, ``report``) open the file read-only and never
 change it, so results on read-only storage can be read.
@@ -17,7 +18,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,11 @@ CREATE TABLE measurements (
 );
 CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, started_at REAL NOT NULL);
 """
+ROUND_SCHEMA = """
+CREATE TABLE IF NOT EXISTS round (unit INTEGER NOT NULL, member INTEGER NOT NULL, key TEXT NOT NULL,
+                                  PRIMARY KEY (unit, member));
+"""
+"""Added to a store of any schema version 2 when it is opened for writing (a store from before it has none)."""
 
 RUN_COLUMNS = (
     "key",
@@ -125,6 +131,8 @@ class ResultStore:
                     "INSERT INTO meta VALUES (?, ?)",
                     [("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
                 )
+        with db:
+            db.executescript(ROUND_SCHEMA)
         db.execute("PRAGMA journal_mode=WAL")  # the driver writes while others read
         return db
 
@@ -154,6 +162,25 @@ class ResultStore:
                     "INSERT OR IGNORE INTO measurements VALUES (?, ?, ?, ?)",
                     [(config.key, *m) for m in result.measurements],
                 )
+
+    def begin_round(self, units: Iterable[Sequence[str]]) -> None:
+        """Record the units (run keys in member order) of the round of training that starts now."""
+        with self.db:
+            self.db.execute("DELETE FROM round")
+            self.db.executemany(
+                "INSERT INTO round VALUES (?, ?, ?)",
+                [(unit, member, key) for unit, keys in enumerate(units) for member, key in enumerate(keys)],
+            )
+
+    def unfinished_round(self) -> list[list[str]]:
+        """The units of the last round begun that are not stored yet (none once it is finished)."""
+        rows = self.db.execute(
+            "SELECT unit, key FROM round WHERE key NOT IN (SELECT key FROM runs) ORDER BY unit, member"
+        )
+        units: dict[int, list[str]] = {}
+        for unit, key in rows:
+            units.setdefault(unit, []).append(key)
+        return list(units.values())
 
     def record_study(self, spec: dict[str, Any]) -> None:
         with self.db:

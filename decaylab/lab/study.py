@@ -213,23 +213,37 @@ class Planned:
 
 def run_configs(
     planned: Sequence[Planned], store: ResultStore, executor: Executor, progress: bool = True, label: str = "study"
-) -> None:
+) -> bool:
     """Train the runs of ``planned`` that ``store`` lacks (of one task or of several, all at once), storing
-    each unit as it finishes.
+    each unit as it finishes; return whether every run of ``planned`` is stored.
 
-    Units are cut from each task's whole plan, then trimmed to their unfinished runs, so an
-    interrupted study resumes with the very units it started with (and their checkpoints).
+    Units are cut from each task's whole plan, then trimmed to their unfinished runs, and recorded
+    in the store as one round. A round that was interrupted is finished first, with its recorded
+    units, and then this returns False: the caller asks again, with runs that may depend on that
+    round (a λ* search's next points). Float32 kernels round a member differently in stacks of
+    other sizes, so finishing with the very units an uninterrupted run trains is what makes a
+    resumed study, transfer or claims run end with its numbers (and reuse the units' checkpoints).
     """
     finished = store.finished_keys()
-    work = [
-        (part, pending)
-        for part in planned
-        for unit in split_into_units(part.runs, part.task.members_per_unit)
-        if (pending := [run for run in unit if run.key not in finished])
-    ]
+    requested = {run.key: (part, run) for part in planned for run in part.runs}
+    interrupted = store.unfinished_round()
+    resuming = bool(interrupted) and all(key in requested for keys in interrupted for key in keys)
+    if resuming:
+        work = [(requested[keys[0]][0], [requested[key][1] for key in keys]) for keys in interrupted]
+    else:
+        work = [
+            (part, pending)
+            for part in planned
+            for unit in split_into_units(part.runs, part.task.members_per_unit)
+            if (pending := [run for run in unit if run.key not in finished])
+        ]
+        if work:
+            store.begin_round([run.key for run in unit] for _, unit in work)
     work.sort(key=lambda item: len(item[1]), reverse=True)  # the largest units first: workers finish together
-    total = sum(len(part.runs) for part in planned)
-    done_before = total - sum(len(unit) for _, unit in work)
+    to_train = sum(len(unit) for _, unit in work)
+    total = to_train if resuming else sum(len(part.runs) for part in planned)
+    done_before = total - to_train
+    label = f"{label} (finishing the interrupted round)" if resuming else label
     started = time.perf_counter()
     bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}]"
     with tqdm(total=total, initial=done_before, desc=label, disable=not progress, bar_format=bar_format) as bar:
@@ -256,3 +270,4 @@ def run_configs(
     if progress and trained:
         minutes = (time.perf_counter() - started) / 60
         tqdm.write(f"{label}: {trained} runs in {minutes:.1f} min ({trained / minutes:.0f} runs/min)")
+    return requested.keys() <= store.finished_keys()

@@ -1,10 +1,14 @@
-"""Planning a study: its grid, the task's own settings, and units fixed by the grid alone."""
+"""Planning a study: its grid, the task's own settings, and units fixed by the grid alone, also when resumed."""
+
+from dataclasses import replace
 
 import pytest
 
 from decaylab.lab.errors import UsageError
+from decaylab.lab.execution import LocalExecutor
 from decaylab.lab.runs import RunConfig
-from decaylab.lab.study import StudySpec, split_into_units
+from decaylab.lab.store import ResultStore
+from decaylab.lab.study import Planned, StudySpec, job_of, run_config, run_configs, split_into_units
 from decaylab.optim import METHODS
 
 from .tiny_task import make_task
@@ -107,3 +111,41 @@ def test_each_method_gets_its_own_default_grids_in_its_own_units():
         assert {r.lr for r in planned} == set(METHODS[method].default_lrs)
         assert {r.weight_decay for r in planned} == set(METHODS[method].default_weight_decays)
     assert max(r.lr for r in runs if r.method == "sgdw") > max(r.lr for r in runs if r.method == "adamw")
+
+
+class StoppedAfter(LocalExecutor):
+    """Trains in this process and records each unit's runs; interrupted after ``units`` units (None: never)."""
+
+    def __init__(self, units=None):
+        super().__init__(workers=1)
+        self.units, self.trained = units, []
+
+    def run(self, work, on_epoch):
+        for index, finished in super().run(work, on_epoch):
+            self.trained.append([run.key for run in work[index][1]])
+            yield index, finished
+            if self.units is not None and len(self.trained) == self.units:
+                raise KeyboardInterrupt
+
+
+def test_an_interrupted_round_is_finished_with_its_own_units_before_the_runs_that_came_after_it(tmp_path):
+    """Resumed, a λ* search asks for its next point beside the rest of the round it was in: the rest is trained
+    first in the units it was cut into (a member of a stack of another size rounds differently), then the new."""
+    task = make_task()
+    part = Planned(task, job_of(task, task, None, tmp_path), [])
+    first_round = [run_config(task, "adamw", 1e-2, d, seed) for seed in (0, 1) for d in (1e-4, 1e-3, 1e-2)]
+    next_point = run_config(task, "adamw", 1e-2, 1e-1, 1)  # would join seed 1's unit if cut afresh
+    with pytest.raises(KeyboardInterrupt):
+        run_configs([replace(part, runs=first_round)], ResultStore(tmp_path / "killed"), StoppedAfter(1), False)
+    store, resumed = ResultStore(tmp_path / "killed"), StoppedAfter()
+    assert not run_configs([replace(part, runs=[*first_round, next_point])], store, resumed, False)
+    (unfinished,) = resumed.trained
+    assert len(unfinished) == 3 and next_point.key not in unfinished
+    assert run_configs([replace(part, runs=[*first_round, next_point])], store, resumed, False)
+    assert resumed.trained[1] == [next_point.key]
+
+    clean = ResultStore(tmp_path / "clean")
+    run_configs([replace(part, runs=first_round)], clean, LocalExecutor(workers=1), False)
+    run_configs([replace(part, runs=[*first_round, next_point])], clean, LocalExecutor(workers=1), False)
+    measured = ("train_loss", "val_loss", "val_metric", "test_loss", "test_metric")
+    assert [[row[c] for c in measured] for row in store.runs()] == [[row[c] for c in measured] for row in clean.runs()]

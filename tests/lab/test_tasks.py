@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import importlib
 import math
 import os
 import random
@@ -223,19 +224,26 @@ def test_schedules_are_the_post_multiplier_from_one_to_zero_after_warmup():
         schedules.multipliers(lambda step, total: 2.0, 5)
 
 
-def test_the_run_keys_cover_the_task_file_and_the_modules_it_imports(tmp_path, monkeypatch):
+def test_the_run_keys_cover_the_task_file_and_the_modules_it_imports_and_no_other(tmp_path, monkeypatch):
     (tmp_path / "helper.py").write_text("WIDTH = 8\n")
+    (tmp_path / "sizes.py").write_text("DEPTH = 2\n")
+    (tmp_path / "unrelated.py").write_text("LOADED = True\n")
     (tmp_path / "mine.py").write_text(
         "import torch\nfrom torch import nn\nfrom decaylab import Task\nimport helper\n\n"
         "def make_task():\n"
+        "    from sizes import DEPTH\n"
         "    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))\n"
         "    return Task('mine', (x, y), (x, y),\n"
-        "                lambda: nn.Sequential(nn.Linear(3, helper.WIDTH), nn.Linear(helper.WIDTH, 2)))\n"
+        "                lambda: nn.Sequential(nn.Linear(3, helper.WIDTH), nn.Linear(helper.WIDTH, DEPTH)))\n"
     )  # fmt: skip
     spec = f"{tmp_path / 'mine.py'}:make_task"
     first = prepare_task(spec)
-    (tmp_path / "helper.py").write_text("WIDTH = 8  # edited\n")
-    assert code_identity(first, spec) != first.identity
+    importlib.import_module("unrelated")  # the process imports another module of that folder: a test beside it
+    assert code_identity(first, spec) == first.identity
+    for helper, edited in (("sizes", "DEPTH = 2  # edited\n"), ("helper", "WIDTH = 8  # edited\n")):
+        (tmp_path / f"{helper}.py").write_text(edited)
+        assert code_identity(first, spec) != first.identity, helper
+        first = replace(first, identity=code_identity(first, spec))
 
 
 def test_a_task_built_in_python_is_keyed_by_its_code_and_data():

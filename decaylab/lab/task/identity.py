@@ -8,6 +8,7 @@ a task derived from another (a subset of its training set, say) adds what was ch
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import sys
 from dataclasses import fields
@@ -38,7 +39,7 @@ def variant_identity(identity: str, variant: str) -> str:
 def code_identity(task: Task, spec: str | None) -> str:
     """The run keys' record of a custom task: a hash of its code and data.
 
-    Covered: the task file and every module imported from its directory; the code its
+    Covered: the task file and the modules of its directory it imports (:func:`local_imports`); the code its
     functions reach wherever it lives (:func:`~decaylab.lab.task.fingerprint.code_fingerprint`: a
     model class in another folder, a closure's values, code typed into a notebook); its data
     tensors, its settings and its ``version``. Editing any of them starts fresh runs. Call
@@ -47,7 +48,7 @@ def code_identity(task: Task, spec: str | None) -> str:
     digest = hashlib.sha256()
     if spec is not None and ":" in spec:
         task_file = Path(spec.rsplit(":", 1)[0]).resolve()
-        for path in [task_file, *sorted(_local_module_files(task_file.parent) - {task_file})]:
+        for path in [task_file, *sorted(local_imports(task_file) - {task_file})]:
             digest.update(str(path.relative_to(task_file.parent)).encode() + path.read_bytes())
     metric: object = task.metric
     if isinstance(task.metric, Metric):  # its name and direction too: the store keeps them with each run
@@ -65,14 +66,37 @@ def code_identity(task: Task, spec: str | None) -> str:
 _CODE_AND_DATA = {"train", "validation", "test", "make_model", "loss", "metric", "schedule", "augment", "identity"}
 
 
-def _local_module_files(directory: Path) -> set[Path]:
-    """Files of imported modules that live under ``directory`` (not installed packages, not decaylab)."""
-    files = set()
-    for module in list(sys.modules.values()):
-        file = getattr(module, "__file__", None)
-        if not file or not Path(file).is_absolute():  # torch registers pseudo-modules with relative file names
+def local_imports(task_file: Path) -> set[Path]:
+    """Files of the modules under ``task_file``'s directory that its import statements name (anywhere in it:
+    a lazy import in ``make_model`` too), and theirs in turn. Read from the files, so the same in every
+    process: another module of that folder that the process happened to import (a test beside the task, a
+    notebook's helper) does not count."""
+    directory, found, todo = task_file.parent, set[Path](), [task_file]
+    while todo:
+        for name in _imported_names(todo.pop()):
+            file = getattr(sys.modules.get(name), "__file__", None)
+            if not file:
+                continue
+            path = Path(file).resolve()
+            local = path.suffix == ".py" and path.is_relative_to(directory) and is_user_file(path)
+            if local and path not in found:
+                found.add(path)
+                todo.append(path)
+    return found
+
+
+def _imported_names(file: Path) -> set[str]:
+    """Every module name an import statement of ``file`` may load: ``a``, ``a.b`` and ``a.b.c`` for
+    ``import a.b.c`` or ``from a.b import c``."""
+    names = set()
+    for node in ast.walk(ast.parse(file.read_bytes(), filename=str(file))):
+        if isinstance(node, ast.Import):
+            dotted = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            dotted = [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
             continue
-        path = Path(file).resolve()
-        if path.suffix == ".py" and path.is_relative_to(directory) and is_user_file(path):
-            files.add(path)
-    return files
+        for name in dotted:
+            parts = name.split(".")
+            names |= {".".join(parts[: i + 1]) for i in range(len(parts))}
+    return names
