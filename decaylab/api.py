@@ -17,6 +17,7 @@ from decaylab.analysis.transfer import write_transfer_report
 from decaylab.lab.execution import Executor, LocalExecutor, make_executor
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import DEFAULT_METHODS, StudySpec, run_study
+from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import short_name
 from decaylab.lab.transfer.measure import Transfer, run_transfer
@@ -86,7 +87,7 @@ class TransferRun:
 
 
 def transfer(
-    task: str | Task = "mnist1d-mlp-bn",
+    task: str | Task = DEFAULT_TASK,
     method: str = "adamw",
     *,
     axes: Sequence[str] | None = None,

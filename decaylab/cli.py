@@ -208,6 +208,7 @@ def claims_parser() -> OneLineParser:
 
 
 def transfer_parser() -> OneLineParser:
+    from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
     from decaylab.lab.transfer.axes import DEFAULT_AXES, LABELS
     from decaylab.optim import METHODS
 
@@ -220,7 +221,7 @@ def transfer_parser() -> OneLineParser:
     parser = command_parser("transfer", epilog)
     add_running_options(parser)
     parser.add_argument(
-        "--task", default=TRANSFER_TASK, help="a built-in task or path/to/file.py:make_task (default: %(default)s)"
+        "--task", default=DEFAULT_TASK, help="a built-in task or path/to/file.py:make_task (default: %(default)s)"
     )
     parser.add_argument(
         "--method",

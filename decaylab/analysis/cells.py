@@ -99,6 +99,19 @@ class MethodGrid:
         scored = [c for c in (self.cells.values() if cells is None else cells) if math.isfinite(c.mean())]
         return max(scored, key=lambda c: (self.scale.key(c.mean()), -c.mean("val_loss")), default=None)
 
+    def edges_of(self, cell: Cell) -> list[str]:
+        """The axes on which ``cell`` lies at this grid's edge, in words (``"α = 0.1"``): a best cell there
+        might be beaten just outside the grid. λ = 0 is no edge (nothing lies below it), and an axis of one
+        value is no axis."""
+        decays = sorted(self.weight_decays)
+        lowest_decay = decays[0] if decays[0] > 0 else None
+        edges = []
+        if len(self.lrs) > 1 and cell.lr in (min(self.lrs), max(self.lrs)):
+            edges.append(f"α = {cell.lr:g}")
+        if len(decays) > 1 and cell.weight_decay in (decays[-1], lowest_decay):
+            edges.append(f"λ = {cell.weight_decay:g}")
+        return edges
+
     def best_at(self, lr: float) -> Cell | None:
         """The best cell of the learning-rate column ``lr``."""
         return self.best(self.cell(decay, lr) for decay in self.weight_decays)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
 from decaylab.lab.transfer.axes import LABELS, Setting
 from decaylab.lab.transfer.laws import Value, in_units
@@ -287,6 +288,8 @@ def draw_axes(result: Transfer, path: Path) -> None:
                     rule_line = [base.log_lambda + exponent * math.log10(x / x0) for x in xs]
                     panel.plot(xs, rule_line, ":", color=f"C{number + 2}", label=f"{rule.name} ({exponent:+g})")
         panel.set(xscale="log", xlabel=LABELS[axis], ylabel=f"log10 λ* ({result.method})", title=f"λ* against {axis}")
+        panel.set_xticks(xs, [f"{x:g}" for x in xs], minor=False)
+        panel.xaxis.set_minor_formatter(NullFormatter())
         panel.grid(alpha=0.3)
         panel.legend(fontsize=6)
     figure.suptitle(f"{result.task}, {result.method}: best λ along each axis (95% intervals over seeds)", fontsize=10)

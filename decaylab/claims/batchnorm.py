@@ -14,7 +14,7 @@ from pathlib import Path
 from decaylab.analysis.cells import Cell, MethodGrid
 from decaylab.analysis.figures import draw_heatmaps
 from decaylab.claims.base import Lab, Verdict, not_measured
-from decaylab.claims.statistics import better, on_par
+from decaylab.claims.statistics import at_an_edge, better, on_par
 from decaylab.lab.runs import RunConfig
 
 
@@ -53,19 +53,20 @@ class BatchNormComparison:
         for label, grids in (("without BN", measured.without_bn), ("with BN", measured.with_bn)):
             best_w, best_l2 = grids["adamw"].best(), grids["adaml2"].best()
             claim = f"{label}, AdamW " + ("beats AdamL2" if label == "without BN" else "and AdamL2 are on par")
+            claim += " (best cells, test)"
+            compare = better if label == "without BN" else on_par
             if best_w is None or best_l2 is None:
                 verdicts.append(not_measured(claim, "a method has no finished cell"))
-            elif label == "without BN":
-                verdicts.append(better(claim + " (best cells, test)", best_w, best_l2, grids["adamw"]))
             else:
-                verdicts.append(on_par(claim + " (best cells, test)", best_w, best_l2, grids["adamw"]))
+                edge = at_an_edge(claim, (best_w, grids["adamw"]), (best_l2, grids["adaml2"]))
+                verdicts.append(edge or compare(claim, best_w, best_l2, grids["adamw"]))
         on = measured.with_bn["adamw"]
         best_w, no_decay = on.best(), best_without_decay(on)
-        claim = "with BN, λ = 0 is as good as the best AdamW cell"
+        claim = "with BN, λ = 0 is as good as the best AdamW cell (test)"
         if best_w is None or no_decay is None or math.isnan(no_decay.mean()):
             verdicts.append(not_measured(claim, "no finished λ = 0 cell"))
         else:
-            verdicts.append(on_par(claim + " (test)", no_decay, best_w, on))
+            verdicts.append(at_an_edge(claim, (no_decay, on), (best_w, on)) or on_par(claim, no_decay, best_w, on))
         return verdicts, []
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:

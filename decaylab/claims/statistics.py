@@ -73,6 +73,16 @@ def on_par(claim: str, a: Cell, b: Cell, grid: MethodGrid) -> Verdict:
     return Verdict(claim, difference_text(mean, error, n, grid.scale), verdict, rule)
 
 
+def at_an_edge(claim: str, *placed: tuple[Cell, MethodGrid]) -> Verdict | None:
+    """An inconclusive verdict if any compared cell lies at the edge of its grid (None if all are inside): a
+    comparison of best cells never rests on an optimum that the grid may have cut off."""
+    edges = [f"{cell.method} at {' and '.join(where)}" for cell, grid in placed if (where := grid.edges_of(cell))]
+    if not edges:
+        return None
+    rule = "a best cell at the edge of its grid decides nothing; widen the grid there"
+    return Verdict(claim, f"best cell at the grid's edge: {'; '.join(edges)}", INCONCLUSIVE, rule)
+
+
 def too_few_seeds(claim: str, mean: float, error: float, n: int, grid: MethodGrid) -> Verdict:
     """A comparison over fewer than :data:`MIN_SEEDS` seeds decides nothing."""
     measured = difference_text(mean, error, n, grid.scale) if n else "no seed has both cells"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
 from decaylab.claims.base import Lab, LambdaSearch, Unmeasured, Verdict
 from decaylab.claims.statistics import slope_near_verdict
@@ -122,6 +123,8 @@ class Timescale:
                 ylabel="log10 λ* (paper AdamW)",
                 title=title,
             )
+            panel.set_xticks(xs, [f"{x:g}" for x in xs], minor=False)
+            panel.xaxis.set_minor_formatter(NullFormatter())
             panel.legend(fontsize=7)
             panel.grid(alpha=0.3)
         figure.savefig(figures / "timescale.png", dpi=110, bbox_inches="tight")

@@ -13,7 +13,7 @@ from decaylab.claims.late import late_verdict
 from decaylab.claims.proximal import proximal_verdict
 from decaylab.claims.rotation import equilibrium_rotation, equilibrium_verdict, growth_verdict, uneven_verdict
 from decaylab.claims.scale import shift_verdict
-from decaylab.claims.statistics import better, decoupling_verdict, on_par, slope_near_verdict
+from decaylab.claims.statistics import at_an_edge, better, decoupling_verdict, on_par, slope_near_verdict
 from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import fit_law
 from decaylab.lab.transfer.search import Estimate
@@ -51,6 +51,19 @@ def test_batchnorm_comparisons():
     assert on_par("a ~ b", *two_cells(0.001, 0.001)).verdict == HOLDS
     assert on_par("a ~ b", *two_cells(0.05, 0.001)).verdict == FAILS
     assert on_par("a ~ b", *two_cells(0.008, 0.001)).verdict == INCONCLUSIVE  # between one and two margins
+
+
+def test_a_comparison_of_best_cells_at_the_edge_of_their_grid_is_inconclusive():
+    peaked = grid(lambda lr, d, s: 0.9 - 0.01 * (math.log10(lr) + 2.5) ** 2 - 0.01 * (math.log10(d + 1e-9) + 3) ** 2)
+    at_largest_lr = grid(lambda lr, d, s: 0.9 + lr - 0.01 * (math.log10(d + 1e-9) + 3) ** 2)
+    at_largest_decay = grid(lambda lr, d, s: 0.9 + d - 0.01 * (math.log10(lr) + 2.5) ** 2)
+    inside, by_lr, by_decay = peaked.best(), at_largest_lr.best(), at_largest_decay.best()
+    assert peaked.edges_of(inside) == [] and at_an_edge("a beats b", (inside, peaked)) is None
+    assert at_largest_lr.edges_of(by_lr) == ["α = 0.03"] and at_largest_decay.edges_of(by_decay) == ["λ = 1"]
+    edge = at_an_edge("a beats b", (inside, peaked), (by_lr, at_largest_lr))
+    assert edge.verdict == INCONCLUSIVE and "α = 0.03" in edge.statistic
+    no_decay = peaked.best(peaked.cell(0.0, lr) for lr in peaked.lrs)  # λ = 0 bounds the axis: no edge
+    assert peaked.edges_of(no_decay) == []
 
 
 def test_late_improvement():
@@ -141,6 +154,31 @@ def test_language_model_rules_on_a_loss_metric():
     assert better("a beats b", lower, higher, scale_grid).verdict == HOLDS
     assert better("a beats b", higher, lower, scale_grid).verdict == FAILS
     assert better("a beats b", lower, lower, scale_grid).verdict == INCONCLUSIVE
+
+
+def test_the_language_claim_compares_the_chosen_cells_on_fresh_seeds_and_refuses_an_edge():
+    """Each method's grid (seed 0) chooses its cell; the cells' fresh seeds decide; an edge decides nothing."""
+    from decaylab.claims.language import GRIDS, LanguageModel, Measured
+
+    def bits(method, best_lr, best_decay, level):
+        lrs, decays = GRIDS[method]
+
+        def at(lr, d, s):
+            return level + 0.1 * (math.log10(lr / best_lr) ** 2 + math.log10(d / best_decay) ** 2)
+
+        return lambda seeds: grid(at, method, seeds, 0.001, list(lrs), list(decays), "bits per character")
+
+    def judged(adamw_level, adaml2_lr):
+        adamw = bits("adamw", 6e-3, 1e-3, adamw_level)
+        adaml2 = bits("adaml2", adaml2_lr, 1e-4, 2.1)
+        selection = {"adamw": adamw((0,)), "adaml2": adaml2((0,))}
+        compared = {"adamw": adamw((1, 2, 3)), "adaml2": adaml2((1, 2, 3))}
+        return LanguageModel().judge(Measured(selection, compared))[0][0]
+
+    assert judged(2.0, 1e-2).verdict == HOLDS
+    assert judged(2.2, 1e-2).verdict == FAILS
+    edge = judged(2.0, 3e-2)
+    assert edge.verdict == INCONCLUSIVE and "adaml2 at α = 0.03" in edge.statistic
 
 
 def test_every_claim_has_a_name_title_source_and_method():

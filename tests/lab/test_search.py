@@ -52,6 +52,35 @@ def test_an_optimum_beyond_the_range_searched_is_only_bounded_and_has_no_interva
     assert not result.interior and not result.has_interval and min(scores) >= search.LOWEST
 
 
+def plateau(noise=1e-6, seeds=SEEDS):
+    """A loss that stops changing toward small λ (the penalty no longer matters) and rises toward large λ, as
+    on ridge regression trained briefly at a small α; tiny noise per seed, so the plateau's "best" is chance."""
+
+    def score(x):
+        rise = 0.42 / (1 + math.exp(-3 * (x + 1.5)))
+        return {seed: -(0.76 + rise) + random.Random(hash((x, seed))).gauss(0, noise) for seed in seeds}
+
+    return score
+
+
+def test_a_curve_flat_toward_small_lambda_has_no_interior_optimum_and_stops_growing_the_bracket():
+    scores, _ = search_on(plateau(), prior=-3.0)
+    result = estimate(scores, SEEDS)
+    assert not result.interior and not result.has_interval
+    assert min(scores) > search.LOWEST + 2  # it stopped once the curve had flattened, not at the range's end
+
+
+def test_an_optimum_that_beats_the_plateau_by_a_little_more_than_the_tolerance_is_interior():
+    flat = plateau(noise=0.0)
+    dip = 3 * search.FLAT * 0.42  # three times the tolerance of the curve's span
+
+    def score(x):
+        return {seed: value + dip * math.exp(-((x + 5.5) ** 2) / 0.5) for seed, value in flat(x).items()}
+
+    result = estimate(search_on(score, prior=-3.0)[0], SEEDS)
+    assert result.interior and result.log_lambda == pytest.approx(-5.5, abs=0.15)
+
+
 def test_every_diverged_point_ends_the_search_with_no_estimate():
     scores = {x: {seed: math.nan for seed in SEEDS} for x in next_points({}, SEEDS, -3.0)}
     assert next_points(scores, SEEDS, -3.0) == [] and estimate(scores, SEEDS) is None

@@ -5,7 +5,9 @@ decay is found in rounds, each one grid-batched unit per seed:
 
 1. a bracket: five λ a decade apart around a prior (the method's default grid, or a law's prediction);
 2. while the best λ (the mean over seeds) lies at the bracket's edge, the bracket grows two decades
-   that way (at most :data:`EXTENSIONS` times, within [1e-9, 1e3]);
+   that way (at most :data:`EXTENSIONS` times, within [1e-9, 1e3]), unless the curve has gone flat
+   toward small λ (:func:`flat_toward_zero`): there the penalty has stopped mattering, and no λ below
+   does better than no decay;
 3. around the best, the half-decade points, then the quarter-decade points.
 
 Points lie on a lattice of quarter decades (``log10 λ = k/4``), so every round of every setting asks for
@@ -43,6 +45,10 @@ REFINEMENTS = (0.5, 0.25)
 """Then the points this far from the best, in this order."""
 WINDOW = 0.5
 """Each seed's parabola goes through its scores within this many decades of the pooled best."""
+FLAT = 1e-3
+"""Mean scores closer than this fraction of the curve's scale count as equal: of the best score's size or of
+the span from the worst point to the best, whichever is smaller (a span that diverging large λ blow up, or a
+score near zero, must not make every small difference "flat")."""
 LOWEST, HIGHEST = -9.0, 3.0
 """The range of ``log10 λ`` searched."""
 MIN_SEEDS = 3
@@ -75,6 +81,19 @@ def best_point(scores: Scores, seeds: Sequence[int]) -> float | None:
     return max(finite, key=finite.__getitem__) if finite else None
 
 
+def flat_toward_zero(scores: Scores, seeds: Sequence[int], points: int) -> bool:
+    """Whether the ``points`` smallest λ tried all score as well as the best, to within :data:`FLAT` of the
+    curve's span: the curve is flat toward small λ, and its optimum there is not identified (a run on a
+    ridge problem stopped early found its "best" λ at 1e-8 among points equal to 1e-5 of a loss of 0.76)."""
+    means = pooled(scores, seeds)
+    finite = [score for score in means.values() if math.isfinite(score)]
+    if len(means) < points or not finite:
+        return False
+    top = max(finite)
+    tolerance = FLAT * min(abs(top), top - min(finite))
+    return all(means[x] >= top - tolerance for x in sorted(means)[:points])
+
+
 def next_points(scores: Scores, seeds: Sequence[int], prior: float, extra: Sequence[float] = ()) -> list[float]:
     """The ``log10 λ`` to train in the next round; empty when the search is done.
 
@@ -84,6 +103,8 @@ def next_points(scores: Scores, seeds: Sequence[int], prior: float, extra: Seque
         return sorted({*bracket(prior), *extra})
     best = best_point(scores, seeds)
     if best is None:  # every point diverged: no λ helps; α is too large
+        return []
+    if flat_toward_zero(scores, seeds, points=2):
         return []
     tried, first = sorted(scores), bracket(prior)
     edge = -1 if best == tried[0] else 1 if best == tried[-1] else 0
@@ -171,7 +192,7 @@ def estimate(scores: Scores, seeds: Sequence[int]) -> Estimate | None:
     if best is None:
         return None
     tried = sorted(scores)
-    interior = tried[0] < best < tried[-1]
+    interior = tried[0] < best < tried[-1] and not flat_toward_zero(scores, seeds, points=1)
     per_seed = {}
     for seed in seeds:
         window = [(x, s.get(seed, math.nan)) for x, s in scores.items() if abs(x - best) <= WINDOW + 1e-9]
