@@ -1,8 +1,9 @@
 """The errors the command line turns into one line on stderr: no traceback."""
 
 
-class UsageError(Exception):
-    """Bad input (a flag, a value, a file); its message says what to fix. Exit status 2."""
+class UsageError(ValueError):
+    """Bad input (a flag, a value, a file); its message says what to fix. Exit status 2. A ``ValueError``, so
+    ``except ValueError`` catches it in a user's code."""
 
 
 class RunFailure(Exception):

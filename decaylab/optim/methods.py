@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from decaylab.optim.optimizers import SGDL2, SGDW, Adam, AdamC, AdamL2, AdamP, AdamW, DecayOptimizer, ProxAdam, ProxSGD
+from decaylab.optim.rules import Units
 
 ADAM_LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 SGD_LRS = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
@@ -49,9 +50,10 @@ class Method:
     coupling: Coupling | None = None
     family: Literal["adam", "sgd"] = "adam"
     takes_weight_decay: bool = True
-    convention: Literal["paper", "torch", "penalty", "none"] = "penalty"
-    """What λ is: a decay per step at the peak learning rate (``paper``), per step and unit of learning
-    rate (``torch``, ``λ_paper = α·λ_torch``), or a penalty's weight in the loss (``penalty``)."""
+    convention: Units = "penalty"
+    """What λ is (:data:`~decaylab.optim.rules.UNITS`): a decay per step at the peak learning rate
+    (``paper``), per step and unit of learning rate (``torch``, ``λ_paper = α·λ_torch``), a penalty's
+    weight in the loss (``penalty``), an ℓ1 threshold per step (``l1``), or nothing (``none``)."""
 
     @property
     def default_lrs(self) -> tuple[float, ...]:
@@ -119,7 +121,7 @@ METHODS: dict[str, Method] = {
             "ℓ1 prox in Adam's norm: soft-threshold by η_t·λ",
             "λ: ℓ1 threshold per step",
             (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3),
-            convention="paper",
+            convention="l1",
         ),
         Method(
             "sgdl2",

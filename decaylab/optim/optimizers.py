@@ -14,6 +14,7 @@ step at the schedule's peak.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, cast
 
@@ -33,11 +34,15 @@ from decaylab.optim.rules import (
     PROXIMAL_L1,
     PROXIMAL_L2,
     TORCH,
+    UNITS,
     DecayRule,
     Scalar,
 )
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+UNITS_KEY = "weight_decay_units"
+"""The param-group key a checkpoint records the units of λ in (:data:`~decaylab.optim.rules.UNITS`)."""
+UNSAID = "_units_unsaid"
 _UNSUPPORTED_FLAGS = ("amsgrad", "capturable", "differentiable")
 """torch.optim flags decaylab does not implement: a group (or a loaded checkpoint) setting one is refused."""
 
@@ -118,9 +123,10 @@ class DecayOptimizer(Optimizer):
             if isinstance(value, Tensor) and value.ndim == 1:
                 _check_members(name, len(value), group["params"])
 
-    @staticmethod
-    def _prepare(group: dict[str, Any]) -> None:
-        """Per-member ``lr`` to ``member_lr``; remember the peak ``α`` the schedule is measured from."""
+    def _prepare(self, group: dict[str, Any]) -> None:
+        """Per-member ``lr`` to ``member_lr``; remember the peak ``α`` the schedule is measured from, and what
+        ``λ`` means (a checkpoint carries it)."""
+        group[UNITS_KEY] = self.rule.units
         lr = _one_value_or_members("lr", group["lr"])
         group["weight_decay"] = _one_value_or_members("weight_decay", group["weight_decay"])
         if isinstance(lr, Tensor) and lr.ndim == 1:
@@ -132,16 +138,49 @@ class DecayOptimizer(Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """As torch's, also from torch's own optimizers and old checkpoints (a ``step`` saved as an int).
 
-        A checkpoint made with a flag decaylab does not implement (``amsgrad``, ...) is refused.
+        A checkpoint made with a flag decaylab does not implement (``amsgrad``, ...) is refused. Its λ keeps
+        its meaning: a checkpoint whose λ is in the other AdamW convention is converted exactly
+        (``λ_paper = α·λ_torch``, with the group's peak α), one whose λ is another kind of thing (a penalty
+        against a decay) is refused, and one that does not say (torch's own, or decaylab's before 0.3)
+        loaded into a paper-form optimizer warns, since torch's λ is a decay per unit of learning rate.
         """
+        groups = [self._in_own_units(group) for group in state_dict["param_groups"]]
+        unsaid = [group for group in groups if group.pop(UNSAID, False)]
+        if unsaid:
+            warnings.warn(
+                f"this checkpoint does not say what its weight_decay means; torch.optim.AdamW's is a decay of "
+                f"lr·λ per step, and {type(self).__name__} reads λ as a decay per step at the peak (paper form). "
+                "Convert it with convert_weight_decay(λ, lr, 'torch', 'paper'), or build the optimizer with "
+                "convention='torch'",
+                stacklevel=2,
+            )
+        state_dict = {**state_dict, "param_groups": groups}
         for group, own in zip(state_dict["param_groups"], self.param_groups, strict=False):  # torch checks counts
             self._check({**self.defaults, **group, "params": own["params"]})  # a state dict holds indices
         super().load_state_dict(state_dict)
         for group in self.param_groups:
             self._prepare(group)
-        for state in self.state.values():
-            if "step" in state and not isinstance(state["step"], Tensor):
+        for state in self.state.values():  # not all entries are a parameter's: a post-hook may write a flag
+            if isinstance(state, dict) and "step" in state and not isinstance(state["step"], Tensor):
                 state["step"] = torch.tensor(float(state["step"]), dtype=torch.float32)
+
+    def _in_own_units(self, group: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint's group with its λ in this optimizer's units (module ``load_state_dict``)."""
+        theirs, ours = group.get(UNITS_KEY), self.rule.units
+        decays = bool((torch.as_tensor(group.get("weight_decay", 0.0)) != 0).any())
+        if theirs is None:
+            return {**group, UNSAID: decays and ours == "paper"}
+        if theirs == ours or not decays:
+            return group
+        if {theirs, ours} == {"paper", "torch"}:
+            alpha = float(group["max_lr"]) if "max_lr" in group else group.get("peak_lr", group["lr"])
+            alpha = alpha * group["member_lr"] if "member_lr" in group else alpha
+            decay = group["weight_decay"] * alpha if theirs == "torch" else group["weight_decay"] / alpha
+            return {**group, "weight_decay": decay, UNITS_KEY: ours}
+        raise ValueError(
+            f"this checkpoint's weight_decay is {UNITS[theirs]}; {type(self).__name__}'s is {UNITS[ours]}, "
+            "and no exact conversion joins them: load it into the optimizer it was saved from"
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {**super().__getstate__(), **{k: self.__dict__[k] for k in self._PICKLED if k in self.__dict__}}
@@ -275,7 +314,8 @@ class SGDCore(DecayOptimizer):
     def state_dict(self) -> dict[str, Any]:
         """As torch's SGD: ``momentum_buffer`` is the momentum of the gradients, whatever path made it."""
         for param, state in self.state.items():
-            momentum_buffer_as_torch_(_real(param), state)
+            if isinstance(param, Tensor) and isinstance(state, dict):  # not a flag a hook wrote
+                momentum_buffer_as_torch_(_real(param), state)
         return super().state_dict()
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:

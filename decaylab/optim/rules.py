@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from torch import Tensor
 
@@ -37,6 +38,15 @@ Scalar = float | Tensor
 """A hyperparameter: a float, a 0-dim tensor, or a length-``M`` tensor over members."""
 
 Coefficients = Callable[[Scalar, Scalar, Scalar, Tensor | None], tuple[Scalar, Scalar]]
+Units = Literal["paper", "torch", "penalty", "l1", "none"]
+UNITS: dict[str, str] = {
+    "paper": "a decay per step at the peak learning rate (paper form: 1 − η_t·λ)",
+    "torch": "a decay per step and unit of learning rate (torch form: 1 − lr_t·λ)",
+    "penalty": "the weight of the penalty λ/2·‖w‖² in the loss",
+    "l1": "an ℓ1 threshold per step",
+    "none": "nothing (no decay)",
+}
+"""The units of ``λ``; ``paper`` and ``torch`` convert exactly by ``λ_paper = α·λ_torch``."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,8 @@ class DecayRule:
 
     name: str
     coefficients: Coefficients
+    units: Units
+    """What ``λ`` is (:data:`UNITS`): a checkpoint records them, so a λ never changes meaning on loading."""
     adaptive: bool = False
     in_gradient: bool = False
     prox_: Callable[[Tensor, Scalar], None] | None = None
@@ -99,11 +111,11 @@ def soft_threshold_(z: Tensor, threshold: Scalar) -> None:
     z.sub_(z.clamp(-threshold, threshold))  # type: ignore[arg-type]
 
 
-NO_DECAY = DecayRule("none", no_decay)
-L2_IN_GRADIENT = DecayRule("l2", no_decay, in_gradient=True)
-PAPER = DecayRule("paper", paper_decay)
-TORCH = DecayRule("torch", torch_decay)
-CORRECTED = DecayRule("corrected", corrected_decay)
-PROXIMAL_L2 = DecayRule("proximal-l2", proximal_l2)
-PROXIMAL_L1 = DecayRule("proximal-l1", no_decay, prox_=soft_threshold_)
-EUCLIDEAN_PROXIMAL_L2 = DecayRule("euclidean-proximal-l2", euclidean_proximal_l2, adaptive=True)
+NO_DECAY = DecayRule("none", no_decay, "none")
+L2_IN_GRADIENT = DecayRule("l2", no_decay, "penalty", in_gradient=True)
+PAPER = DecayRule("paper", paper_decay, "paper")
+TORCH = DecayRule("torch", torch_decay, "torch")
+CORRECTED = DecayRule("corrected", corrected_decay, "torch")
+PROXIMAL_L2 = DecayRule("proximal-l2", proximal_l2, "paper")
+PROXIMAL_L1 = DecayRule("proximal-l1", no_decay, "l1", prox_=soft_threshold_)
+EUCLIDEAN_PROXIMAL_L2 = DecayRule("euclidean-proximal-l2", euclidean_proximal_l2, "penalty", adaptive=True)

@@ -3,6 +3,7 @@ torch.compile, atomic param groups, maximize and GradScaler."""
 
 import copy
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -151,3 +152,54 @@ def test_every_class_is_covered():
     assert {type(build(m, [torch.nn.Parameter(torch.ones(1))])).__name__ for m in METHODS} == {
         "Adam", "AdamL2", "AdamW", "ProxAdam", "AdamP", "AdamC", "SGDL2", "SGDW", "ProxSGD",
     }  # fmt: skip
+
+
+def test_a_load_state_dict_post_hook_may_write_a_flag_into_the_state(method):
+    """torch's own test shape: a post-hook writes a non-dict value into ``optimizer.state``; loading and
+    stepping go on (a ``bool`` there once raised ``argument of type 'bool' is not iterable``)."""
+    weight = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    optimizer = make_optimizer(method, [weight], lr=1e-2, weight_decay=1e-3, momentum=0.9)
+    weight.grad = torch.ones_like(weight)
+    optimizer.step()
+
+    def post_hook(optimizer):
+        optimizer.state["ran_load_state_dict_post_hook"] = True
+
+    optimizer.register_load_state_dict_post_hook(post_hook)
+    optimizer.load_state_dict(optimizer.state_dict())
+    assert optimizer.state["ran_load_state_dict_post_hook"] is True
+    optimizer.step()
+    optimizer.state_dict()
+
+
+def trained(optimizer_class, **options):
+    weight = torch.nn.Parameter(torch.ones(4, dtype=torch.float64))
+    optimizer = optimizer_class([weight], lr=1e-3, **options)
+    weight.grad = torch.full_like(weight, 0.5)
+    optimizer.step()
+    return optimizer
+
+
+def test_torch_adamws_checkpoint_in_paper_adamw_warns_once_and_says_how_to_convert():
+    checkpoint = trained(torch.optim.AdamW, weight_decay=1e-2).state_dict()
+    paper = trained(AdamW, weight_decay=0.0)
+    with pytest.warns(UserWarning, match=r"convert_weight_decay\(λ, lr, 'torch', 'paper'\)") as caught:
+        paper.load_state_dict(checkpoint)
+    assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # its own torch form takes torch's λ as it is
+        trained(AdamW, convention="torch").load_state_dict(checkpoint)
+
+
+def test_a_checkpoint_of_the_other_convention_is_converted_exactly_and_of_another_kind_refused():
+    torch_form = trained(AdamW, weight_decay=10.0, convention="torch")  # decay α·λ = 1e-2 per step
+    paper = trained(AdamW, weight_decay=0.0)
+    paper.load_state_dict(torch_form.state_dict())
+    assert paper.param_groups[0]["weight_decay"] == pytest.approx(1e-2)
+    back = trained(AdamW, convention="torch")
+    back.load_state_dict(paper.state_dict())
+    assert back.param_groups[0]["weight_decay"] == pytest.approx(10.0)
+    from decaylab.optim import AdamL2
+
+    with pytest.raises(ValueError, match="penalty"):
+        trained(AdamL2).load_state_dict(paper.state_dict())  # a decay per step is no penalty weight
