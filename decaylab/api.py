@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from decaylab.analysis.export import export_rows
+from decaylab.analysis.members import KEEP
 from decaylab.analysis.transfer import rows as transfer_rows
 from decaylab.analysis.transfer import write_transfer_report
+from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor, LocalExecutor, make_executor
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import DEFAULT_METHODS, StudySpec, run_study
@@ -39,6 +41,7 @@ def study(
     device: str = "auto",
     data_dir: str | Path | None = None,
     progress: bool = True,
+    keep: str = "none",
 ) -> Any:
     """Run (or resume) a study from Python and return its runs, one row each.
 
@@ -46,10 +49,13 @@ def study(
     task spec as on the command line. Runs are stored in ``OUT/results.sqlite`` (default
     ``runs/TASK``, as on the command line) exactly as by ``decaylab study``, so calling again
     with the same arguments trains nothing new, and a larger grid trains only the new points.
-    ``workers=None`` trains in this process; ``executor="ray"`` on a local Ray cluster. Returns a
-    pandas ``DataFrame`` when pandas is installed, else a list of dicts (the columns of
+    ``workers=None`` trains in this process; ``executor="ray"`` on a local Ray cluster. ``keep``:
+    ``"best"`` or ``"all"`` keeps trained weights in ``OUT/weights`` (:func:`decaylab.load_member`).
+    Returns a pandas ``DataFrame`` when pandas is installed, else a list of dicts (the columns of
     ``decaylab export``).
     """
+    if keep not in KEEP:
+        raise UsageError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
     spec = StudySpec(
         task if isinstance(task, str) else "python",
         tuple(methods),
@@ -63,7 +69,8 @@ def study(
     out = Path(out) if out is not None else Path("runs") / (short_name(task) if isinstance(task, str) else task.name)
     data = Path(data_dir) if data_dir is not None else None
     runner = make_executor(executor, workers, device) if executor != "local" or workers else LocalExecutor(1, device)
-    planned = run_study(spec, out, runner, data, progress, task=None if isinstance(task, str) else task)
+    built = None if isinstance(task, str) else task
+    planned = run_study(spec, out, runner, data, progress, task=built, keep=KEEP[keep])
     store = ResultStore(out, read_only=True)
     try:
         rows = export_rows(store, keys={run.key for run in planned})

@@ -1,4 +1,5 @@
-"""The ``decaylab`` command: ``study``, ``export``, ``report``, ``claims`` and ``transfer``.
+"""The ``decaylab`` command: ``study``, ``export``, ``report``, ``weights``, ``reproduce``, ``claims`` and
+``transfer``.
 
 Bad input (a flag, a value, a file) ends with one line on stderr saying what to fix and exit
 status 2, never a traceback. Each command's parser is built only when that command runs, so
@@ -162,6 +163,29 @@ def study_parser() -> OneLineParser:
         "--warmup", type=fraction, help="linear warm-up over this fraction of the steps (default: the task's)"
     )
     parser.add_argument("--out", type=directory, default=None, help="results directory (default: runs/TASK)")
+    parser.add_argument(
+        "--keep",
+        choices=("none", "best", "all"),
+        default="none",
+        help="keep trained weights in OUT/weights: each method's best cell, or every run (default: none)",
+    )
+    return parser
+
+
+def weights_parser() -> OneLineParser:
+    parser = command_parser("weights")
+    parser.add_argument("out", type=directory, metavar="DIR")
+    parser.add_argument("--method", default=None)
+    parser.add_argument("--lr", type=positive_number, default=None)
+    parser.add_argument("--wd", dest="weight_decay", type=nonnegative_number, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    return parser
+
+
+def reproduce_parser() -> OneLineParser:
+    parser = command_parser("reproduce")
+    parser.add_argument("out", type=directory, metavar="DIR")
+    parser.add_argument("key", metavar="KEY", help="a run's key (`decaylab export DIR` lists them)")
     return parser
 
 
@@ -282,6 +306,7 @@ def target_values(text: str) -> dict[str, float]:
 
 
 def study_command(args: argparse.Namespace) -> None:
+    from decaylab.analysis.members import KEEP
     from decaylab.analysis.report import write_report
     from decaylab.lab.study import StudySpec, run_study
     from decaylab.lab.task.loading import short_name
@@ -289,8 +314,41 @@ def study_command(args: argparse.Namespace) -> None:
     given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
     spec = StudySpec(**given)
     out = args.out or Path("runs") / short_name(args.task)
-    run_study(spec, out, executor_of(args), args.data_dir, progress=not args.quiet)
+    run_study(spec, out, executor_of(args), args.data_dir, progress=not args.quiet, keep=KEEP[args.keep])
     print(f"report: {write_report(out)}")
+    if args.keep != "none":
+        print(f"weights: {out / 'weights'} (`decaylab weights {out}` lists them)")
+
+
+def weights_command(args: argparse.Namespace) -> None:
+    from decaylab.analysis.members import kept
+
+    where = {name: getattr(args, name) for name in ("method", "lr", "weight_decay", "seed")}
+    found = kept(args.out, **where)
+    if not found:
+        raise UsageError(f"no kept weights in {args.out} match; run the study with --keep best (or all)")
+    print("method,lr,weight_decay,seed,test_metric,key,weights")
+    for row in found:
+        fields = [row["method"], row["lr"], row["weight_decay"], row["seed"], row["test_metric"], row["key"]]
+        print(",".join(map(str, [*fields, row["weights"]])))
+    print(f"# load one: decaylab.load_member({str(args.out)!r}, key={found[0]['key']!r})", file=sys.stderr)
+
+
+def reproduce_command(args: argparse.Namespace) -> None:
+    from decaylab.analysis.members import TOLERANCE, relative, reproduce
+
+    result = reproduce(args.out, args.key)
+    print(f"run {result.key}, trained again alone in a plain PyTorch loop")
+    print(f"{'':<24} {'stored':>14} {'reproduced':>14} {'relative difference':>20}")
+    for what, stored, again in result.compared:
+        print(f"{what:<24} {stored:>14.8g} {again:>14.8g} {relative(stored, again):>20.1e}")
+    verdict = "match" if result.matches else "DIFFER"
+    print(
+        f"the numbers {verdict}: largest relative difference {result.largest_difference:.1e} (tolerance {TOLERANCE:g})"
+    )
+    if not result.matches:
+        print(f"decaylab: run {result.key} does not reproduce", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def export_command(args: argparse.Namespace) -> None:
@@ -365,12 +423,17 @@ COMMANDS = {
     "study": Command("run (or resume) a study, then write its report", study_parser, study_command),
     "export": Command("one row per stored run, to stdout (the store is only read)", export_parser, export_command),
     "report": Command("redraw figures and report from stored results (only read)", report_parser, report_command),
+    "weights": Command("list the trained members a study kept (--keep), as CSV", weights_parser, weights_command),
+    "reproduce": Command(
+        "train one stored run again in a plain PyTorch loop and compare its numbers",
+        reproduce_parser,
+        reproduce_command,
+    ),
     "claims": Command("run the studies the post's claims need; write OUT/claims.md", claims_parser, claims_command),
     "transfer": Command(
         "which λ at my scale: λ* laws along data, length, batch, α and width", transfer_parser, transfer_command
     ),
 }
-TRANSFER_TASK = "mnist1d-mlp-bn"
 
 
 def parse(argv: Sequence[str]) -> tuple[str, argparse.Namespace]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from decaylab.lab.store import ResultStore
+from decaylab.optim import METHODS
 
 EXPORT_COLUMNS = (
     "method",
@@ -13,7 +14,9 @@ EXPORT_COLUMNS = (
     "weight_decay",
     "seed",
     "status",
+    "weight_decay_units",
     "metric",
+    "higher_is_better",
     "val_metric",
     "test_metric",
     "val_loss",
@@ -27,10 +30,25 @@ EXPORT_COLUMNS = (
     "task",
     "key",
 )
-"""``val_*`` are measured on the split the best cell is chosen on (``selected_on``)."""
+"""``val_*`` are measured on the split the best cell is chosen on (``selected_on``); ``weight_decay_units`` says
+what each row's λ is (:data:`decaylab.optim.rules.UNITS`: ``paper``, ``torch``, ``penalty``, ``l1``, ``none``)."""
 SETTINGS = ("batch_size", "betas", "eps", "momentum", "clip", "loss_scale", "probes")
 """The rest of a run's configuration, from its stored ``RunConfig``."""
-CURVE_COLUMNS = ("method", "lr", "weight_decay", "seed", "key", "epoch", "train_loss", "val_loss", "val_metric")
+RUN_OF_A_CURVE = (
+    "task",
+    "method",
+    "lr",
+    "weight_decay",
+    "weight_decay_units",
+    "seed",
+    "status",
+    "metric",
+    "higher_is_better",
+    "selected_on",
+    "key",
+)
+"""What each epoch's row says of its run, so that the curves need no join with the runs."""
+CURVE_COLUMNS = (*RUN_OF_A_CURVE, "epoch", "train_loss", "val_loss", "val_metric")
 
 
 def export_rows(store: ResultStore, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -39,7 +57,7 @@ def export_rows(store: ResultStore, keys: Iterable[str] | None = None) -> list[d
     classification = any(run["metric"] == "accuracy" for run in runs)
     configs = store.configs(keys)
     rows = []
-    for run in runs:
+    for run in with_units(runs):
         row = {column: run[column] for column in EXPORT_COLUMNS}
         if classification:
             row["test_acc"] = run["test_metric"] if run["metric"] == "accuracy" else None
@@ -57,15 +75,20 @@ def _plain(value: object) -> object:
 def curve_rows(store: ResultStore, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """One row per epoch of each stored run: its training loss and its held-out loss and metric."""
     rows = []
-    for run in store.runs(keys):
+    for run in with_units(store.runs(keys)):
         for epoch, train_loss, val_loss, val_metric in store.curves(run["key"]):
-            rows.append(
-                {
-                    **{c: run[c] for c in CURVE_COLUMNS[:5]},
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "val_loss": val_loss,
-                    "val_metric": val_metric,
-                }
-            )
+            losses = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_metric": val_metric}
+            rows.append({**{column: run[column] for column in RUN_OF_A_CURVE}, **losses})
     return rows
+
+
+def with_units(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored runs with what their λ is, from their method's record, and their metric's direction as a bool."""
+    return [
+        {
+            **run,
+            "weight_decay_units": METHODS[run["method"]].convention if run["method"] in METHODS else None,
+            "higher_is_better": bool(run["higher_is_better"]),
+        }
+        for run in runs
+    ]

@@ -85,3 +85,8 @@ def unit_key(runs: Sequence[RunConfig]) -> str:
 def checkpoint_path(checkpoints: Path, runs: Sequence[RunConfig]) -> Path:
     """Where a unit's per-epoch checkpoint lives in the study's checkpoint directory."""
     return checkpoints / f"{unit_key(runs)}.pt"
+
+
+def weights_path(folder: Path, key: str) -> Path:
+    """Where the trained weights of run ``key`` are kept (``decaylab study --keep``)."""
+    return folder / f"{key}.pt"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import fcntl
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from tqdm import tqdm
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
 from decaylab.lab.execution.base import Job
-from decaylab.lab.runs import TASK_SCHEDULE, RunConfig, checkpoint_path
+from decaylab.lab.runs import TASK_SCHEDULE, RunConfig, checkpoint_path, weights_path
 from decaylab.lab.store import ResultStore
 from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
 from decaylab.lab.task.checks import check_decay_reaches_the_model
@@ -28,6 +28,10 @@ from decaylab.optim import METHODS
 DEFAULT_METHODS = ("adamw", "proxadam", "adamw-torch", "adaml2")
 """The four rules that carry the post's Fig. 1: two decoupled, two coupled."""
 CHECKPOINTS = "checkpoints"
+WEIGHTS = "weights"
+"""Where ``--keep`` keeps trained members: ``OUT/weights/KEY.pt``."""
+Chooser = Callable[[ResultStore, Sequence[RunConfig]], list[RunConfig]]
+"""Which of a study's runs to keep the weights of, once its results are stored."""
 
 
 def distinct(values: Iterable[Any]) -> tuple[Any, ...]:
@@ -169,10 +173,12 @@ def run_study(
     data_dir: Path | None = None,
     progress: bool = True,
     task: Task | None = None,
+    keep: Chooser | None = None,
 ) -> list[RunConfig]:
     """Run every grid point of ``spec`` not yet in ``OUT/results.sqlite``; return all of them.
 
-    ``task`` replaces ``spec.task`` with a task built in Python.
+    ``task`` replaces ``spec.task`` with a task built in Python. ``keep`` chooses the runs whose trained
+    weights are kept in ``OUT/weights`` (:func:`keep_weights`).
     """
     source: str | Task = task if task is not None else spec.task
     prepared = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
@@ -191,15 +197,41 @@ def run_study(
                     "schedule": planned[0].schedule,
                     "warmup": planned[0].warmup,
                     "references": list(prepared.references),
+                    "task_spec": None if task is not None else absolute_spec(spec.task),
                 }
             )
-            run_configs(
-                [Planned(prepared, job_of(source, prepared, data_dir, out), planned)], store, executor, progress
-            )
+            job = job_of(source, prepared, data_dir, out)
+            part = Planned(prepared, replace(job, weights=out / WEIGHTS) if keep else job, planned)
+            while not run_configs([part], store, executor, progress):
+                continue  # an interrupted round of another grid in this store came first
+            if keep is not None:
+                keep_weights(part, keep(store, planned), executor, progress)
         finally:
             executor.stop()
             store.close()
     return planned
+
+
+def keep_weights(part: Planned, wanted: Sequence[RunConfig], executor: Executor, progress: bool) -> None:
+    """Keep the trained weights of ``wanted`` (and of no other run of ``part``) in ``part.job.weights``.
+
+    Runs trained before their weights were asked for are trained again to get them: a run's numbers
+    depend on its configuration alone, so its weights are the ones its stored results came from (to
+    float32 rounding, where the members it shares a unit with change the batched arithmetic).
+    """
+    folder = part.job.weights
+    assert folder is not None, "keep_weights needs a job that keeps weights"
+    missing = [run for run in wanted if not weights_path(folder, run.key).exists()]
+    if missing:
+        job = replace(part.job, checkpoints=None)
+        work = [(job, unit) for unit in split_into_units(missing, part.task.members_per_unit)]
+        with tqdm(total=len(work), desc="weights", disable=not progress, unit="unit") as bar:
+            for _ in executor.run(work, lambda index, epoch: None):
+                bar.update()
+    kept = {run.key for run in wanted}
+    for run in part.runs:
+        if run.key not in kept:
+            weights_path(folder, run.key).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ NORM_LAYERS = (
 )
 
 
+COMPILED_PREFIX = "_orig_mod."
+"""What ``torch.compile`` puts before the names of the module it wraps."""
+
+
 def param_groups(
     model: nn.Module,
     weight_decay: float | Tensor,
@@ -30,16 +34,19 @@ def param_groups(
     ``weight_decay = 0`` (the common practice, as in timm's ``param_groups_weight_decay``),
     as does any parameter whose name starts with an entry of ``no_decay``. With
     ``decay_all=True`` every parameter is decayed except those of ``no_decay``. Empty groups
-    are left out. ``weight_decay`` may be a per-member tensor.
+    are left out. ``weight_decay`` may be a per-member tensor. A ``torch.compile``'d model's names are
+    read without the ``_orig_mod.`` that compiled modules (or submodules) add, so ``no_decay`` names the same
+    layers either way.
     """
     in_norm_layer = {
         id(p) for module in model.modules() if isinstance(module, NORM_LAYERS) for p in module.parameters()
     }
     decayed: list[nn.Parameter] = []
     kept: list[nn.Parameter] = []
-    for name, param in model.named_parameters():
+    for prefixed, param in model.named_parameters():
         if not param.requires_grad:
             continue
+        name = prefixed.replace(COMPILED_PREFIX, "")
         by_rule = param.ndim <= 1 or name.endswith("bias") or id(param) in in_norm_layer
         (kept if (by_rule and not decay_all) or name.startswith(no_decay) else decayed).append(param)
     groups: list[dict[str, Any]] = [

@@ -289,6 +289,18 @@ BAD_TASKS = [
     ("raise RuntimeError('no data here')", ["make_task() raised RuntimeError: no data here"]),
     ("return Task('t', (x, y), (x, y), lambda: 1 / 0)", ["make_model() raised ZeroDivisionError"]),
     ("return 42", ["must return decaylab.Task"]),
+    (
+        "return Task('t', torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y)), (x, y), "
+        "lambda: nn.Linear(4, 3))",
+        ["train is a DataLoader", "loader.dataset"],
+    ),
+    (
+        "class Stream(torch.utils.data.IterableDataset):\n        def __iter__(self):\n"
+        "            return iter(zip(x, y))\n"
+        "    return Task('t', (x, y), Stream(), lambda: nn.Linear(4, 3))",
+        ["test is an IterableDataset", "TensorDataset"],
+    ),
+    ("return Task('t', {'x': x, 'y': y}, (x, y), lambda: nn.Linear(4, 3))", ["train is a dict", "TensorDataset"]),
 ]
 
 

@@ -53,12 +53,77 @@ def linear() -> nn.Module:
         ({"eps": -1.0}, "eps"),
         ({"momentum": -0.1}, "momentum"),
         ({"epochs": True}, "epochs"),
-        ({"train": [X, Y]}, "pair of tensors"),
+        ({"train": (X,)}, "train is a tuple; give"),
+        ({"train": "data.csv"}, "train is a str; give"),
+        ({"train": (X, "labels")}, "no array of numbers"),
     ],
 )
 def test_a_task_with_bad_data_or_settings_is_refused_with_what_to_fix(options, words):
     with pytest.raises(UsageError, match=words):
         Task(**{"name": "bad", "train": (X, Y), "test": (X, Y), "make_model": linear, **options})
+
+
+class Pairs(torch.utils.data.Dataset):
+    """A map-style dataset of ``(input, target)`` pairs, as a user's own data class is."""
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.inputs, self.targets = inputs, targets
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.inputs[index], self.targets[index]
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        torch.utils.data.TensorDataset,
+        Pairs,
+        lambda x, y: (x.numpy(), y.numpy()),
+        lambda x, y: [x, y],
+    ],
+    ids=["TensorDataset", "map-style Dataset", "numpy", "list"],
+)
+def test_data_held_as_a_dataset_numpy_or_a_list_trains_the_same_numbers_as_tensors(wrap, tmp_path):
+    import decaylab
+
+    tensors = make_task()
+    wrapped = replace(tensors, **{split: wrap(*getattr(tensors, split)) for split in ("train", "validation", "test")})
+    grid = {"methods": ["adamw"], "lrs": [1e-2], "wds": [0.0, 1e-2], "epochs": 2, "progress": False}
+    columns = ["weight_decay", "train_loss", "val_metric", "test_loss", "test_metric"]
+
+    def numbers(task, out):
+        rows = decaylab.study(task, out=tmp_path / out, **grid)
+        return [[row[c] for c in columns] for row in (rows.to_dict("records") if hasattr(rows, "to_dict") else rows)]
+
+    assert numbers(wrapped, "wrapped") == numbers(tensors, "tensors")
+
+
+def compile_tiny_model() -> nn.Module:
+    return torch.compile(make_task().make_model())
+
+
+def test_a_compiled_model_trains_as_the_module_it_wraps_says_so_and_no_decay_sees_through_it(capsys, tmp_path):
+    import decaylab
+
+    model = compile_tiny_model()
+    groups = param_groups(model, 0.1, no_decay=("0.",))  # "0.weight", named "_orig_mod.0.weight" by the wrapper
+    spared = {id(p) for group in groups if group["weight_decay"] == 0.0 for p in group["params"]}
+    assert id(model._orig_mod[0].weight) in spared and id(model._orig_mod[4].weight) not in spared
+
+    eager = replace(make_task(), no_decay=("0.",))
+    grid = {"methods": ["adamw"], "lrs": [1e-2], "wds": [0.0, 0.1], "epochs": 2, "progress": False}
+    columns = ["weight_decay", "train_loss", "val_metric", "test_loss", "test_metric"]
+
+    def numbers(task, out):
+        rows = decaylab.study(task, out=tmp_path / out, **grid)
+        return [[row[c] for c in columns] for row in (rows.to_dict("records") if hasattr(rows, "to_dict") else rows)]
+
+    assert numbers(replace(eager, make_model=compile_tiny_model), "compiled") == numbers(eager, "eager")
+    said = [line for line in capsys.readouterr().err.splitlines() if "torch.compile" in line]
+    assert len(said) == 1 and "eagerly" in said[0]
 
 
 @pytest.mark.parametrize(

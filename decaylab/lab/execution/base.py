@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import functools
 import hashlib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,13 +40,15 @@ class Job:
     ``task`` is a task spec (a built-in name or an absolute ``file.py:function``), which each
     worker loads itself, or a :class:`Task` built in Python (sent to worker processes with
     cloudpickle, as bytes); ``checkpoints`` is the directory of per-epoch unit checkpoints
-    (None: no checkpoints).
+    (None: no checkpoints); ``weights`` the directory where each member's trained weights are kept
+    (None: none are).
     """
 
     task: str | Task | bytes
     data_dir: Path | None = None
     checkpoints: Path | None = None
     device: str = "cpu"
+    weights: Path | None = None
 
 
 Work = tuple[Job, Unit]
@@ -128,9 +131,17 @@ def run_unit(job: Job, index: int, unit: Unit, report: EpochCallback | None = No
     torch.set_num_threads(1)
     try:
         on_epoch = functools.partial(report, index) if report is not None else None
-        return train_unit(task, unit, device=job.device, checkpoint=checkpoint, on_epoch=on_epoch)
+        with warnings.catch_warnings():  # shown once, by the driver's check of the task, not by every unit
+            warnings.filterwarnings("ignore", message=BATCHING_RULE_WARNING)
+            return train_unit(
+                task, unit, device=job.device, checkpoint=checkpoint, on_epoch=on_epoch, weights=job.weights
+            )
     finally:
         torch.set_num_threads(threads)
+
+
+BATCHING_RULE_WARNING = "There is a performance drop because we have not yet implemented the batching rule"
+"""torch's warning where ``vmap`` falls back to a loop for one operator (SDPA, ``TransformerEncoder``)."""
 
 
 @functools.cache

@@ -8,6 +8,7 @@ when decaylab can train it.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from torch.utils._pytree import tree_leaves
 from decaylab.lab.errors import UsageError, one_line
 from decaylab.lab.task.objectives import ACCURACY
 from decaylab.lab.task.schedules import SCHEDULES
-from decaylab.lab.training.stacking import StackedModel, on_device
+from decaylab.lab.training.stacking import StackedModel, compiled, on_device
 from decaylab.optim import param_groups
 
 if TYPE_CHECKING:
@@ -81,6 +82,10 @@ def check_one_batch(task: Task, device: str = "cpu") -> None:
         raise UsageError(f"task {task.name}: make_model() must return an nn.Module, got {type(model).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
         raise UsageError(f"task {task.name}: the model has no trainable parameters")
+    if compiled(model):
+        print(f"decaylab: task {task.name}: make_model() returns a torch.compile'd module; its members train the "
+              "module it wraps, eagerly (a compiled graph does not run under the members' functional_call)",
+              file=sys.stderr)  # fmt: skip
     stacked = StackedModel(model.to(device), members=2)
     x, y = on_device((task.train[0][: task.batch_size], task.train[1][: task.batch_size]), torch.float32, device)
     if task.loss is None and y.dtype != torch.int64:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from decaylab.lab.task.checks import check_fields
+from decaylab.lab.task.data import as_pair
 from decaylab.lab.task.objectives import Loss, Metric, cross_entropy, resolve_metric
 from decaylab.lab.task.schedules import Schedule
 
@@ -25,7 +26,8 @@ Augment = Callable[[Tensor, torch.Generator], Tensor]
 class Task:
     """What a study trains. Only ``name``, the data and ``make_model`` are required.
 
-    - ``train``, ``test``, ``validation``: ``(inputs, targets)`` tensor pairs held in memory.
+    - ``train``, ``test``, ``validation``: ``(inputs, targets)`` tensor pairs held in memory (a
+      ``TensorDataset``, a map-style ``Dataset`` of pairs, numpy arrays or a list pair are turned into them).
       Inputs keep their dtype (token ids stay integers); targets may have any shape. The best
       cell is chosen on ``validation`` (on ``test`` if there is none) and reported on ``test``.
     - ``make_model()`` returns ONE ordinary ``nn.Module``; decaylab stacks the members itself.
@@ -70,6 +72,9 @@ class Task:
     """What run keys record for this task (set by decaylab when the task is loaded)."""
 
     def __post_init__(self) -> None:
+        for split in ("train", "validation", "test"):  # datasets, numpy arrays, lists: tensors, once
+            if getattr(self, split) is not None:
+                object.__setattr__(self, split, as_pair(self.name, split, getattr(self, split)))
         check_fields(self)
 
     @property

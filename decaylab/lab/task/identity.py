@@ -53,6 +53,8 @@ def code_identity(task: Task, spec: str | None) -> str:
     metric: object = task.metric
     if isinstance(task.metric, Metric):  # its name and direction too: the store keeps them with each run
         metric = (task.metric.function, task.metric.name, task.metric.higher_is_better)
+    if not task.selection_metric.batchwise:  # computed on the whole split: another number than 0.2's batch mean
+        metric = (metric, "whole split")
     digest.update(code_fingerprint(task.make_model, task.loss, metric, task.schedule, task.augment).encode())
     for split in (task.train, task.validation, task.test):
         for tensor in split or ():

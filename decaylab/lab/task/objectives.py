@@ -42,7 +42,13 @@ def bits_per_character(output: Tensor, target: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class Metric:
-    """How runs are compared: ``function(output, target)`` is a batch mean; ``higher_is_better`` its direction.
+    """How runs are compared: ``function(output, target)`` of a whole split; ``higher_is_better`` its direction.
+
+    By default a metric is computed once on the whole split's outputs and targets, which is right for
+    any metric: R², AUC, F1, a perplexity from totals. A metric that is a mean over examples (accuracy, a
+    mean loss) says so with ``mean_over_examples=True`` and is computed batch by batch instead, the
+    batches weighted by their size, which needs no whole split's outputs in memory. decaylab's own
+    accuracy, cross-entropy and bits per character are means, wherever they are used.
 
     The best cell of a study is the one with the best metric on the validation split (the
     test split when a task has none); heatmaps, tables and claims name the metric.
@@ -51,23 +57,32 @@ class Metric:
     name: str
     function: Loss
     higher_is_better: bool = True
+    mean_over_examples: bool = False
+
+    @property
+    def batchwise(self) -> bool:
+        """Computed batch by batch: a mean over examples, declared or one of decaylab's own."""
+        return self.mean_over_examples or self.function in MEANS
 
 
-ACCURACY = Metric("accuracy", accuracy, higher_is_better=True)
+MEANS: tuple[Loss, ...] = (accuracy, cross_entropy, bits_per_character)
+"""decaylab's own functions that are means over examples."""
+ACCURACY = Metric("accuracy", accuracy, higher_is_better=True, mean_over_examples=True)
 
 
 def resolve_metric(metric: str | Metric | Loss, loss: Loss) -> Metric:
     """``"accuracy"``, ``"loss"`` (the task's own loss, lower is better), a :class:`Metric`, or a callable.
 
-    A bare callable is a score (higher is better), named after the function; wrap it in a
-    :class:`Metric` with ``higher_is_better=False`` for an error or a loss.
+    A bare callable is a score (higher is better) of the whole split, named after the function; wrap it
+    in a :class:`Metric` with ``higher_is_better=False`` for an error or a loss, and
+    ``mean_over_examples=True`` for a mean.
     """
     if isinstance(metric, Metric):
         return metric
     if metric == "accuracy":
         return ACCURACY
-    if metric == "loss":
-        return Metric("loss", loss, higher_is_better=False)
+    if metric == "loss":  # a task's loss is the mean of its batch, by the Task's contract
+        return Metric("loss", loss, higher_is_better=False, mean_over_examples=True)
     if callable(metric):
         return Metric(getattr(metric, "__name__", "metric"), metric, higher_is_better=True)
     raise UsageError(f"metric must be 'accuracy', 'loss', a Metric or a callable, got {metric!r}")

@@ -1,4 +1,5 @@
-"""A unit's whole state after an epoch, written atomically, and read back to resume it exactly.
+"""A unit's whole state after an epoch, written atomically, and read back to resume it exactly; and its
+members' trained weights at the end, each as its own module's ordinary ``state_dict``.
 
 Weights and buffers, optimizer and schedule, the random generators and the curves so far: a unit
 resumed from its checkpoint ends with the numbers of an uninterrupted run.
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from decaylab.lab.runs import RunResult
+from decaylab.lab.runs import RunResult, weights_path
 from decaylab.lab.training.stacking import StackedModel
 
 
@@ -33,7 +34,7 @@ class UnitState:
 
 
 def save(path: Path, epoch: int, unit: UnitState, elapsed: float) -> None:
-    """The unit's state after ``epoch``, written to a temporary file and renamed (a reader never sees half a file)."""
+    """The unit's state after ``epoch``."""
     state = {
         "epoch": epoch,
         "model": unit.model.state_dict(),
@@ -46,6 +47,19 @@ def save(path: Path, epoch: int, unit: UnitState, elapsed: float) -> None:
         "results": [(r.curves, r.layers, r.measurements) for r in unit.results],
         "elapsed": elapsed,
     }
+    _write(path, state)
+
+
+def save_weights(folder: Path, unit: UnitState) -> None:
+    """Every member that did not diverge, as ``FOLDER/KEY.pt``: the ``state_dict`` of one ``make_model()``."""
+    for member, result in enumerate(unit.results):
+        if unit.alive[member]:
+            state = {name: tensor.cpu() for name, tensor in unit.model.member_state_dict(member).items()}
+            _write(weights_path(folder, result.config.key), state)
+
+
+def _write(path: Path, state: dict[str, Any]) -> None:
+    """Written to a temporary file and renamed: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     torch.save(state, partial)

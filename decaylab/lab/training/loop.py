@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.utils._pytree import tree_map
 
 from decaylab.lab.runs import TASK_SCHEDULE, RunConfig, RunResult
 from decaylab.lab.task.contract import Pair, Task
@@ -66,20 +67,30 @@ def clip_per_member(parameters: Sequence[Tensor], max_norm: float) -> None:
 
 @torch.no_grad()
 def evaluate(model: StackedModel, task: Task, pair: Pair) -> tuple[Tensor, Tensor]:
-    """Mean loss and mean metric of every member on ``pair`` (on the model's device), ``(M,)`` each."""
+    """Mean loss and the metric of every member on ``pair`` (on the model's device), ``(M,)`` each.
+
+    The loss and a metric that is a mean over examples are computed batch by batch, the batches
+    weighted by their size; any other metric once, on the whole split's outputs (:class:`Metric`)."""
     x, y = pair
-    metric = task.selection_metric.function
+    metric = task.selection_metric
     model.eval()
     loss_sum = torch.zeros(model.members, dtype=torch.float64, device=x.device)
     metric_sum = torch.zeros_like(loss_sum)
+    outputs_of_split = []
     batch = 4 * task.batch_size
     for start in range(0, len(x), batch):
         targets = y[start : start + batch]
         outputs = model(x[start : start + batch])
         loss_sum += model.per_member(task.objective, outputs, targets).double() * len(targets)
-        metric_sum += model.per_member(metric, outputs, targets).double() * len(targets)
+        if metric.batchwise:
+            metric_sum += model.per_member(metric.function, outputs, targets).double() * len(targets)
+        else:
+            outputs_of_split.append(outputs)
     model.train()
-    return loss_sum / len(x), metric_sum / len(x)
+    if metric.batchwise:
+        return loss_sum / len(x), metric_sum / len(x)
+    whole = tree_map(lambda *parts: torch.cat(parts, dim=1), *outputs_of_split)  # members lead, examples second
+    return loss_sum / len(x), model.per_member(metric.function, whole, y).double()
 
 
 ProgressCallback = Callable[[int], None]
@@ -93,13 +104,15 @@ def train_unit(
     device: str = "cpu",
     checkpoint: Path | None = None,
     on_epoch: ProgressCallback | None = None,
+    weights: Path | None = None,
 ) -> list[RunResult]:
     """Train ``runs`` (one unit: all share ``RunConfig.unit``) as the members of one model.
 
     Random numbers for initialization, batch order and augmentation come from CPU
     generators, so a run sees the same data and starts from the same weights on every
     device. With ``checkpoint`` (a file path), the unit's state is saved there after every
-    epoch and training resumes from it if it exists.
+    epoch and training resumes from it if it exists. With ``weights`` (a folder), each member
+    that did not diverge is kept there at the end (:func:`~decaylab.lab.training.checkpoints.save_weights`).
     """
     first = runs[0]
     assert all(run.unit == first.unit for run in runs), "a unit's runs must share task, method, seed, …"
@@ -134,7 +147,7 @@ def train_unit(
             start_epoch, elapsed = checkpoints.resume(checkpoint, unit)
         except Exception:  # unreadable (a disk fault, an older format): the unit starts over, costing time only
             checkpoint.unlink(missing_ok=True)
-            return train_unit(task, runs, dtype, device, checkpoint, on_epoch)
+            return train_unit(task, runs, dtype, device, checkpoint, on_epoch, weights)
     for epoch in range(start_epoch, first.epochs + 1):
         order = torch.randperm(len(train_x), generator=batches).to(device)
         loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
@@ -195,6 +208,8 @@ def train_unit(
         elif alive[i]:
             result.test = (float(test_loss[i]), float(test_metric[i]))
         result.seconds = (elapsed + time.perf_counter() - started) / len(runs)
+    if weights is not None:
+        checkpoints.save_weights(weights, unit)
     return results
 
 

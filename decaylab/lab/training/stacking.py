@@ -41,7 +41,7 @@ class StackedModel:
     """
 
     def __init__(self, module: nn.Module, members: int) -> None:
-        self.module = module
+        self.module = module = eager(module)
         self.members = members
         self.parameters = {
             name: _stack(p.detach(), members).requires_grad_(p.requires_grad) for name, p in module.named_parameters()
@@ -131,12 +131,34 @@ class StackedModel:
             **{f"buffers.{n}": b for n, b in self.buffers.items()},
         }
 
+    def member_state_dict(self, member: int) -> dict[str, Tensor]:
+        """Member ``member``'s weights as the ordinary module's own ``state_dict`` (its keys, a tied
+        weight under each of its names): ``make_model().load_state_dict(...)`` takes it."""
+        stacked = {**self.parameters, **self.buffers}
+        canonical = {id(t): name for name, t in (*self.module.named_parameters(), *self.module.named_buffers())}
+        return {
+            key: stacked[canonical[id(tensor)]][member].detach().clone()
+            for key, tensor in self.module.state_dict(keep_vars=True).items()
+        }
+
     @torch.no_grad()
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         for name, tensor in self.parameters.items():
             tensor.copy_(state[f"parameters.{name}"])
         for name, tensor in self.buffers.items():
             tensor.copy_(state[f"buffers.{name}"])
+
+
+def eager(module: nn.Module) -> nn.Module:
+    """The module a ``torch.compile``'d one wraps (the same parameters, named without ``_orig_mod.``), or
+    ``module`` itself. A compiled graph does not run under the members' ``functional_call``: the members
+    train the module eagerly, with its numbers."""
+    original = getattr(module, "_orig_mod", None)
+    return original if isinstance(original, nn.Module) else module
+
+
+def compiled(module: nn.Module) -> bool:
+    return eager(module) is not module
 
 
 def on_device(pair: tuple[Tensor, Tensor], dtype: torch.dtype, device: str) -> tuple[Tensor, Tensor]:

@@ -72,7 +72,7 @@ def _charlm(data_dir: Path | None) -> Task:
         data.test,
         partial(models.CharTransformer, len(datasets.CHARACTERS), CHARLM_CONTEXT),
         validation=data.validation,
-        metric=Metric("bits per character", bits_per_character, higher_is_better=False),
+        metric=Metric("bits per character", bits_per_character, higher_is_better=False, mean_over_examples=True),
         epochs=6,
         batch_size=32,
         warmup=0.05,

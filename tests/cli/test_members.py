@@ -1,0 +1,127 @@
+"""Trained members out of a study: ``--keep``, ``decaylab weights``, ``load_member`` and ``reproduce``."""
+
+import dataclasses
+import sqlite3
+
+import pytest
+import torch
+from torch import nn
+
+import decaylab
+from decaylab.analysis.members import TOLERANCE
+
+from .test_cli import TINY, assert_one_line_error, run_cli
+
+
+def records(rows):
+    """``decaylab.study``'s rows as dicts (a DataFrame where pandas is installed)."""
+    return rows.to_dict("records") if hasattr(rows, "to_dict") else rows
+
+
+def r2(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return 1 - ((output - target) ** 2).sum() / ((target - target.mean()) ** 2).sum()
+
+
+def regression() -> decaylab.Task:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 5, generator=g)
+    y = x.sum(1, keepdim=True) + torch.randn(300, 1, generator=g)
+    return decaylab.Task(
+        "r2", (x[:200], y[:200]), (x[200:], y[200:]), lambda: nn.Linear(5, 1), loss=nn.functional.mse_loss,
+        metric=decaylab.Metric("R2", r2), epochs=3, batch_size=25,
+    )  # fmt: skip
+
+
+class TinyLanguageModel(nn.Module):
+    def __init__(self, vocabulary: int = 12, width: int = 16) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocabulary, width)
+        self.block = nn.TransformerEncoderLayer(width, 2, 32, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(width, vocabulary)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        causal = nn.Transformer.generate_square_subsequent_mask(tokens.shape[1])
+        return self.head(self.block(self.embed(tokens), src_mask=causal, is_causal=True))
+
+
+def language_model() -> decaylab.Task:
+    """Next-token prediction on a noisy cycle of 12 tokens: cross-entropy over the last dimension."""
+    g = torch.Generator().manual_seed(1)
+    start = torch.randint(0, 12, (240, 1), generator=g)
+    tokens = (start + torch.arange(13)) % 12
+    tokens = torch.where(torch.rand(tokens.shape, generator=g) < 0.1, torch.randint(0, 12, tokens.shape), tokens)
+    x, y = tokens[:, :-1], tokens[:, 1:]
+    return decaylab.Task("lm", (x[:160], y[:160]), (x[160:], y[160:]), TinyLanguageModel, epochs=2, batch_size=20)
+
+
+def test_keep_best_then_load_member_gives_the_stored_test_metric(capsys, tmp_path):
+    """BatchNorm, dropout and LayerNorm (the tiny task), from the command line."""
+    out = tmp_path / "study"
+    argv = ["study", "--task", TINY, "--methods", "adamw,adaml2", "--lrs", "1e-2,3e-2", "--wds", "0,1e-3",
+            "--epochs", "2", "--out", str(out), "--quiet", "--workers", "1", "--keep", "best"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    status, listed, _ = run_cli(capsys, "weights", str(out))
+    rows = [line.split(",") for line in listed.strip().splitlines()[1:]]
+    assert status == 0 and sorted(row[0] for row in rows) == ["adaml2", "adamw"]  # one best cell per method
+    assert len(list((out / "weights").iterdir())) == 2  # the other cells' weights were not kept
+    x, y = load_tiny_test_split()
+    for method, lr, weight_decay, seed, test_metric, key, _ in rows:
+        assert seed == "0"  # one seed per cell here
+        by_cell = decaylab.load_member(out, method=method, lr=float(lr), weight_decay=float(weight_decay))
+        by_key = decaylab.load_member(out, key)
+        assert not by_cell.training and by_key.state_dict().keys() == by_cell.state_dict().keys()
+        with torch.no_grad():
+            accuracy = (by_cell(x).argmax(1) == y).float().mean().item()
+        assert abs(accuracy - float(test_metric)) <= 1e-6
+
+
+def load_tiny_test_split():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tiny_task_copy", TINY.split(":")[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_task().test
+
+
+def test_keep_asked_for_after_the_study_trains_the_chosen_runs_again_for_their_weights(capsys, tmp_path):
+    out = tmp_path / "study"
+    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2,3e-2", "--wds", "0", "--epochs", "2",
+            "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0 and not (out / "weights").exists()
+    assert_one_line_error(*run_cli(capsys, "weights", str(out))[::2], "--keep best")
+    assert run_cli(capsys, *argv, "--keep", "all")[0] == 0
+    assert len(list((out / "weights").iterdir())) == 2
+
+
+def test_reproduce_retrains_stored_runs_of_three_kinds_of_task_in_a_plain_loop(capsys, tmp_path):
+    """Classification with BatchNorm and dropout (from the command line), a regression scored by R², and a
+    transformer language model (both built in Python)."""
+    out = tmp_path / "tiny"
+    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "1e-3", "--epochs", "2",
+            "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    (row,) = records(decaylab.study(TINY, methods=["adamw"], lrs=[1e-2], wds=[1e-3], epochs=2, out=out, progress=False))
+    status, printed, _ = run_cli(capsys, "reproduce", str(out), row["key"])
+    assert status == 0 and "the numbers match" in printed
+    for make_task, method in ((regression, "adaml2"), (language_model, "adamw")):
+        task = make_task()
+        rows = decaylab.study(task, methods=[method], lrs=[1e-2], wds=[1e-2], out=tmp_path / task.name, progress=False)
+        again = decaylab.reproduce(tmp_path / task.name, records(rows)[0]["key"], task=task)
+        assert again.matches and again.largest_difference <= TOLERANCE, again.compared
+
+
+def test_reproduce_fails_on_numbers_that_differ_and_refuses_a_changed_task_or_an_unknown_key(capsys, tmp_path):
+    out = tmp_path / "tiny"
+    rows = decaylab.study(TINY, methods=["adamw"], lrs=[1e-2], wds=[0.0], epochs=2, out=out, progress=False)
+    key = records(rows)[0]["key"]
+    with sqlite3.connect(out / "results.sqlite") as db:  # a stored number off by 1%
+        db.execute("UPDATE runs SET test_loss = test_loss * 1.01 WHERE key = ?", (key,))
+    status, printed, err = run_cli(capsys, "reproduce", str(out), key)
+    assert status == 1 and "the numbers DIFFER" in printed and "does not reproduce" in err
+    assert_one_line_error(*run_cli(capsys, "reproduce", str(out), "nosuchkey")[::2], "nosuchkey")
+    task = regression()
+    key = decaylab.study(task, methods=["adamw"], lrs=[1e-2], wds=[0.0], out=tmp_path / "r2", progress=False)
+    shifted = dataclasses.replace(task, test=(task.test[0], task.test[1] + 1.0))
+    with pytest.raises(ValueError, match="changed since run"):
+        decaylab.reproduce(tmp_path / "r2", records(key)[0]["key"], task=shifted)
