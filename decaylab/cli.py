@@ -13,13 +13,17 @@ import csv
 import json
 import math
 import os
+import re
+import signal
+import sqlite3
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from decaylab.lab.errors import RunFailure, UsageError
+from decaylab.lab.errors import RunFailure, Terminated, UsageError, one_line
 
 if TYPE_CHECKING:
     from decaylab.lab.execution import Executor
@@ -352,7 +356,7 @@ def reproduce_command(args: argparse.Namespace) -> None:
 
 
 def export_command(args: argparse.Namespace) -> None:
-    from decaylab.analysis.export import CURVE_COLUMNS, EXPORT_COLUMNS, curve_rows, export_rows
+    from decaylab.analysis.export import CURVE_COLUMNS, EXPORT_COLUMNS, curve_rows, export_rows, spreadsheet_safe
     from decaylab.analysis.report import latest_runs
     from decaylab.lab.store import ResultStore
 
@@ -369,7 +373,7 @@ def export_command(args: argparse.Namespace) -> None:
         columns = list(rows[0]) if rows else list(CURVE_COLUMNS if args.curves else EXPORT_COLUMNS)
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(spreadsheet_safe(row) for row in rows)
 
 
 def claims_command(args: argparse.Namespace) -> None:
@@ -450,22 +454,46 @@ def parse(argv: Sequence[str]) -> tuple[str, argparse.Namespace]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    name, args = parse(list(sys.argv[1:] if argv is None else argv))
+    """Run one command; every failure is one line on stderr (``--debug``: the traceback too)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in arguments
+    name, args = parse([argument for argument in arguments if argument != "--debug"])
+    signal.signal(signal.SIGTERM, terminate)
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        return report("stdout is closed, so nothing can be written; redirect it (> file or > /dev/null)", 1, False)
     try:
         COMMANDS[name].run(args)
+        sys.stdout.flush()  # a closed or full stdout fails here, as one line, not at exit
     except UsageError as error:
-        print(f"decaylab: error: {error}", file=sys.stderr)
-        return 2
+        return report(f"error: {error}", 2, debug)
     except RunFailure as error:
-        print(f"decaylab: {error}", file=sys.stderr)
-        return 1
+        return report(str(error), 1, debug)
     except BrokenPipeError:  # the reader went away (`decaylab export DIR | head`)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more to flush to the closed pipe
         return 0
-    except KeyboardInterrupt:
-        print("decaylab: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    except (OSError, sqlite3.Error) as error:  # the environment: a full or read-only disk, a closed stdout
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - what is left to print has nowhere to go
+        return report(f"{one_line(error)} (the disk, its permissions or stdout; stored runs are kept)", 1, debug)
+    except KeyboardInterrupt as stop:
+        status = 143 if isinstance(stop, Terminated) else 130
+        return report("interrupted; run the same command again to resume", status, debug)
     return 0
+
+
+def terminate(signum: int, frame: object) -> NoReturn:
+    raise Terminated
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+"""Terminal colour codes (Ray colours its errors): never in decaylab's one line."""
+
+
+def report(line: str, status: int, debug: bool) -> int:
+    """Print ``decaylab: LINE`` on stderr (with the traceback under ``--debug``) and return ``status``."""
+    if debug:
+        traceback.print_exc()
+    print(f"decaylab: {ANSI.sub('', line)}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

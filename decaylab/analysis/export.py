@@ -92,3 +92,16 @@ def with_units(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for run in runs
     ]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula (OWASP's CSV injection list)."""
+
+
+def spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` for a CSV file: a text cell that a spreadsheet would run as a formula (a task or metric named
+    ``=HYPERLINK(…)``) gets a leading ``'``, as OWASP recommends; numbers stay numbers (−0.5 is not text)."""
+    return {
+        column: f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+        for column, value in row.items()
+    }

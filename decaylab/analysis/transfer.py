@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter
 
+from decaylab.analysis.export import spreadsheet_safe
 from decaylab.lab.transfer.axes import LABELS, Setting
 from decaylab.lab.transfer.laws import Value, in_units
 from decaylab.lab.transfer.measure import Check, Transfer
@@ -335,4 +336,4 @@ def write_rows(result: Transfer, path: Path) -> None:
     with path.open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(table)
+        writer.writerows(spreadsheet_safe(row) for row in table)

@@ -6,6 +6,10 @@ class UsageError(ValueError):
     ``except ValueError`` catches it in a user's code."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so that everything Ctrl-C stops cleanly stops the same way; exit 143."""
+
+
 class RunFailure(Exception):
     """Training could not go on (a worker died, a cluster went away); rerunning resumes. Exit status 1."""
 

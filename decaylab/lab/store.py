@@ -16,14 +16,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from decaylab.lab.errors import UsageError
+from decaylab.lab.errors import RunFailure, UsageError
 from decaylab.lab.runs import RunResult
 from decaylab.lab.task.objectives import Metric
 
@@ -60,6 +62,9 @@ CREATE TABLE IF NOT EXISTS round (unit INTEGER NOT NULL, member INTEGER NOT NULL
                                   PRIMARY KEY (unit, member));
 """
 """Added to a store of any schema version 2 when it is opened for writing (a store from before it has none)."""
+
+TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", SCHEMA))
+RECOVER = "the runs in it may be recovered with `sqlite3 results.sqlite .recover`; or use another --out"
 
 RUN_COLUMNS = (
     "key",
@@ -108,7 +113,11 @@ class ResultStore:
             self.db = _connect_read_only(self.path) if read_only else self._connect_for_writing()
             has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
             meta = dict(self.db.execute("SELECT name, value FROM meta").fetchall()) if has_meta else {}
-        except (sqlite3.DatabaseError, OSError) as error:
+        except sqlite3.DatabaseError as error:
+            if _is_sqlite(self.path):
+                raise RunFailure(f"{self.path} is damaged ({error}): {RECOVER}") from error
+            raise UsageError(f"{self.path} is not a readable decaylab results database ({error})") from error
+        except OSError as error:
             raise UsageError(f"{self.path} is not a readable decaylab results database ({error})") from error
         if meta.get("application") != APPLICATION:
             raise UsageError(f"{self.path} is not a decaylab results database: use another --out")
@@ -117,24 +126,39 @@ class ResultStore:
                 f"{self.path} holds results of an older decaylab (schema {meta.get('schema_version')}, this one "
                 f"reads {SCHEMA_VERSION}): use another --out"
             )
+        missing = set(TABLES) - _tables(self.db)
+        damage = self.db.execute("PRAGMA quick_check").fetchone()[0]
+        if missing or damage != "ok":
+            found = f"no table {', '.join(sorted(missing))}" if missing else damage
+            raise RunFailure(f"{self.path} is damaged ({found}): {RECOVER}")
+        self.inode = self.path.stat().st_ino
 
     def _connect_for_writing(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise UsageError(f"{self.path} is read-only: a study must write its runs there; use another --out")
         db = sqlite3.connect(self.path, timeout=30)
-        if fresh:
-            with db:
-                db.executescript(SCHEMA)
-                db.executemany(
-                    "INSERT INTO meta VALUES (?, ?)",
-                    [("application", APPLICATION), ("schema_version", str(SCHEMA_VERSION))],
-                )
+        if _half_made(db):  # new, or its creation cut short by a kill or a full disk: (re)made in one transaction
+            drop = "".join(f"DROP TABLE IF EXISTS {table};" for table in _tables(db))
+            meta = f"INSERT INTO meta VALUES ('application', '{APPLICATION}'), ('schema_version', '{SCHEMA_VERSION}');"
+            db.executescript(f"BEGIN; {drop} {SCHEMA} {meta} COMMIT;")
         with db:
             db.executescript(ROUND_SCHEMA)
         db.execute("PRAGMA journal_mode=WAL")  # the driver writes while others read
         return db
+
+    def _still_on_disk(self) -> None:
+        """If ``results.sqlite`` was deleted while this store was open, write it again from the open (unlinked)
+        file, with every run stored so far, and say so: no study ends with its runs in a file no one can open."""
+        if self.path.exists():
+            return
+        rewritten = sqlite3.connect(self.path, timeout=30)
+        self.db.backup(rewritten)
+        self.db.close()
+        rewritten.execute("PRAGMA journal_mode=WAL")
+        self.db, self.inode = rewritten, self.path.stat().st_ino
+        runs = self.db.execute("SELECT count(*) FROM runs").fetchone()[0]
+        print(f"decaylab: {self.path} was deleted during the run; written again with its {runs} runs", file=sys.stderr)
 
     def close(self) -> None:
         self.db.close()
@@ -147,6 +171,7 @@ class ResultStore:
 
         ``metric`` is the task's selection metric, ``selected_on`` the split of ``val_*``.
         """
+        self._still_on_disk()
         now = time.time()
         with self.db:
             for result in results:
@@ -222,6 +247,25 @@ class ResultStore:
         return self.db.execute(
             "SELECT epoch, value FROM measurements WHERE key = ? AND name = ? ORDER BY epoch", (key, name)
         ).fetchall()
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(16) == b"SQLite format 3\x00"
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    """The tables of ``db``, SQLite's own left out."""
+    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} - {"sqlite_sequence"}
+
+
+def _half_made(db: sqlite3.Connection) -> bool:
+    """Whether ``db`` is empty, or holds some of decaylab's tables, all empty, and no meta rows: a store whose
+    creation did not finish. Anything else (another program's tables, any row) is left alone."""
+    tables = _tables(db)
+    if not tables <= {*TABLES, "round"}:
+        return False
+    return all(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0 for table in tables)
 
 
 def run_row(result: RunResult, metric: Metric, selected_on: str, finished_at: float) -> dict[str, object]:

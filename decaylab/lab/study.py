@@ -28,6 +28,8 @@ from decaylab.optim import METHODS
 DEFAULT_METHODS = ("adamw", "proxadam", "adamw-torch", "adaml2")
 """The four rules that carry the post's Fig. 1: two decoupled, two coupled."""
 CHECKPOINTS = "checkpoints"
+MAX_RUNS = 1_000_000
+"""The most runs a study may plan: checked before planning (a typo of ``--seeds 1e20`` would plan for ever)."""
 WEIGHTS = "weights"
 """Where ``--keep`` keeps trained members: ``OUT/weights/KEY.pt``."""
 Chooser = Callable[[ResultStore, Sequence[RunConfig]], list[RunConfig]]
@@ -75,6 +77,10 @@ class StudySpec:
             raise UsageError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
         if self.warmup is not None and not 0.0 <= self.warmup < 1.0:
             raise UsageError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
+        planned = self.seeds * sum(len(self.lrs_of(m)) * len(self.weight_decays_of(m)) for m in self.methods)
+        if planned > MAX_RUNS:
+            raise UsageError(f"this grid plans {planned:,} runs ({self.seeds:,} seeds); the limit is {MAX_RUNS:,}: "
+                             "fewer --seeds, --lrs or --wds")  # fmt: skip
 
     def lrs_of(self, method: str) -> tuple[float, ...]:
         """The α grid of ``method``: the given one, or the method's default."""
@@ -256,6 +262,9 @@ def run_configs(
     other sizes, so finishing with the very units an uninterrupted run trains is what makes a
     resumed study, transfer or claims run end with its numbers (and reuse the units' checkpoints).
     """
+    for folder in {part.job.checkpoints for part in planned if part.job.checkpoints is not None}:
+        for leftover in folder.glob("*.partial"):  # half-written by a kill or a full disk: never read
+            leftover.unlink()
     finished = store.finished_keys()
     requested = {run.key: (part, run) for part in planned for run in part.runs}
     interrupted = store.unfinished_round()

@@ -278,6 +278,12 @@ BAD_TASKS = [
     ),
     ("return Task('t', (x, y), (x, y), lambda: nn.Linear(5, 3))", ["one training batch failed", "mat1 and mat2"]),
     ("return Task('t', (x, y + 3), (x, y), lambda: nn.Linear(4, 3), epochs=1)", ["out of bounds"]),
+    (
+        "bad = y.clone()\n    bad[50] = 7  # past the first batch, in the test split\n"
+        "    return Task('t', (x, y), (x, bad), lambda: nn.Linear(4, 3))",
+        ["labels 0 … 2", "test label 50 is 7"],
+    ),
+    ("raise SystemExit('no GPU here')", ["make_task() exited", "instead of returning a Task"]),
     ("return Task('t', (x, y.float()), (x, y), lambda: nn.Linear(4, 3), epochs=1)", ["float32; give int64 labels"]),
     ("return Task('t', (x, y[:50]), (x, y), lambda: nn.Linear(4, 3))", ["60 inputs but 50 targets"]),
     ("return Task('t', (x[:0], y[:0]), (x, y), lambda: nn.Linear(4, 3))", ["train set is empty"]),
@@ -386,3 +392,17 @@ def test_regression_and_language_tasks_select_and_label_by_their_loss(capsys, tm
     assert f"validation {metric} (lower is better)" in report
     rows = list(csv.DictReader(io.StringIO(run_cli(capsys, "export", str(out))[1])))
     assert "test_acc" not in rows[0] and {row["metric"] for row in rows} == {metric}
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "raise SystemExit('no GPU here')"])
+def test_a_task_file_that_exits_at_import_is_one_line_and_exit_2(capsys, tmp_path, exit_call):
+    (tmp_path / "exits.py").write_text(f"import sys\n{exit_call}\n")
+    status, _, err = run_cli(capsys, "study", "--task", f"{tmp_path / 'exits.py'}:make_task", "--out", str(tmp_path))
+    assert_one_line_error(status, err, "exited at import")
+
+
+def test_a_grid_too_large_to_plan_is_one_line_before_any_planning(capsys, tmp_path):
+    started = time.monotonic()
+    status, _, err = run_cli(capsys, "study", "--seeds", "99999999999999999999", "--out", str(tmp_path))
+    assert_one_line_error(status, err, "runs", "the limit is 1,000,000", "--seeds")
+    assert time.monotonic() - started < 10

@@ -263,3 +263,46 @@ def test_a_killed_ray_worker_resumes_its_unit_from_the_checkpoint(tmp_path, monk
     steps_alone = len((tmp_path / "steps").read_text().split())
     assert steps_with_a_kill < 1.5 * steps_alone  # resumed, not started over (that would be ≥ 1.6×)
     assert exported(tmp_path / "ray") == exported(tmp_path / "local")
+
+
+def stored_study(folder: Path, metric: str = "accuracy") -> Path:
+    """A store holding one finished run (no training)."""
+    from decaylab.lab.runs import RunConfig, RunResult
+    from decaylab.lab.store import ResultStore
+    from decaylab.lab.task.objectives import Metric
+
+    store = ResultStore(folder)
+    result = RunResult(RunConfig("=cmd|' /C calc'!A0", "adamw", 1e-2, -0.0, 0, 1), "done", [(1, -0.5, 0.9, 0.5)],
+                       test=(0.9, 0.5))  # fmt: skip
+    store.add([result], Metric(metric, lambda output, target: output.sum()), "validation")
+    store.close()
+    return folder
+
+
+def test_a_full_or_closed_stdout_is_one_line_and_exit_1(tmp_path):
+    out = stored_study(tmp_path / "out")
+    with open("/dev/full", "w") as full:
+        finished = subprocess.run([*CLI, "export", str(out)], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert finished.returncode == 1 and finished.stderr.count("\n") == 1, finished.stderr
+    assert finished.stderr.startswith("decaylab: ") and "No space left" in finished.stderr
+    closed = subprocess.run(f"{' '.join(CLI)} export {out} >&-", shell=True, stderr=subprocess.PIPE, text=True)
+    assert closed.returncode == 1 and closed.stderr.count("\n") == 1, closed.stderr
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_escaped_and_numbers_stay_numbers(capsys, tmp_path):
+    out = stored_study(tmp_path / "out", metric='=HYPERLINK("http://example.invalid","click")')
+    status, printed, _ = run_cli(capsys, "export", str(out))
+    (row,) = csv.DictReader(io.StringIO(printed))
+    assert status == 0 and row["metric"] == '\'=HYPERLINK("http://example.invalid","click")'
+    assert row["task"] == "'=cmd|' /C calc'!A0" and row["train_loss"] == "-0.5"
+
+
+def test_sigterm_stops_a_study_with_one_line_and_exit_143_and_it_resumes(tmp_path):
+    argv = [*CLI, "study", "--task", SLOW, "--methods", "adamw", "--lrs", "1e-3", "--wds", "0", "--seeds", "1",
+            "--workers", "1", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+    driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: (tmp_path / "out" / "results.sqlite").exists(), 60)
+    time.sleep(1.0)
+    driver.terminate()
+    _, err = driver.communicate(timeout=60)
+    assert driver.returncode == 143 and err.count("\n") == 1 and "run the same command again" in err, err

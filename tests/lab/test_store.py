@@ -1,10 +1,15 @@
-"""The store: one row per configuration, all-or-nothing writes, foreign files refused, read-only readers."""
+"""The store: one row per configuration, all-or-nothing writes, foreign files refused, read-only readers; a kill at
+creation, damage and deletion each end in a usable store or one line."""
 
+import random
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
-from decaylab.lab.errors import UsageError
+from decaylab.lab.errors import RunFailure, UsageError
 from decaylab.lab.runs import RunConfig, RunResult
 from decaylab.lab.store import ResultStore
 from decaylab.lab.task.objectives import ACCURACY
@@ -57,3 +62,75 @@ def test_a_reader_never_writes_not_even_a_schema_into_an_empty_file(tmp_path):
     with pytest.raises(UsageError, match="not a decaylab results database"):
         ResultStore(tmp_path, read_only=True)
     assert (tmp_path / "results.sqlite").stat().st_size == 0
+
+
+CREATE = (
+    "import sys, time\nfrom pathlib import Path\nfrom decaylab.lab.store import ResultStore\n"
+    "print('ready', flush=True)\nsys.stdin.readline()\nResultStore(Path(sys.argv[1]))\ntime.sleep(60)\n"
+)
+
+
+def test_a_store_killed_at_any_moment_of_its_creation_is_finished_by_the_next_run(tmp_path):
+    """20 kills at random moments of creation (some before the file exists, some mid-transaction, some
+    after): every store opens afterwards, and none is refused as foreign."""
+    rng = random.Random(0)
+    for attempt in range(20):
+        out = tmp_path / str(attempt)
+        process = subprocess.Popen([sys.executable, "-c", CREATE, str(out)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert process.stdout.readline() == "ready\n"
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        time.sleep(rng.uniform(0.0, 0.03))
+        process.kill()
+        process.wait()
+        store = ResultStore(out)
+        store.add([result(1e-2)], ACCURACY, "validation")
+        assert len(store.runs()) == 1
+
+
+def test_a_half_made_store_is_finished_but_a_file_with_rows_or_other_tables_is_not_touched(tmp_path):
+    with sqlite3.connect(tmp_path / "results.sqlite") as db:  # tables made, meta rows never written
+        db.executescript("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL); CREATE TABLE runs (key);")
+    ResultStore(tmp_path).add([result(1e-2)], ACCURACY, "validation")
+    assert len(ResultStore(tmp_path, read_only=True).runs()) == 1
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "results.sqlite") as db:
+        db.executescript(
+            "CREATE TABLE meta (name TEXT, value TEXT); CREATE TABLE runs (key); INSERT INTO runs VALUES (1);"
+        )
+    with pytest.raises(UsageError, match="not a decaylab results database"):
+        ResultStore(foreign)
+    assert sqlite3.connect(foreign / "results.sqlite").execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+def test_a_damaged_store_or_one_without_its_tables_is_one_line_that_says_how_to_recover(tmp_path):
+    store = ResultStore(tmp_path)
+    store.add([result(lr) for lr in (1e-3, 1e-2, 1e-1)], ACCURACY, "validation")
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    path = tmp_path / "results.sqlite"
+    data = bytearray(path.read_bytes())
+    data[4096 : 2 * 4096] = b"\xff" * 4096  # one page overwritten
+    path.write_bytes(bytes(data))
+    for read_only in (False, True):
+        with pytest.raises(RunFailure, match=r"damaged.*recover"):
+            ResultStore(tmp_path, read_only=read_only)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    with sqlite3.connect(bare / "results.sqlite") as db:
+        db.executescript("CREATE TABLE meta (name TEXT, value TEXT); INSERT INTO meta VALUES ('application', "
+                         "'decaylab'), ('schema_version', '2');")  # fmt: skip
+    with pytest.raises(RunFailure, match="no table"):
+        ResultStore(bare)
+
+
+def test_a_store_deleted_while_open_is_written_again_with_every_run(tmp_path, capsys):
+    store = ResultStore(tmp_path)
+    store.add([result(1e-3)], ACCURACY, "validation")
+    (tmp_path / "results.sqlite").unlink()
+    store.add([result(1e-2)], ACCURACY, "validation")
+    store.close()
+    assert len(ResultStore(tmp_path, read_only=True).runs()) == 2
+    assert "deleted during the run" in capsys.readouterr().err

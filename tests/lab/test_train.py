@@ -189,3 +189,16 @@ def test_resnet20_trains_grid_batched_on_generated_cifar_format_data(tmp_path, b
     expected = 269_722 if batchnorm else 269_722 - 2 * 688 + 688
     assert sum(p.numel() for p in model.parameters()) == expected
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == batchnorm
+
+
+def test_a_checkpoint_of_another_unit_is_discarded_with_one_line_and_the_unit_starts_over(tmp_path, capsys):
+    """Two in-flight checkpoints swapped by name: neither unit may resume from the other's state."""
+    task = ordinary_task()
+    first, second = runs("adamw", [(1e-2, 1e-2)], epochs=3), runs("adamw", [(3e-3, 0.0)], epochs=3)
+    train_unit(task, first, dtype=torch.float64, checkpoint=tmp_path / "first.pt")  # leaves epoch 2's state
+    (tmp_path / "first.pt").rename(tmp_path / "second.pt")
+    (resumed,) = train_unit(task, second, dtype=torch.float64, checkpoint=tmp_path / "second.pt")
+    (clean,) = train_unit(task, second, dtype=torch.float64)
+    assert flat(resumed.curves) == flat(clean.curves)
+    (said,) = capsys.readouterr().err.splitlines()
+    assert "another unit" in said and "starts over" in said

@@ -134,6 +134,25 @@ def check_one_batch(task: Task, device: str = "cpu") -> None:
             )
     if task.loss is not None and isinstance(outputs, Tensor):
         _refuse_a_broadcasting_loss(task, outputs[0].detach(), y)
+    if task.loss is None and isinstance(outputs, Tensor):
+        _refuse_labels_out_of_range(task, classes=outputs.shape[-1])
+
+
+def _refuse_labels_out_of_range(task: Task, classes: int) -> None:
+    """The default cross-entropy takes labels ``0 … K−1`` (``K``: the model's last output dimension), checked
+    over the whole of every split: a bad label past the first batch would fail in a worker, mid-training."""
+    splits = {"train": task.train, "validation": task.validation, "test": task.test}
+    for split, pair in splits.items():
+        if pair is None:
+            continue
+        labels = pair[1].reshape(-1)
+        outside = ((labels < 0) | (labels >= classes)).nonzero()
+        if len(outside):
+            where = int(outside[0])
+            raise UsageError(
+                f"task {task.name}: the default cross-entropy takes labels 0 … {classes - 1} (the model's last "
+                f"output dimension), but {split} label {where} is {int(labels[where])}; fix the labels or the model"
+            )
 
 
 def _refuse_a_broadcasting_loss(task: Task, output: Tensor, target: Tensor) -> None:

@@ -57,6 +57,10 @@ def _load_from_file(file: str, function: str) -> Task:
     sys.modules[module_spec.name] = module  # as an import would: dataclasses look their module up there
     try:
         module_spec.loader.exec_module(module)
+    except SystemExit as exit_:
+        del sys.modules[module_spec.name]
+        raise UsageError(f"the task file {file} exited at import (sys.exit({exit_.code!r})); it must define "
+                         f"{function}() and return") from None  # fmt: skip
     except Exception as error:
         del sys.modules[module_spec.name]
         raise UsageError(f"task file {file} failed to import: {one_line(error)}") from error
@@ -67,6 +71,8 @@ def _load_from_file(file: str, function: str) -> Task:
         task = make_task()
     except UsageError:
         raise
+    except SystemExit as exit_:
+        raise UsageError(f"{file}:{function}() exited (sys.exit({exit_.code!r})) instead of returning a Task") from None
     except Exception as error:
         raise UsageError(f"{file}:{function}() raised {one_line(error)}") from error
     if not isinstance(task, Task):

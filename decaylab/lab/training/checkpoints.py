@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from decaylab.lab.runs import RunResult, weights_path
+from decaylab.lab.runs import RunResult, unit_key, weights_path
 from decaylab.lab.training.stacking import StackedModel
 
 
@@ -36,6 +36,7 @@ class UnitState:
 def save(path: Path, epoch: int, unit: UnitState, elapsed: float) -> None:
     """The unit's state after ``epoch``."""
     state = {
+        "unit": unit_key([result.config for result in unit.results]),
         "epoch": epoch,
         "model": unit.model.state_dict(),
         "optimizer": unit.optimizer.state_dict(),
@@ -66,10 +67,16 @@ def _write(path: Path, state: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
+class NotThisUnit(Exception):
+    """A checkpoint written by another unit (a file renamed or copied over): never loaded."""
+
+
 def resume(path: Path, unit: UnitState) -> tuple[int, float]:
     """Load a checkpoint written by :func:`save` into ``unit``; return the epoch to continue from and the
-    time spent so far."""
+    time spent so far. :class:`NotThisUnit` if it records another unit's runs (or none)."""
     state: dict[str, Any] = torch.load(path, weights_only=True)
+    if state.get("unit") != unit_key([result.config for result in unit.results]):
+        raise NotThisUnit(f"{path.name} holds the state of another unit")
     unit.model.load_state_dict(state["model"])
     unit.optimizer.load_state_dict(state["optimizer"])
     unit.schedule.load_state_dict(state["schedule"])

@@ -14,6 +14,7 @@ resumed from its checkpoint ends with exactly the numbers of an uninterrupted ru
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -145,6 +146,10 @@ def train_unit(
     if checkpoint is not None and checkpoint.exists():
         try:
             start_epoch, elapsed = checkpoints.resume(checkpoint, unit)
+        except checkpoints.NotThisUnit as error:
+            print(f"decaylab: {error}; the unit starts over", file=sys.stderr)
+            checkpoint.unlink(missing_ok=True)
+            return train_unit(task, runs, dtype, device, checkpoint, on_epoch, weights)
         except Exception:  # unreadable (a disk fault, an older format): the unit starts over, costing time only
             checkpoint.unlink(missing_ok=True)
             return train_unit(task, runs, dtype, device, checkpoint, on_epoch, weights)

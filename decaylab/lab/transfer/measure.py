@@ -34,6 +34,8 @@ from decaylab.lab.transfer.scores import prior_of, stored, test_metrics
 from decaylab.optim import METHODS
 
 SEEDS, QUICK_SEEDS = 5, 3
+MAX_SEEDS = 1000
+"""A bound checked before planning: every seed is a search at every setting."""
 """Seeds per setting: five narrow the t intervals (t with 4 degrees of freedom is 2.78, with 2 it is 4.30)."""
 
 
@@ -189,8 +191,8 @@ def run_transfer(
         choices = ", ".join(name for name, m in METHODS.items() if m.takes_weight_decay)
         raise UsageError(f"--method must be a method with a weight decay, one of {choices}; got {method!r}")
     seeds = seeds if seeds is not None else QUICK_SEEDS if quick else SEEDS
-    if seeds < 1:
-        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds:,}")
     base_lr = lr if lr is not None else 0.1 if METHODS[method].family == "sgd" else 1e-2
     task = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     spec = source if isinstance(source, str) else None
