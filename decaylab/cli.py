@@ -475,13 +475,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - what is left to print has nowhere to go
         return report(f"{one_line(error)} (the disk, its permissions or stdout; stored runs are kept)", 1, debug)
     except KeyboardInterrupt as stop:
-        status = 143 if isinstance(stop, Terminated) else 130
+        status = 143 if isinstance(stop, Terminated) or TERMINATED else 130
         return report("interrupted; run the same command again to resume", status, debug)
     return 0
 
 
 def terminate(signum: int, frame: object) -> NoReturn:
+    """SIGTERM: stop as Ctrl-C does, and remember it was SIGTERM (a library may re-raise a plain interrupt)."""
+    TERMINATED.append(signum)
     raise Terminated
+
+
+TERMINATED: list[int] = []
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -63,6 +63,17 @@ def write_report(out: Path, to: Path | None = None) -> Path:
     return to / REPORT
 
 
+def _missing(spec: dict[str, Any], stored: int) -> list[str]:
+    """A line that says how many of the study's planned runs are not stored, if any, and how to finish them."""
+    planned = StudySpec(**{name: spec[name] for name in ("methods", "lrs", "weight_decays", "seeds")}).size
+    if stored >= planned:
+        return []
+    return [
+        f"**{planned - stored} of {planned} planned runs are not stored yet** (stopped or still running): run the "
+        "study's command again with the same `--out` to finish them; what follows shows the stored runs only.",
+    ]
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
@@ -81,6 +92,7 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         f"{spec['schedule']} schedule"
         + (f" after {spec['warmup']:.0%} warm-up" if spec["warmup"] else "")
         + f", {_count(seeds, 'seed')}; {_count(stored, 'run')} stored.",
+        *_missing(spec, stored),
         "Every method has its own λ axis, in the units of its convention (below). "
         f"Cells are compared on the {scale.selected_on} {scale.name} "
         f"({'higher' if scale.higher_is_better else 'lower'} is better); "
@@ -103,7 +115,7 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         best = grid.best()
         diverged = f"{sum(cell.diverged for cell in grid.cells.values())} of {len(grid.cells)}"
         if best is None:
-            blanks = " — |" * (6 if metric_is_loss else 7)
+            blanks = " — |" * (5 if metric_is_loss else 6)  # best α, best λ, the metrics, train loss
             lines.append(f"| {grid.method} | {method.description} | {units} |{blanks} {diverged} |")
             continue
         decay = format_value(best.weight_decay) if method.takes_weight_decay else "—"

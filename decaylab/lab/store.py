@@ -148,9 +148,17 @@ class ResultStore:
         return db
 
     def _still_on_disk(self) -> None:
-        """If ``results.sqlite`` was deleted while this store was open, write it again from the open (unlinked)
-        file, with every run stored so far, and say so: no study ends with its runs in a file no one can open."""
+        """Before a write. If ``results.sqlite`` was deleted while this store was open, write it again from the
+        open (unlinked) file, with every run stored so far, and say so: no study ends with its runs in a file no
+        one can open. If it or SQLite's files beside it can no longer be written (a read-only remount,
+        ``chattr +i``), stop in one line: SQLite would die of SIGBUS growing its shared memory."""
         if self.path.exists():
+            frozen = [path.name for path in _files_of(self.path) if path.exists() and not os.access(path, os.W_OK)]
+            if frozen:
+                raise RunFailure(
+                    f"{', '.join(frozen)} can no longer be written (a read-only disk?); the runs stored "
+                    "so far are kept: make it writable and run the same command again"
+                )
             return
         rewritten = sqlite3.connect(self.path, timeout=30)
         self.db.backup(rewritten)
@@ -247,6 +255,11 @@ class ResultStore:
         return self.db.execute(
             "SELECT epoch, value FROM measurements WHERE key = ? AND name = ? ORDER BY epoch", (key, name)
         ).fetchall()
+
+
+def _files_of(path: Path) -> list[Path]:
+    """The database and the write-ahead log and shared memory SQLite keeps beside it."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
 def _is_sqlite(path: Path) -> bool:

@@ -13,9 +13,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from decaylab.lab.errors import UsageError
+from decaylab.lab.errors import RunFailure, UsageError, one_line
 from decaylab.lab.execution import Executor
-from decaylab.lab.execution.base import Job
+from decaylab.lab.execution.base import Finished, Job
 from decaylab.lab.runs import TASK_SCHEDULE, RunConfig, checkpoint_path, weights_path
 from decaylab.lab.store import ResultStore
 from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
@@ -77,10 +77,16 @@ class StudySpec:
             raise UsageError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
         if self.warmup is not None and not 0.0 <= self.warmup < 1.0:
             raise UsageError(f"--warmup must be a fraction in [0, 1), got {self.warmup}")
-        planned = self.seeds * sum(len(self.lrs_of(m)) * len(self.weight_decays_of(m)) for m in self.methods)
-        if planned > MAX_RUNS:
-            raise UsageError(f"this grid plans {planned:,} runs ({self.seeds:,} seeds); the limit is {MAX_RUNS:,}: "
-                             "fewer --seeds, --lrs or --wds")  # fmt: skip
+        if self.size > MAX_RUNS:
+            raise UsageError(
+                f"this grid plans {self.size:,} runs ({self.seeds:,} seeds); the limit is {MAX_RUNS:,}: "
+                "fewer --seeds, --lrs or --wds"
+            )
+
+    @property
+    def size(self) -> int:
+        """The runs the grid plans: seeds × each method's α × λ cells."""
+        return self.seeds * sum(len(self.lrs_of(m)) * len(self.weight_decays_of(m)) for m in self.methods)
 
     def lrs_of(self, method: str) -> tuple[float, ...]:
         """The α grid of ``method``: the given one, or the method's default."""
@@ -240,6 +246,20 @@ def keep_weights(part: Planned, wanted: Sequence[RunConfig], executor: Executor,
             weights_path(folder, run.key).unlink(missing_ok=True)
 
 
+def failures_as_one_line(finishing: Iterator[Finished]) -> Iterator[Finished]:
+    """The executor's finished units; a unit that raised (in a worker too) ends the run with its cause as one
+    line (:class:`RunFailure`, exit 1): the runs stored so far are kept."""
+    while True:
+        try:
+            yield next(finishing)
+        except StopIteration:
+            return
+        except RunFailure:
+            raise
+        except Exception as error:
+            raise RunFailure(f"a unit failed: {one_line(error)}; the runs stored so far are kept") from error
+
+
 @dataclass(frozen=True)
 class Planned:
     """Runs of one task to train, and what their units need (the task's :class:`Job`)."""
@@ -300,8 +320,8 @@ def run_configs(
             unit = work[index][1]
             credit(index, len(unit) * epoch / unit[0].epochs)
 
-        finishing = executor.run([(part.job, unit) for part, unit in work], on_epoch) if work else ()
-        for index, results in finishing:
+        finishing = executor.run([(part.job, unit) for part, unit in work], on_epoch) if work else iter(())
+        for index, results in failures_as_one_line(finishing):
             part, unit = work[index]
             store.add(results, part.task.selection_metric, selected_on=part.task.held_out[0])
             if part.job.checkpoints is not None:

@@ -151,6 +151,11 @@ def test_study_export_and_report_round_trip(capsys, tmp_path):
     required = {"method", "lr", "weight_decay", "seed", "status", "test_acc", "test_loss", "train_loss", "metric",
                 "test_metric", "val_metric", "batch_size", "betas", "eps", "momentum", "loss_scale"}  # fmt: skip
     assert required <= set(rows[0])
+    units = {"adamw": "paper", "adaml2": "penalty"}  # what λ is, row by row
+    assert all(row["weight_decay_units"] == units[row["method"]] and row["higher_is_better"] == "True" for row in rows)
+    status, stdout, _ = run_cli(capsys, "export", str(out), "--curves")
+    curves = list(csv.DictReader(io.StringIO(stdout)))
+    assert {"task", "status", "metric", "higher_is_better", "weight_decay_units"} <= set(curves[0])
     status, stdout, _ = run_cli(capsys, "export", str(out), "--format", "json")
     exported = json.loads(stdout)
     assert status == 0 and len(exported) == len(rows) and required <= set(exported[0])

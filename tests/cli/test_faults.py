@@ -1,10 +1,12 @@
 """Faults tried on purpose: killed drivers leave no workers, unreachable clusters fail fast, resumed units
 end exactly where an uninterrupted one would, read-only results stay readable, bad paths are one line."""
 
+import contextlib
 import csv
 import hashlib
 import io
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -74,6 +76,18 @@ def test_an_unreachable_ray_cluster_is_one_line_within_a_minute(tmp_path, addres
     )  # fmt: skip
     assert time.monotonic() - started < 60
     assert_one_line_error(finished.returncode, finished.stderr, "cannot reach the Ray cluster", address)
+
+
+def test_an_address_where_something_else_listens_is_one_line_without_rays_own_warnings(tmp_path):
+    pytest.importorskip("ray")
+    with socket.create_server(("127.0.0.1", 0)) as server:  # accepts connections, never speaks Ray
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        finished = subprocess.run(
+            [*CLI, "study", *SMALL, "--executor", "ray", "--address", address, "--connect-timeout", "5",
+             "--out", str(tmp_path / "out")],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert_one_line_error(finished.returncode, finished.stderr, "cannot join the Ray cluster", address)
 
 
 def test_a_unit_killed_mid_way_resumes_from_its_last_epoch_with_the_same_numbers(tmp_path):
@@ -297,12 +311,169 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped_and_numbers_stay_numbers(
     assert row["task"] == "'=cmd|' /C calc'!A0" and row["train_loss"] == "-0.5"
 
 
-def test_sigterm_stops_a_study_with_one_line_and_exit_143_and_it_resumes(tmp_path):
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_sigterm_stops_a_study_with_one_line_and_exit_143(tmp_path, executor):
+    if executor == "ray":
+        pytest.importorskip("ray")
     argv = [*CLI, "study", "--task", SLOW, "--methods", "adamw", "--lrs", "1e-3", "--wds", "0", "--seeds", "1",
-            "--workers", "1", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+            "--workers", "1", "--executor", executor, "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
     driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert wait_for(lambda: (tmp_path / "out" / "results.sqlite").exists(), 60)
-    time.sleep(1.0)
+    started = (lambda: len(family(driver.pid)) >= 6) if executor == "ray" else (lambda: children(driver.pid) == [])
+    assert wait_for(lambda: (tmp_path / "out" / "results.sqlite").exists() and started(), 120)
+    time.sleep(2.0)  # training
     driver.terminate()
     _, err = driver.communicate(timeout=60)
-    assert driver.returncode == 143 and err.count("\n") == 1 and "run the same command again" in err, err
+    ours = [line for line in err.splitlines() if not line.startswith(RAY_TOKEN_NOTICE)]  # Ray's, at its start
+    assert driver.returncode == 143 and len(ours) == 1 and "run the same command again" in ours[0], err
+
+
+RAY_TOKEN_NOTICE = "Token authentication is enabled for this Ray cluster"
+
+
+FAILS_MID_TRAINING = """
+import torch
+from torch import nn
+from decaylab import Task
+
+x, y = torch.randn(57, 4), torch.randint(0, 3, (57,))
+
+
+class Picky(nn.Linear):
+    def forward(self, batch):
+        if batch.shape[0] == 7:  # the last batch of an epoch: after the driver's check of the first
+            raise ValueError("a batch of 7 examples is not allowed")
+        return super().forward(batch)
+
+
+def make_task():
+    return Task("picky", (x, y), (x, y), lambda: Picky(4, 3), epochs=2, batch_size=25)
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_unit_that_fails_in_training_is_its_cause_in_one_line_and_exit_1(capsys, tmp_path, workers):
+    (tmp_path / "picky.py").write_text(FAILS_MID_TRAINING)
+    status, _, err = run_cli(capsys, "study", "--task", f"{tmp_path / 'picky.py'}:make_task", "--methods", "adamw",
+                             "--lrs", "1e-2,1e-3", "--wds", "0", "--seeds", "2", "--workers", workers, "--quiet",
+                             "--out", str(tmp_path / "out"))  # fmt: skip
+    assert status == 1 and err.count("\n") == 1, err
+    assert "a unit failed: ValueError: a batch of 7 examples is not allowed" in err
+
+
+def test_a_report_of_an_all_diverged_half_finished_study_has_whole_rows_and_names_the_missing_runs(capsys, tmp_path):
+    from decaylab.lab.runs import RunConfig, RunResult
+    from decaylab.lab.store import ResultStore
+    from decaylab.lab.task.objectives import ACCURACY
+
+    store = ResultStore(tmp_path)
+    store.record_study({"task": "t", "task_identity": "t@1", "epochs": 1, "schedule": "cosine", "warmup": 0.0,
+                        "methods": ["adamw", "adaml2"], "lrs": [1e-3, 1e-2], "weight_decays": [0.0, 1e-3],
+                        "seeds": 1})  # fmt: skip
+    diverged = [
+        RunResult(RunConfig("t@1", "adamw", lr, wd, 0, 1), "diverged") for lr in (1e-3, 1e-2) for wd in (0, 1e-3)
+    ]
+    store.add(diverged, ACCURACY, "validation")
+    store.close()
+    assert run_cli(capsys, "report", str(tmp_path))[0] == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "4 of 8 planned runs are not stored yet" in report
+    table = report[report.index("## Best cell of each method") :].split("\n\n")[2].splitlines()
+    assert len({line.count("|") for line in table}) == 1, table
+
+
+def test_a_local_ray_cluster_dies_with_its_killed_driver_within_10_s(tmp_path):
+    pytest.importorskip("ray")
+    argv = [*CLI, "study", "--task", SLOW, "--methods", "adamw,adaml2", "--lrs", "1e-3", "--wds", "0", "--seeds", "1",
+            "--executor", "ray", "--workers", "2", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+    driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cluster = wait_for(lambda: len(found := family(driver.pid)) >= 6 and found, 120)  # GCS, raylet, agents, …
+        assert cluster, "the study never started its Ray cluster"
+        time.sleep(3.0)  # the workers are training
+        cluster = family(driver.pid)
+    finally:
+        driver.kill()
+        driver.wait()
+    assert wait_for(lambda: not any(alive(pid) for pid in cluster), 10), "Ray's processes outlived their driver"
+
+
+def family(pid: int) -> set[int]:
+    """Every live process below ``pid``."""
+    below, todo = set(), [pid]
+    while todo:
+        for child in children(todo.pop()):
+            if child not in below:
+                below.add(child)
+                todo.append(child)
+    return below
+
+
+def test_a_disk_that_fills_mid_study_is_one_line_and_exit_1_and_keeps_the_stored_runs(capsys, tmp_path, monkeypatch):
+    """torch's writer reports a full disk as a C++ RuntimeError; it fails the unit writing its checkpoint."""
+    from decaylab.lab.training import checkpoints
+
+    save, written = checkpoints.torch.save, []
+
+    def fills_up(state, path):
+        if len(written) == 2:  # the first unit's two checkpoints fit; the disk is full after them
+            Path(path).write_bytes(b"half")  # what a full disk leaves
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file")
+        written.append(path)
+        save(state, path)
+
+    monkeypatch.setattr(checkpoints.torch, "save", fills_up)
+    out = tmp_path / "out"
+    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0", "--seeds", "2",
+            "--workers", "1", "--quiet", "--out", str(out)]  # fmt: skip
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 1 and err.count("\n") == 1 and "a full or read-only disk?" in err, err
+    assert not list((out / "checkpoints").glob("*.partial"))
+    stored = stored_runs(out / "results.sqlite")
+    assert len(stored) == 1, "the unit that finished before the disk filled is kept"
+    monkeypatch.setattr(checkpoints.torch, "save", save)
+    assert run_cli(capsys, *argv)[0] == 0
+    assert set(stored) < set(stored_runs(out / "results.sqlite"))
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str):
+    """A tmpfs of ``size`` at ``folder`` (root only: skipped where mounting is not allowed)."""
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                           capture_output=True).returncode:  # fmt: skip
+        pytest.skip("cannot mount a small filesystem here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_exit_1_and_the_same_command_finishes_once_there_is_room(tmp_path):
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        out = disk / "out"
+        argv = [*CLI, "study", "--task", TINY, "--methods", "adamw,adaml2", "--lrs", "1e-3,1e-2", "--wds", "0,1e-3",
+                "--seeds", "8", "--workers", "1", "--quiet", "--out", str(out)]  # fmt: skip
+        (disk / "filler").write_bytes(b"\0" * 900_000)
+        full = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert full.returncode == 1 and full.stderr.count("\n") == 1, full.stderr
+        assert not list(out.glob("checkpoints/*.partial"))
+        (disk / "filler").unlink()
+        assert subprocess.run(argv, capture_output=True, text=True, timeout=300).returncode == 0
+        assert len(stored_runs(out / "results.sqlite")) == 2 * 2 * 2 * 8
+
+
+def test_a_store_made_immutable_mid_study_is_one_line_and_exit_1_not_a_bus_error(tmp_path):
+    out = tmp_path / "out"
+    argv = [*CLI, "study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-3", "--wds", "0", "--seeds", "12",
+            "--epochs", "30", "--workers", "1", "--quiet", "--out", str(out)]  # fmt: skip
+    driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    files = [out / name for name in ("results.sqlite", "results.sqlite-wal", "results.sqlite-shm")]
+    try:
+        assert wait_for(lambda: len(stored_runs(out / "results.sqlite")) >= 1 and all(f.exists() for f in files), 120)
+        if subprocess.run(["chattr", "+i", *map(str, files)], capture_output=True).returncode:
+            pytest.skip("chattr +i is not allowed here")
+        _, err = driver.communicate(timeout=120)
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, files)], capture_output=True)
+        driver.kill()
+    assert driver.returncode == 1 and err.count("\n") == 1 and "can no longer be written" in err, err

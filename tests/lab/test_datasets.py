@@ -2,6 +2,7 @@
 
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 
@@ -83,3 +84,24 @@ def test_more_mnist1d_examples_are_new_and_on_the_published_scale():
     error = 4 / len(train) ** 0.5  # four standard errors of a mean over the published training set
     assert (train.mean(0) - x.mean(0)).abs().max() < error
     assert ((train.std(0) / x.std(0)) - 1).abs().max() < 2 * error
+
+
+@pytest.mark.parametrize(
+    "damage", [lambda path: path.write_bytes(path.read_bytes()[:1000]), lambda path: path.write_text("not a zip")]
+)
+def test_a_damaged_mnist1d_cache_is_one_line_that_says_to_delete_it(tmp_path, damage):
+    datasets.mnist1d_extra(tmp_path)  # generates and caches it (a few seconds)
+    (cached,) = tmp_path.glob("*.npz")
+    good = datasets.mnist1d_extra(tmp_path)
+    damage(cached)
+    with pytest.raises(UsageError, match=r"damaged.*delete it"):
+        datasets.mnist1d_extra(tmp_path)
+    cached.unlink()
+    assert torch.equal(datasets.mnist1d_extra(tmp_path)[0], good[0])
+
+
+def test_an_object_array_in_the_mnist1d_cache_is_refused_and_never_unpickled(tmp_path):
+    path = tmp_path / f"{datasets.MNIST1D_EXTRA_NAME}.npz"
+    np.savez(path, x=np.array([object()], dtype=object), y=np.zeros(1))
+    with pytest.raises(UsageError, match="damaged"):
+        datasets.mnist1d_extra(tmp_path)

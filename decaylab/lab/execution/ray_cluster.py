@@ -8,20 +8,26 @@ a results directory on storage every node shares), and starts the unit over othe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from decaylab.lab.errors import RunFailure, UsageError
+from decaylab.lab.errors import RunFailure, UsageError, one_line
 from decaylab.lab.execution.base import EpochCallback, Finished, Job, Unit, Work, placed, resolve_device, run_unit
+from decaylab.lab.execution.watchdog import with_descendants
 
 RETRIES = 3
+LINUX = Path("/proc/self/stat").exists()
 
 
 class _AboveTheBar(logging.Handler):
@@ -141,7 +147,13 @@ class RayExecutor:
             "configure_logging": False,
         }
         if not self.address:
-            ray.init(**options)
+            before = with_descendants({os.getpid()}) if LINUX else set()
+            with ray_keeps_our_sigterm():
+                ray.init(**options)
+            if LINUX:  # the cluster's processes die with this driver, even with a kill -9 (watchdog.py)
+                cluster = [str(pid) for pid in with_descendants({os.getpid()}) - before]
+                watchdog = [sys.executable, "-m", "decaylab.lab.execution.watchdog", str(os.getpid()), *cluster]
+                subprocess.Popen(watchdog, start_new_session=True, stdin=subprocess.DEVNULL)
             return
         check_reachable(self.address, self.connect_timeout)
         failure: list[BaseException] = []
@@ -152,11 +164,14 @@ class RayExecutor:
             except Exception as error:  # reported in the caller's thread
                 failure.append(error)
 
-        attempt = threading.Thread(target=connect, daemon=True)
-        attempt.start()
-        attempt.join(self.connect_timeout)
+        with native_stderr_muted() as unmute:
+            attempt = threading.Thread(target=connect, daemon=True)
+            attempt.start()
+            attempt.join(self.connect_timeout)
+            if not attempt.is_alive() and not failure:
+                unmute()
         if attempt.is_alive() or failure:
-            reason = f"{failure[0]}".strip().splitlines()[0] if failure else f"no answer in {self.connect_timeout:g} s"
+            reason = one_line(failure[0]) if failure else f"no answer in {self.connect_timeout:g} s"
             raise UsageError(f"cannot join the Ray cluster at {self.address} ({reason}); is it a Ray head node?")
 
     def _run(self, work: Sequence[Work], on_epoch: EpochCallback) -> Iterator[Finished]:
@@ -180,9 +195,52 @@ class RayExecutor:
                 for reference in done:
                     try:
                         results = ray.get(reference)
-                    except ray.exceptions.RayError as error:
-                        raise RunFailure(f"a unit failed on Ray: {str(error).strip().splitlines()[0]}") from error
+                    except ray.exceptions.RayError as error:  # a task's own error is its cause, without Ray's dress
+                        cause = getattr(error, "cause", None)
+                        raise RunFailure(f"a unit failed on Ray: {one_line(cause or error)}") from error
                     yield pending.pop(reference), results
         finally:
             for reference in pending:
                 ray.cancel(reference, force=True)
+
+
+@contextlib.contextmanager
+def ray_keeps_our_sigterm() -> Iterator[None]:
+    """``ray.init`` in the main thread installs its own SIGTERM handler (``sys.exit``, which ended a driver
+    with a native stack dump); the one decaylab's CLI set (exit 143, like Ctrl-C) is put back."""
+    ours = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    try:
+        yield
+    finally:
+        if ours is not None:
+            signal.signal(signal.SIGTERM, ours)
+
+
+@contextlib.contextmanager
+def native_stderr_muted() -> Iterator[Callable[[], None]]:
+    """While joining a cluster, Ray's C++ client writes its warnings straight to file descriptor 2 (4–20 lines
+    for a wrong address, and more for seconds after decaylab has given up), and its Python side says that no
+    SIGTERM handler is set in a thread. Both are muted: descriptor 2 points to ``/dev/null`` and Python's
+    ``sys.stderr`` writes to a copy of the real one. Calling the yielded function (a connection that worked)
+    puts descriptor 2 back; otherwise it stays muted, so no late C++ line follows decaylab's one."""
+    worker_logger = logging.getLogger("ray._private.worker")
+    level = worker_logger.level
+    worker_logger.setLevel(logging.ERROR)
+    sys.stderr.flush()
+    real = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    previous = sys.stderr
+    sys.stderr = open(real, "w", closefd=False)  # noqa: SIM115 - lives as long as the process may print
+
+    def unmute() -> None:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        os.close(real)
+        sys.stderr = previous
+
+    try:
+        yield unmute
+    finally:
+        worker_logger.setLevel(level)

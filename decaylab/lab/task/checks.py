@@ -83,9 +83,11 @@ def check_one_batch(task: Task, device: str = "cpu") -> None:
     if not any(p.requires_grad for p in model.parameters()):
         raise UsageError(f"task {task.name}: the model has no trainable parameters")
     if compiled(model):
-        print(f"decaylab: task {task.name}: make_model() returns a torch.compile'd module; its members train the "
-              "module it wraps, eagerly (a compiled graph does not run under the members' functional_call)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"decaylab: task {task.name}: make_model() returns a torch.compile'd module; its members train the "
+            "module it wraps, eagerly (a compiled graph does not run under the members' functional_call)",
+            file=sys.stderr,
+        )
     stacked = StackedModel(model.to(device), members=2)
     x, y = on_device((task.train[0][: task.batch_size], task.train[1][: task.batch_size]), torch.float32, device)
     if task.loss is None and y.dtype != torch.int64:

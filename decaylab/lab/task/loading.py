@@ -59,8 +59,9 @@ def _load_from_file(file: str, function: str) -> Task:
         module_spec.loader.exec_module(module)
     except SystemExit as exit_:
         del sys.modules[module_spec.name]
-        raise UsageError(f"the task file {file} exited at import (sys.exit({exit_.code!r})); it must define "
-                         f"{function}() and return") from None  # fmt: skip
+        raise UsageError(
+            f"the task file {file} exited at import (sys.exit({exit_.code!r})); it must define {function}() and return"
+        ) from None
     except Exception as error:
         del sys.modules[module_spec.name]
         raise UsageError(f"task file {file} failed to import: {one_line(error)}") from error

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from decaylab.lab.errors import one_line
 from decaylab.lab.runs import RunResult, unit_key, weights_path
 from decaylab.lab.training.stacking import StackedModel
 
@@ -63,7 +64,11 @@ def _write(path: Path, state: dict[str, Any]) -> None:
     """Written to a temporary file and renamed: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    torch.save(state, partial)
+    try:
+        torch.save(state, partial)
+    except (RuntimeError, OSError) as error:  # torch's writer reports a full disk as a C++ RuntimeError
+        partial.unlink(missing_ok=True)
+        raise OSError(f"cannot write {path} (a full or read-only disk?): {one_line(error)}") from error
     os.replace(partial, path)
 
 

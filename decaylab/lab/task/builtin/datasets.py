@@ -10,6 +10,7 @@ import pickle
 import tarfile
 import unicodedata
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 from platformdirs import user_cache_dir
 from torch import Tensor
 
-from decaylab.lab.errors import UsageError
+from decaylab.lab.errors import UsageError, one_line
 
 Pair = tuple[Tensor, Tensor]
 """``(inputs, targets)``."""
@@ -72,14 +73,14 @@ def mnist1d(cache_dir: Path | None = None) -> Splits:
         args.train_split = MNIST1D_TRAIN / total
         data = make_dataset(args)
         _cache_arrays(path, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
-    with np.load(path) as arrays:
-        held_out_x = torch.tensor(arrays["x_test"], dtype=torch.float32)
-        held_out_y = torch.tensor(arrays["y_test"], dtype=torch.long)
-        return Splits(
-            (torch.tensor(arrays["x"], dtype=torch.float32), torch.tensor(arrays["y"], dtype=torch.long)),
-            (held_out_x[:MNIST1D_VALIDATION], held_out_y[:MNIST1D_VALIDATION]),
-            (held_out_x[MNIST1D_VALIDATION:], held_out_y[MNIST1D_VALIDATION:]),
-        )
+    arrays = _cached_arrays(path, "x", "y", "x_test", "y_test")
+    held_out_x = torch.tensor(arrays["x_test"], dtype=torch.float32)
+    held_out_y = torch.tensor(arrays["y_test"], dtype=torch.long)
+    return Splits(
+        (torch.tensor(arrays["x"], dtype=torch.float32), torch.tensor(arrays["y"], dtype=torch.long)),
+        (held_out_x[:MNIST1D_VALIDATION], held_out_y[:MNIST1D_VALIDATION]),
+        (held_out_x[MNIST1D_VALIDATION:], held_out_y[MNIST1D_VALIDATION:]),
+    )
 
 
 MNIST1D_EXTRA, MNIST1D_EXTRA_SEED = 28_000, 43
@@ -105,11 +106,23 @@ def mnist1d_extra(cache_dir: Path | None = None) -> Pair:
         args.num_samples, args.train_split, args.seed = MNIST1D_EXTRA, 1.0, MNIST1D_EXTRA_SEED
         data = make_dataset(args)
         _cache_arrays(path, x=data["x"], y=data["y"])
-    with np.load(path) as arrays:
-        return torch.tensor(arrays["x"], dtype=torch.float32), torch.tensor(arrays["y"], dtype=torch.long)
+    arrays = _cached_arrays(path, "x", "y")
+    return torch.tensor(arrays["x"], dtype=torch.float32), torch.tensor(arrays["y"], dtype=torch.long)
 
 
 MNIST1D_MORE = Examples(MNIST1D_EXTRA_NAME, mnist1d_extra)
+
+
+def _cached_arrays(path: Path, *names: str) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of a cached ``.npz`` (numbers only, no pickle); a truncated or foreign file is one
+    line that says to delete it (it is generated again)."""
+    try:
+        with np.load(path) as arrays:
+            return {
+                name: np.asarray(arrays[name], dtype=np.float64 if name.startswith("x") else np.int64) for name in names
+            }
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise UsageError(f"{path} is damaged ({one_line(error)}): delete it and it is generated again") from error
 
 
 def _cache_arrays(path: Path, **arrays: Any) -> None:
