@@ -13,6 +13,7 @@ The same faults are unit-tested in ``tests/cli/test_faults.py``, ``tests/cli/tes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -81,8 +82,14 @@ def task_file(folder: Path, body: str, extra: str = "") -> str:
 
 
 def stored(folder: Path) -> int:
-    with sqlite3.connect(folder / "out" / "results.sqlite") as db:
-        return int(db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    """Runs stored so far (0 before the store is made), read as ``decaylab export`` reads: read-only, closed after."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{(folder / 'out' / 'results.sqlite').as_uri()}?mode=ro", uri=True)
+        ) as db:
+            return int(db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    except sqlite3.Error:
+        return 0
 
 
 def small_disk(folder: Path, size: str) -> Path:

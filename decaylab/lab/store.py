@@ -113,6 +113,8 @@ class ResultStore:
             self.db = _connect_read_only(self.path) if read_only else self._connect_for_writing()
             has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
             meta = dict(self.db.execute("SELECT name, value FROM meta").fetchall()) if has_meta else {}
+        except sqlite3.OperationalError as error:  # the environment: a full disk, no permission, a lock
+            raise RunFailure(f"cannot use {self.path} ({error}); the runs stored so far are kept") from error
         except sqlite3.DatabaseError as error:
             if _is_sqlite(self.path):
                 raise RunFailure(f"{self.path} is damaged ({error}): {RECOVER}") from error
@@ -160,6 +162,8 @@ class ResultStore:
                     "so far are kept: make it writable and run the same command again"
                 )
             return
+        for stale in _files_of(self.path)[1:]:  # the unlinked file's log and shared memory: not the new file's
+            stale.unlink(missing_ok=True)
         rewritten = sqlite3.connect(self.path, timeout=30)
         self.db.backup(rewritten)
         self.db.close()

@@ -129,8 +129,19 @@ def test_a_damaged_store_or_one_without_its_tables_is_one_line_that_says_how_to_
 def test_a_store_deleted_while_open_is_written_again_with_every_run(tmp_path, capsys):
     store = ResultStore(tmp_path)
     store.add([result(1e-3)], ACCURACY, "validation")
+    reader = subprocess.Popen(  # another process that keeps the file open (a notebook reading the runs)
+        [sys.executable, "-c", HOLD_OPEN, str(tmp_path / "results.sqlite")], stdout=subprocess.PIPE, text=True
+    )
+    assert reader.stdout.readline() == "1\n"
     (tmp_path / "results.sqlite").unlink()
     store.add([result(1e-2)], ACCURACY, "validation")
     store.close()
+    reader.kill()
     assert len(ResultStore(tmp_path, read_only=True).runs()) == 2
     assert "deleted during the run" in capsys.readouterr().err
+
+
+HOLD_OPEN = (
+    "import sqlite3, sys, time\ndb = sqlite3.connect(sys.argv[1])\n"
+    "print(db.execute('SELECT count(*) FROM runs').fetchone()[0], flush=True)\ntime.sleep(60)\n"
+)
