@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from decaylab.lab.errors import RunFailure, Terminated, UsageError, one_line
+from decaylab.lab.errors import RunFailure, StoreFrozen, Terminated, UsageError, one_line
 
 if TYPE_CHECKING:
     from decaylab.lab.execution import Executor
@@ -466,6 +466,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed or full stdout fails here, as one line, not at exit
     except UsageError as error:
         return report(f"error: {error}", 2, debug)
+    except StoreFrozen as error:  # exit without finalizing: SQLite's close would die of SIGBUS
+        report(str(error), 1, debug)
+        sys.stderr.flush()
+        os._exit(1)
     except RunFailure as error:
         return report(str(error), 1, debug)
     except BrokenPipeError:  # the reader went away (`decaylab export DIR | head`)

@@ -18,3 +18,9 @@ def one_line(error: BaseException) -> str:
     """``Type: first line of the message``, for a one-line error report."""
     message = str(error).strip().splitlines()
     return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+
+
+class StoreFrozen(RunFailure):
+    """``results.sqlite`` can no longer be written (a read-only remount, ``chattr +i``). SQLite's last
+    connection writes to its memory-mapped shared memory when it closes, which such a file answers with
+    SIGBUS: the store is left open, and the command line exits at once after its one line."""

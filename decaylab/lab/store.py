@@ -25,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from decaylab.lab.errors import RunFailure, UsageError
+from decaylab.lab.errors import RunFailure, StoreFrozen, UsageError
 from decaylab.lab.runs import RunResult
 from decaylab.lab.task.objectives import Metric
 
@@ -134,6 +134,7 @@ class ResultStore:
             found = f"no table {', '.join(sorted(missing))}" if missing else damage
             raise RunFailure(f"{self.path} is damaged ({found}): {RECOVER}")
         self.inode = self.path.stat().st_ino
+        self.frozen = False
 
     def _connect_for_writing(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +158,8 @@ class ResultStore:
         if self.path.exists():
             frozen = [path.name for path in _files_of(self.path) if path.exists() and not os.access(path, os.W_OK)]
             if frozen:
-                raise RunFailure(
+                self.frozen = True
+                raise StoreFrozen(
                     f"{', '.join(frozen)} can no longer be written (a read-only disk?); the runs stored "
                     "so far are kept: make it writable and run the same command again"
                 )
@@ -173,7 +175,8 @@ class ResultStore:
         print(f"decaylab: {self.path} was deleted during the run; written again with its {runs} runs", file=sys.stderr)
 
     def close(self) -> None:
-        self.db.close()
+        if not self.frozen:  # closing would write to shared memory that now raises SIGBUS (StoreFrozen)
+            self.db.close()
 
     def finished_keys(self) -> set[str]:
         return {key for (key,) in self.db.execute("SELECT key FROM runs")}

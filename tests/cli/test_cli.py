@@ -1,5 +1,6 @@
 """The command line: bad input is one line and exit 2; a killed study resumes without loss or doubles."""
 
+import contextlib
 import csv
 import fcntl
 import io
@@ -169,7 +170,7 @@ def test_study_export_and_report_round_trip(capsys, tmp_path):
 def stored_runs(path: Path) -> dict[str, float]:
     if not path.exists():
         return {}
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:  # as export reads
         try:
             return dict(db.execute("SELECT key, finished_at FROM runs").fetchall())
         except sqlite3.OperationalError:  # tables not created yet
