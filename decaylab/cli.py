@@ -330,7 +330,19 @@ def weights_command(args: argparse.Namespace) -> None:
     where = {name: getattr(args, name) for name in ("method", "lr", "weight_decay", "seed")}
     found = kept(args.out, **where)
     if not found:
-        raise UsageError(f"no kept weights in {args.out} match; run the study with --keep best (or all)")
+        every = kept(args.out)
+        if not every:
+            raise UsageError(f"no kept weights in {args.out}; run the study with --keep best (or all)")
+        asked = ", ".join(
+            f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
+            for name, value in where.items()
+            if value is not None
+        )
+        methods = ", ".join(sorted({row["method"] for row in every}))
+        raise UsageError(
+            f"no kept weights match {asked}; {len(every)} are kept, of {methods} "
+            f"(`decaylab weights {args.out}` lists them)"
+        )
     print("method,lr,weight_decay,seed,test_metric,key,weights")
     for row in found:
         fields = [row["method"], row["lr"], row["weight_decay"], row["seed"], row["test_metric"], row["key"]]

@@ -109,6 +109,12 @@ def target_section(result: Transfer, target: Check) -> list[str]:
         lines.append(
             f"In the other convention: λ_paper = {paper:.3g}, λ_torch = λ_paper/α = {paper / target.setting.lr:.3g}."
         )
+    decay_per_step = values.get("paper", own if method.convention == "paper" else math.nan)
+    if decay_per_step >= 1:
+        lines.append(
+            f"**Beyond the law's reach**: a decay of {decay_per_step:.3g} per step makes the shrink 1 − λ ≤ 0, so the "
+            "weights would change sign every step. The law was extrapolated too far: measure closer to this target."
+        )
     lines += [
         "",
         "```python",
@@ -119,6 +125,8 @@ def target_section(result: Transfer, target: Check) -> list[str]:
     lines += [
         "```",
         "",
+        "`params`: as decaylab's runs had them, `decaylab.optim.param_groups(model, λ)` (biases and normalization "
+        "layers undecayed), not `model.parameters()`.",
         f"It rests on the law below, fitted on {len(result.law.settings) if result.law else 0} settings.",
     ]
     if target.measured is not None:

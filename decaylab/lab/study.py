@@ -254,7 +254,7 @@ def failures_as_one_line(finishing: Iterator[Finished]) -> Iterator[Finished]:
             yield next(finishing)
         except StopIteration:
             return
-        except RunFailure:
+        except (RunFailure, UsageError):  # a bad task that only training shows (its schedule): still bad input
             raise
         except Exception as error:
             raise RunFailure(f"a unit failed: {one_line(error)}; the runs stored so far are kept") from error

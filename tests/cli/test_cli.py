@@ -290,6 +290,10 @@ BAD_TASKS = [
         ["labels 0 … 2", "test label 50 is 7"],
     ),
     ("raise SystemExit('no GPU here')", ["make_task() exited", "instead of returning a Task"]),
+    (
+        "return Task('t', (x, y), (x, y), lambda: nn.Linear(4, 3), schedule=lambda step, total: 2.0)",
+        ["schedule gives η = 2.0 at step 0"],
+    ),  # found before training, not mid-way in a worker
     ("return Task('t', (x, y.float()), (x, y), lambda: nn.Linear(4, 3), epochs=1)", ["float32; give int64 labels"]),
     ("return Task('t', (x, y[:50]), (x, y), lambda: nn.Linear(4, 3))", ["60 inputs but 50 targets"]),
     ("return Task('t', (x[:0], y[:0]), (x, y), lambda: nn.Linear(4, 3))", ["train set is empty"]),

@@ -64,6 +64,8 @@ def test_keep_best_then_load_member_gives_the_stored_test_metric(capsys, tmp_pat
     rows = [line.split(",") for line in listed.strip().splitlines()[1:]]
     assert status == 0 and sorted(row[0] for row in rows) == ["adaml2", "adamw"]  # one best cell per method
     assert len(list((out / "weights").iterdir())) == 2  # the other cells' weights were not kept
+    status, _, err = run_cli(capsys, "weights", str(out), "--method", "adamx")  # a typo: not "none kept"
+    assert_one_line_error(status, err, "no kept weights match method adamx", "2 are kept, of adaml2, adamw")
     x, y = load_tiny_test_split()
     for method, lr, weight_decay, seed, test_metric, key, _ in rows:
         assert seed == "0"  # one seed per cell here

@@ -35,6 +35,9 @@ QUICK = ["transfer", "--task", TINY, "--method", "adamw", "--quick", "--workers"
         (["--seeds", "0"], ["--seeds"]),
         (["--lr", "-1"], ["--lr"]),
         (["--task", "imagenet"], ["imagenet"]),
+        (["--axes", "N", "--to", "epochs=6"], ["--to epochs", "add it to --axes"]),  # a law it never measured
+        (["--axes", "batch", "--batch", "50,100,5000"], ["batch of 5000", "larger than the training set"]),
+        (["--axes", "N", "--to", "N=5000", "--verify"], ["N=5000"]),  # the target trained beyond the data
     ],
 )
 def test_a_bad_transfer_flag_is_one_line_and_exit_2(capsys, tmp_path, flags, words):

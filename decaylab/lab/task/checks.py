@@ -8,6 +8,7 @@ when decaylab can train it.
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from torch.utils._pytree import tree_leaves
 
 from decaylab.lab.errors import UsageError, one_line
 from decaylab.lab.task.objectives import ACCURACY
-from decaylab.lab.task.schedules import SCHEDULES
+from decaylab.lab.task.schedules import SCHEDULES, multipliers
 from decaylab.lab.training.stacking import StackedModel, compiled, on_device
 from decaylab.optim import param_groups
 
@@ -44,6 +45,12 @@ def check_fields(task: Task) -> None:
             raise UsageError(f"task {task.name}: {number} must be >= 0, got {getattr(task, number)!r}")
     if isinstance(task.schedule, str) and task.schedule not in SCHEDULES:
         raise UsageError(f"task {task.name}: unknown schedule {task.schedule!r}; choose from {', '.join(SCHEDULES)}")
+    if callable(task.schedule):  # its own: checked over the task's steps now, not in a worker mid-training
+        steps = task.epochs * math.ceil(len(task.train[0]) / task.batch_size)
+        try:
+            multipliers(task.schedule, steps)
+        except UsageError as error:
+            raise UsageError(f"task {task.name}: {error}") from None
     if not 0.0 <= task.warmup < 1.0:
         raise UsageError(f"task {task.name}: warmup must be a fraction in [0, 1), got {task.warmup}")
     if task.clip is not None and not task.clip > 0:

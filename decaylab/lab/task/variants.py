@@ -10,6 +10,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from decaylab.lab.errors import UsageError
 from decaylab.lab.task.contract import Pair, Task
 from decaylab.lab.task.identity import variant_identity
 
@@ -30,6 +31,8 @@ def drawn_examples(task: Task, pool: Pair, pool_name: str, examples: int, seed: 
     seed's own permutation of the pool, so one seed's draws are nested in their size and each seed draws
     its own. All of the pool is the pool as it is (``task`` itself when the pool is its training set)."""
     x, y = pool
+    if examples > len(x):
+        raise UsageError(f"task {task.name}: {examples} training examples asked for, {len(x)} available")
     if examples == len(x):
         identity = variant_identity(task.identity, f"train = {pool_name}")
         return task if pool_name == OWN_TRAINING_SET else replace(task, train=pool, identity=identity)

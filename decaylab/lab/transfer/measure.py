@@ -107,11 +107,12 @@ class Measurement:
         data_dir: Path | None,
         out: Path,
         progress: bool,
+        largest_n: int,
     ) -> None:
         self.task, self.spec, self.axes, self.method = task, spec, axes, method
         self.seeds = tuple(range(seeds))
         self.store, self.executor, self.data_dir, self.out, self.progress = store, executor, data_dir, out, progress
-        self.pool: Pool = pool_of(task, spec, data_dir, axes.largest_n)
+        self.pool: Pool = pool_of(task, spec, data_dir, largest_n)
         self.tasks: dict[tuple[int, int | None, int], tuple[Task, Job]] = {}
         self.keys: set[str] = set()
 
@@ -197,12 +198,28 @@ def run_transfer(
     task = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     spec = source if isinstance(source, str) else None
     chosen = choose_axes(spec or "", task, base_lr, quick, axes, values or {})
+    unmeasured = [axis for axis in to or {} if axis not in chosen.values]
+    if unmeasured:
+        raise UsageError(
+            f"--to {unmeasured[0]}=… needs the law along {unmeasured[0]}, which this transfer does not measure; "
+            f"add it to --axes (measured: {', '.join(chosen.values)})"
+        )
     target = target_setting(chosen.base, to) if to else None
+    trained = [*chosen.settings, *([target] if target is not None and verify else [])]
+    for setting in trained:  # a batch axis point above N would be full-batch at N, labelled otherwise
+        if setting.batch != chosen.base.batch and setting.batch > setting.N:
+            raise UsageError(
+                f"a batch of {setting.batch:g} is larger than the training set at {setting}; "
+                "give smaller --batch values or larger --N"
+            )
     with exclusive(out):
         store = ResultStore(out)
         try:
             executor.start()
-            measurement = Measurement(task, spec, chosen, method, seeds, store, executor, data_dir, out, progress)
+            largest = max(setting.N for setting in trained)
+            measurement = Measurement(
+                task, spec, chosen, method, seeds, store, executor, data_dir, out, progress, largest
+            )
             return measure(measurement, target, verify)
         finally:
             executor.stop()
