@@ -21,7 +21,13 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
     """The latest study's specification and its stored runs (its grid, task, length and schedule)."""
     spec = store.latest_study()
     if spec is None:
-        raise UsageError(f"{store.path.parent} holds no study yet: run decaylab study --out {store.path.parent}")
+        where = store.path.parent
+        if store.finished_keys():  # runs of `claims` or `transfer`, which record no grid
+            raise UsageError(
+                f"{where} holds runs but no `decaylab study` grid (claims or transfer runs?): "
+                f"`decaylab export {where}` lists them all"
+            )
+        raise UsageError(f"{where} holds no study yet: run decaylab study --out {where}")
     grid = StudySpec(**{name: spec[name] for name in ("methods", "lrs", "weight_decays", "seeds")})
     runs = [
         run

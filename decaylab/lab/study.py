@@ -6,7 +6,7 @@ import fcntl
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -327,6 +327,9 @@ def run_configs(
             if part.job.checkpoints is not None:
                 checkpoint_path(part.job.checkpoints, unit).unlink(missing_ok=True)
             credit(index, len(unit))
+    for folder in {part.job.checkpoints for part in planned if part.job.checkpoints is not None}:
+        with suppress(OSError):  # emptied by the round: no folder left behind (one in use stays)
+            folder.rmdir()
     trained = total - done_before
     if progress and trained:
         minutes = (time.perf_counter() - started) / 60

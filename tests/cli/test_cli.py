@@ -287,7 +287,7 @@ BAD_TASKS = [
     (
         "bad = y.clone()\n    bad[50] = 7  # past the first batch, in the test split\n"
         "    return Task('t', (x, y), (x, bad), lambda: nn.Linear(4, 3))",
-        ["labels 0 … 2", "test label 50 is 7"],
+        ["labels 0 … 2", "test example 50 has label 7"],
     ),
     ("raise SystemExit('no GPU here')", ["make_task() exited", "instead of returning a Task"]),
     (

@@ -477,3 +477,9 @@ def test_a_store_made_immutable_mid_study_is_one_line_and_exit_1_not_a_bus_error
         subprocess.run(["chattr", "-i", *map(str, files)], capture_output=True)
         driver.kill()
     assert driver.returncode == 1 and err.count("\n") == 1 and "can no longer be written" in err, err
+
+
+def test_export_of_the_latest_study_in_a_store_of_claims_or_transfer_runs_says_what_it_holds(capsys, tmp_path):
+    out = stored_study(tmp_path / "out")  # runs, and no study's grid: what claims and transfer store
+    status, _, err = run_cli(capsys, "export", str(out), "--study", "latest")
+    assert_one_line_error(status, err, "holds runs but no `decaylab study` grid", f"decaylab export {out}")

@@ -105,7 +105,7 @@ def test_reproduce_retrains_stored_runs_of_three_kinds_of_task_in_a_plain_loop(c
     assert run_cli(capsys, *argv)[0] == 0
     (row,) = records(decaylab.study(TINY, methods=["adamw"], lrs=[1e-2], wds=[1e-3], epochs=2, out=out, progress=False))
     status, printed, _ = run_cli(capsys, "reproduce", str(out), row["key"])
-    assert status == 0 and "the numbers match" in printed
+    assert status == 0 and "the judged numbers match" in printed
     for make_task, method in ((regression, "adaml2"), (language_model, "adamw")):
         task = make_task()
         rows = decaylab.study(task, methods=[method], lrs=[1e-2], wds=[1e-2], out=tmp_path / task.name, progress=False)
@@ -120,7 +120,7 @@ def test_reproduce_fails_on_numbers_that_differ_and_refuses_a_changed_task_or_an
     with sqlite3.connect(out / "results.sqlite") as db:  # a stored number off by 1%
         db.execute("UPDATE runs SET test_loss = test_loss * 1.01 WHERE key = ?", (key,))
     status, printed, err = run_cli(capsys, "reproduce", str(out), key)
-    assert status == 1 and "the numbers DIFFER" in printed and "does not reproduce" in err
+    assert status == 1 and "the judged numbers DIFFER" in printed and "does not reproduce" in err
     assert_one_line_error(*run_cli(capsys, "reproduce", str(out), "nosuchkey")[::2], "nosuchkey")
     task = regression()
     key = decaylab.study(task, methods=["adamw"], lrs=[1e-2], wds=[0.0], out=tmp_path / "r2", progress=False)

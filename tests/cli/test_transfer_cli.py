@@ -38,6 +38,9 @@ QUICK = ["transfer", "--task", TINY, "--method", "adamw", "--quick", "--workers"
         (["--axes", "N", "--to", "epochs=6"], ["--to epochs", "add it to --axes"]),  # a law it never measured
         (["--axes", "batch", "--batch", "50,100,5000"], ["batch of 5000", "larger than the training set"]),
         (["--axes", "N", "--to", "N=5000", "--verify"], ["N=5000"]),  # the target trained beyond the data
+        (["--to", "epochs=1.5"], ["epochs must be a whole number", "1.5"]),
+        (["--to", "N=0.5"], ["N must be a whole number", "0.5"]),
+        (["--axes", "N", "--N", "25,50.5,100"], ["--N", "50.5", "not a whole number"]),
     ],
 )
 def test_a_bad_transfer_flag_is_one_line_and_exit_2(capsys, tmp_path, flags, words):

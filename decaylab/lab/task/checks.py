@@ -141,6 +141,12 @@ def check_one_batch(task: Task, device: str = "cpu") -> None:
             raise UsageError(
                 f"task {task.name}: the {what} must return one number per batch, got shape {tuple(values.shape[1:])}"
             )
+    if bool(torch.isfinite(losses).all()) and not bool(torch.isfinite(scores).all()):
+        print(
+            f"decaylab: task {task.name}: the metric ({task.selection_metric.name}) is not finite on the first "
+            "batch; a run whose metric is not finite after an epoch is stored as diverged",
+            file=sys.stderr,
+        )
     if task.loss is not None and isinstance(outputs, Tensor):
         _refuse_a_broadcasting_loss(task, outputs[0].detach(), y)
     if task.loss is None and isinstance(outputs, Tensor):
@@ -160,7 +166,8 @@ def _refuse_labels_out_of_range(task: Task, classes: int) -> None:
             where = int(outside[0])
             raise UsageError(
                 f"task {task.name}: the default cross-entropy takes labels 0 … {classes - 1} (the model's last "
-                f"output dimension), but {split} label {where} is {int(labels[where])}; fix the labels or the model"
+                f"output dimension), but {split} example {where} has label {int(labels[where])}; "
+                "fix the labels or the model"
             )
 
 

@@ -54,7 +54,9 @@ class Setting:
         return math.nan if value is None else float(value)
 
     def moved(self, axis: str, value: float) -> Setting:
-        """This setting with ``axis`` at ``value``."""
+        """This setting with ``axis`` at ``value`` (a whole number ≥ 1 but for ``lr``)."""
+        if axis != "lr" and not (float(value).is_integer() and value >= 1):
+            raise UsageError(f"{axis} must be a whole number >= 1, got {value:g}")
         moved: dict[str, Any] = {axis: value if axis == "lr" else int(value)}
         return replace(self, **moved)
 
