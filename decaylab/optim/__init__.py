@@ -1,4 +1,4 @@
-"""Every weight-decay rule of "Decay No More" on Adam and SGD, as drop-in torch optimizers."""
+"""Every weight-decay rule of "Decay No More" on Adam, SGD and Lion, as drop-in torch optimizers."""
 
 from decaylab.optim.groups import convert_weight_decay, param_groups
 from decaylab.optim.methods import METHODS, Method, make_optimizer
@@ -12,6 +12,9 @@ from decaylab.optim.optimizers import (
     AdamP,
     AdamW,
     DecayOptimizer,
+    Lion,
+    LionCore,
+    LionL2,
     ProxAdam,
     ProxSGD,
     SGDCore,
@@ -30,6 +33,9 @@ __all__ = [
     "AdamW",
     "DecayOptimizer",
     "DecayRule",
+    "Lion",
+    "LionCore",
+    "LionL2",
     "Method",
     "ProxAdam",
     "ProxSGD",

@@ -8,6 +8,8 @@ torch's functional ``adamw()``.
 - ``compiled``: the reference through ``torch.compile`` (``implementation="compiled"``);
 - ``reference``: the formulas as written, tensor by tensor (also whatever the kernels cannot take:
   strided tensors, a step traced by ``torch.compile``).
+
+Lion has the reference path only: no fused kernel of torch's computes a sign of its momentum.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from torch import Tensor
 
 from decaylab.optim.fused import adam_fused, adam_fused_members, momentum_buffer_as_torch_, sgd_fused
-from decaylab.optim.reference import adam_reference, adam_reference_group, sgd_reference_group
+from decaylab.optim.reference import adam_reference, adam_reference_group, lion_reference, sgd_reference_group
 from decaylab.optim.rules import DecayRule, Scalar
 
 Implementation = Literal["auto", "reference", "compiled"]
@@ -135,6 +137,34 @@ def sgd(
     if momentum:
         for state, buffer in zip(states, new_buffers, strict=True):
             state["momentum_buffer"] = buffer
+
+
+def lion(
+    rule: DecayRule,
+    weights: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    *,
+    beta1: float,
+    beta2: float,
+    lr: Scalar,
+    eta: float,
+    weight_decay: Scalar,
+    maximize: bool,
+) -> None:
+    """One Lion step of ``rule`` over a group's tensors (the reference path)."""
+    for weight, grad, exp_avg in zip(weights, grads, exp_avgs, strict=True):
+        lion_reference(
+            rule,
+            weight,
+            -grad if maximize else grad,
+            exp_avg,
+            beta1=beta1,
+            beta2=beta2,
+            lr=lr,
+            eta=eta,
+            weight_decay=weight_decay,
+        )
 
 
 def by_device_and_dtype(tensors: Sequence[Tensor]) -> list[list[int]]:

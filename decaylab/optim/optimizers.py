@@ -335,6 +335,102 @@ class SGDCore(DecayOptimizer):
         )
 
 
+class LionCore(DecayOptimizer):
+    """Lion's direction, the sign of an interpolated momentum (Chen et al. 2023), and a decay rule: the
+    base of the Lion classes. Every rule but the adaptive one (Lion has no ``D_t``); the reference path
+    only (``implementation="auto"`` runs it; there is no compiled one yet).
+
+    ``partial(LionCore, rule=RULE)`` is an optimizer of any rule.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        rule: DecayRule,
+        lr: Scalar = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: Scalar = 0.0,
+        implementation: Implementation = "auto",
+    ) -> None:
+        if rule.adaptive:
+            raise ValueError(f"Lion has no adaptive norm D_t for the rule {rule.name!r}")
+        if implementation == "compiled":
+            raise ValueError("Lion has no compiled path yet; use implementation='auto' or 'reference'")
+        defaults = {"lr": lr, "betas": betas, "weight_decay": weight_decay}
+        super().__init__(params, rule, defaults, implementation)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        super()._check(group)
+        for name, beta in zip(("betas[0]", "betas[1]"), group["betas"], strict=True):
+            if not 0.0 <= beta <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {beta}")
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
+        states = [self.state[p] for p in params]
+        for param, state in zip(params, states, strict=True):
+            if not state:
+                state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        beta1, beta2 = group["betas"]
+        dispatch.lion(
+            self.rule,
+            [_real(p) for p in params],
+            [_real(cast(Tensor, p.grad)) for p in params],
+            [_real(s["exp_avg"]) for s in states],
+            beta1=beta1,
+            beta2=beta2,
+            lr=lr,
+            eta=eta,
+            weight_decay=group["weight_decay"],
+            maximize=group["maximize"],
+        )
+
+
+class Lion(LionCore):
+    r"""Lion (Chen et al. 2023) with decoupled weight decay, in either convention.
+
+    .. math::  u_t = \operatorname{sign}(β_1 m_{t-1} + (1-β_1) g_t),\quad m_t = β_2 m_{t-1} + (1-β_2) g_t,
+
+    ``convention="torch"`` (the paper's Algorithm 2, ``θ ← θ − lr_t·(u_t + λθ)``):
+    ``w_t = (1 - η_t α λ) w_{t-1} - η_t α u_t``; ``convention="paper"`` (the post's form, the best λ
+    decoupled from α): ``w_t = (1 - η_t λ) w_{t-1} - η_t α u_t``. ``λ_paper = α·λ_torch``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: Scalar = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: Scalar = 0.0,
+        *,
+        convention: Literal["paper", "torch"] = "paper",
+        implementation: Implementation = "auto",
+    ) -> None:
+        rules = {"paper": PAPER, "torch": TORCH}
+        if convention not in rules:
+            raise ValueError(f"convention must be 'paper' or 'torch', got {convention!r}")
+        self.convention = convention
+        super().__init__(params, rules[convention], lr, betas, weight_decay, implementation)
+
+
+class LionL2(LionCore):
+    r"""Lion with ℓ2-regularization in the gradient: ``g ← g + λ·w`` before the sign, which normalizes
+    the penalty away with everything else (as Adam's ``D_t`` does for AdamL2).
+
+    .. math::  w_t = w_{t-1} - η_t α \operatorname{sign}(β_1 m_{t-1} + (1-β_1)(g_t + λ w_{t-1}))
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: Scalar = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: Scalar = 0.0,
+        *,
+        implementation: Implementation = "auto",
+    ) -> None:
+        super().__init__(params, L2_IN_GRADIENT, lr, betas, weight_decay, implementation)
+
+
 class Adam(AdamCore):
     r"""Adam (Kingma & Ba 2015), no regularization.
 

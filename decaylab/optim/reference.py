@@ -123,3 +123,26 @@ def sgd_reference_group(
         sgd_reference(rule, weight, grad, buffer, **hyperparameters)
         for weight, grad, buffer in zip(weights, grads, momentum_buffers, strict=True)
     ]
+
+
+def lion_reference(
+    rule: DecayRule,
+    weight: Tensor,
+    grad: Tensor,
+    exp_avg: Tensor,
+    *,
+    beta1: float,
+    beta2: float,
+    lr: Scalar,
+    eta: Scalar,
+    weight_decay: Scalar,
+) -> None:
+    """One Lion step of ``rule`` on one tensor, in place (Chen et al. 2023, Algorithm 2): the direction is the
+    sign of an interpolated momentum, ``u_t = sign(β₁·m_{t-1} + (1-β₁)·g_t)``, then ``m_t = β₂·m_{t-1} +
+    (1-β₂)·g_t``."""
+    lr, eta, weight_decay = (member_view(x, weight) for x in (lr, eta, weight_decay))
+    if rule.in_gradient:
+        grad = grad + weight_decay * weight
+    direction = exp_avg.lerp(grad, 1.0 - beta1).sign_()
+    exp_avg.lerp_(grad, 1.0 - beta2)
+    decay_(rule, weight, direction, None, lr, eta, weight_decay)
