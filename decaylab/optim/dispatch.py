@@ -69,6 +69,8 @@ def adam(
 ) -> None:
     """One Adam step of ``rule`` over a group's tensors; ``steps`` are the already incremented counters."""
     chosen = path(implementation, [*weights, *grads, *exp_avgs, *exp_avg_sqs], lr, weight_decay)
+    if chosen == "fused" and rule.cautious:  # its mask needs the direction, which the one-pass kernel keeps
+        chosen = "fused-members"
     betas: dict[str, Any] = {"beta1": beta1, "beta2": beta2, "eps": eps}
     if chosen == "fused":
         for kind in by_device_and_dtype(weights):
@@ -115,6 +117,8 @@ def sgd(
     """One SGD step of ``rule`` over a group's tensors and their states (``momentum_buffer``)."""
     buffers = [state.get("momentum_buffer") for state in states]
     chosen = path(implementation, [t for t in (*weights, *grads, *buffers) if t is not None], lr, weight_decay)
+    if chosen == "fused" and rule.cautious:  # its mask needs the direction
+        chosen = "reference"
     if chosen == "fused" and nesterov and not rule.in_gradient:  # the kernel divides by the shrink a
         chosen = "fused" if float(rule.coefficients(float(lr), eta, float(weight_decay), None)[0]) > 0 else "reference"
     momenta: dict[str, Any] = {"momentum": momentum, "dampening": dampening, "nesterov": nesterov}

@@ -37,6 +37,7 @@ from decaylab.optim.rules import (
     UNITS,
     DecayRule,
     Scalar,
+    cautiously,
 )
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -235,6 +236,15 @@ class DecayOptimizer(Optimizer):
         raise NotImplementedError
 
 
+def decoupled(convention: str, cautious: bool) -> DecayRule:
+    """The decoupled decay rule of ``convention`` (``paper``: ``1 − η_t·λ``, ``torch``: ``1 − lr_t·λ``), applied
+    only where the step and the weight agree in sign if ``cautious`` (:func:`~decaylab.optim.rules.cautiously`)."""
+    rules = {"paper": PAPER, "torch": TORCH}
+    if convention not in rules:
+        raise ValueError(f"convention must be 'paper' or 'torch', got {convention!r}")
+    return cautiously(rules[convention]) if cautious else rules[convention]
+
+
 def _real(tensor: Tensor) -> Tensor:
     """A complex tensor as pairs of reals (as torch.optim treats them); a real tensor as it is."""
     return torch.view_as_real(tensor) if tensor.is_complex() else tensor
@@ -392,7 +402,8 @@ class Lion(LionCore):
 
     ``convention="torch"`` (the paper's Algorithm 2, ``θ ← θ − lr_t·(u_t + λθ)``):
     ``w_t = (1 - η_t α λ) w_{t-1} - η_t α u_t``; ``convention="paper"`` (the post's form, the best λ
-    decoupled from α): ``w_t = (1 - η_t λ) w_{t-1} - η_t α u_t``. ``λ_paper = α·λ_torch``.
+    decoupled from α): ``w_t = (1 - η_t λ) w_{t-1} - η_t α u_t``. ``λ_paper = α·λ_torch``. ``cautious=True``
+    decays only where ``u_t`` and the weight agree in sign (Chen et al. 2025).
     """
 
     def __init__(
@@ -403,13 +414,11 @@ class Lion(LionCore):
         weight_decay: Scalar = 0.0,
         *,
         convention: Literal["paper", "torch"] = "paper",
+        cautious: bool = False,
         implementation: Implementation = "auto",
     ) -> None:
-        rules = {"paper": PAPER, "torch": TORCH}
-        if convention not in rules:
-            raise ValueError(f"convention must be 'paper' or 'torch', got {convention!r}")
         self.convention = convention
-        super().__init__(params, rules[convention], lr, betas, weight_decay, implementation)
+        super().__init__(params, decoupled(convention, cautious), lr, betas, weight_decay, implementation)
 
 
 class LionL2(LionCore):
@@ -497,7 +506,8 @@ class AdamW(AdamCore):
     The two are the same method under ``λ_paper = α·λ_torch``
     (:func:`~decaylab.optim.convert_weight_decay`), but a reported ``λ`` means nothing
     without its convention, and only the paper form keeps the best ``λ`` fixed when ``α``
-    is retuned.
+    is retuned. ``cautious=True`` decays only where the step and the weight agree in sign
+    (Chen et al. 2025; :func:`~decaylab.optim.rules.cautiously`).
     """
 
     def __init__(
@@ -509,13 +519,11 @@ class AdamW(AdamCore):
         weight_decay: Scalar = 0.0,
         *,
         convention: Literal["paper", "torch"] = "paper",
+        cautious: bool = False,
         implementation: Implementation = "auto",
     ) -> None:
-        rules = {"paper": PAPER, "torch": TORCH}
-        if convention not in rules:
-            raise ValueError(f"convention must be 'paper' or 'torch', got {convention!r}")
         self.convention = convention
-        super().__init__(params, rules[convention], lr, betas, eps, weight_decay, implementation)
+        super().__init__(params, decoupled(convention, cautious), lr, betas, eps, weight_decay, implementation)
 
 
 class ProxAdam(AdamCore):

@@ -26,6 +26,8 @@ def decay_(
 ) -> None:
     """``w ← prox(a·w − b·u)`` in place, ``(a, b)`` the rule's coefficients: the reference every path matches."""
     shrink, step = rule.coefficients(lr, eta, weight_decay, D if rule.adaptive else None)
+    if rule.cautious:  # decay only where u and w agree in sign
+        shrink = 1.0 - (1.0 - shrink) * (direction * weight >= 0)
     new_weight = shrink * weight - step * direction
     if rule.prox_ is not None:
         rule.prox_(new_weight, eta * weight_decay)

@@ -29,7 +29,7 @@ broadcast over a leading member dimension of every parameter (grid-batched train
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from torch import Tensor
@@ -66,11 +66,13 @@ class DecayRule:
     adaptive: bool = False
     in_gradient: bool = False
     prox_: Callable[[Tensor, Scalar], None] | None = None
+    cautious: bool = False
+    """Decay only where the direction and the weight agree in sign (:func:`cautiously`)."""
 
     @property
     def scalar(self) -> bool:
         """True when ``a`` and ``b`` do not vary per element, so fused kernels can apply the rule."""
-        return not self.adaptive and self.prox_ is None
+        return not self.adaptive and self.prox_ is None and not self.cautious
 
 
 def no_decay(lr: Scalar, eta: Scalar, weight_decay: Scalar, D: Tensor | None) -> tuple[Scalar, Scalar]:
@@ -119,3 +121,13 @@ CORRECTED = DecayRule("corrected", corrected_decay, "torch")
 PROXIMAL_L2 = DecayRule("proximal-l2", proximal_l2, "paper")
 PROXIMAL_L1 = DecayRule("proximal-l1", no_decay, "l1", prox_=soft_threshold_)
 EUCLIDEAN_PROXIMAL_L2 = DecayRule("euclidean-proximal-l2", euclidean_proximal_l2, "penalty", adaptive=True)
+
+
+def cautiously(rule: DecayRule) -> DecayRule:
+    """``rule``'s decay only where the step and the weight point the same way (Chen et al. 2025, "Cautious
+    Weight Decay", arXiv 2510.12402): ``a ← 1 − (1 − a)·𝟙[u ⊙ w ≥ 0]``, the step ``b·u`` unchanged.
+
+    Not timm's ``caution`` flag (Liang et al. 2024, "Cautious Optimizers"), which masks the *update* where it
+    disagrees with the gradient and leaves the decay alone.
+    """
+    return replace(rule, name=f"cautious-{rule.name}", cautious=True)
