@@ -1,13 +1,12 @@
 """Cautious weight decay (Chen et al. 2025): the decay of a rule, only where the step and the weight agree in sign,
 on Adam and Lion, against float64 formulas written here, on every path and per member."""
 
-import math
-
 import pytest
 import torch
-from torch.optim import lr_scheduler
 
 from decaylab.optim import AdamW, Lion
+
+from .scheduled import cosine, gradient_of, trained
 
 STEPS, ALPHA, DECAY = 100, 1e-2, 0.5
 CLOSE = 1e-6
@@ -16,9 +15,11 @@ and the flip moves it by ``decay·|w|``, so two correct computations agree to ab
 START = torch.randn(4, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
 
-def gradient(weight: torch.Tensor, step: int) -> torch.Tensor:
-    noise = torch.randn(weight.shape[-2:], generator=torch.Generator().manual_seed(step), dtype=weight.dtype)
-    return 2.0 * (weight - 0.3) + noise
+gradient = gradient_of(0.3)
+
+
+def run(optimizer_of, weight):
+    return trained(optimizer_of, weight, STEPS, gradient)
 
 
 def adamw_by_hand(weight, convention, betas=(0.9, 0.999), eps=1e-8):
@@ -26,7 +27,7 @@ def adamw_by_hand(weight, convention, betas=(0.9, 0.999), eps=1e-8):
     beta1, beta2 = betas
     weight, m, v = weight.clone(), torch.zeros_like(weight), torch.zeros_like(weight)
     for step in range(STEPS):
-        eta = 0.5 * (1 + math.cos(math.pi * step / STEPS))
+        eta = cosine(step, STEPS)
         lr, g = ALPHA * eta, gradient(weight, step)
         m, v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g * g
         u = (m / (1 - beta1 ** (step + 1))) / (eps + (v / (1 - beta2 ** (step + 1))).sqrt())
@@ -39,23 +40,12 @@ def lion_by_hand(weight, betas=(0.9, 0.99)):
     beta1, beta2 = betas
     weight, m = weight.clone(), torch.zeros_like(weight)
     for step in range(STEPS):
-        eta = 0.5 * (1 + math.cos(math.pi * step / STEPS))
+        eta = cosine(step, STEPS)
         lr, g = ALPHA * eta, gradient(weight, step)
         u = torch.sign(beta1 * m + (1 - beta1) * g)
         weight = weight - lr * DECAY * (u * weight >= 0) * weight - lr * u
         m = beta2 * m + (1 - beta2) * g
     return weight
-
-
-def trained(optimizer_of, weight):
-    parameter = torch.nn.Parameter(weight.clone())
-    optimizer = optimizer_of([parameter])
-    schedule = lr_scheduler.CosineAnnealingLR(optimizer, STEPS)
-    for step in range(STEPS):
-        parameter.grad = gradient(parameter.detach(), step)
-        optimizer.step()
-        schedule.step()
-    return parameter.detach()
 
 
 @pytest.mark.parametrize("convention", ["paper", "torch"])
@@ -65,13 +55,13 @@ def test_cautious_adamw_follows_its_formula_on_every_path(convention, implementa
         return AdamW(p, lr=ALPHA, weight_decay=DECAY, convention=convention, cautious=True,
                      implementation=implementation)  # fmt: skip
 
-    assert torch.allclose(trained(build, START), adamw_by_hand(START, convention), rtol=0, atol=CLOSE)
-    plain = trained(lambda p: AdamW(p, lr=ALPHA, weight_decay=DECAY, convention=convention), START)
-    assert (trained(build, START) - plain).abs().max() > 1000 * CLOSE  # the mask mattered
+    assert torch.allclose(run(build, START), adamw_by_hand(START, convention), rtol=0, atol=CLOSE)
+    plain = run(lambda p: AdamW(p, lr=ALPHA, weight_decay=DECAY, convention=convention), START)
+    assert (run(build, START) - plain).abs().max() > 1000 * CLOSE  # the mask mattered
 
 
 def test_cautious_lion_follows_its_formula():
-    cautious = trained(lambda p: Lion(p, lr=ALPHA, weight_decay=DECAY, convention="torch", cautious=True), START)
+    cautious = run(lambda p: Lion(p, lr=ALPHA, weight_decay=DECAY, convention="torch", cautious=True), START)
     assert torch.allclose(cautious, lion_by_hand(START), rtol=0, atol=CLOSE)
 
 
@@ -85,9 +75,9 @@ def test_one_step_decays_only_where_the_step_and_the_weight_agree():
 
 def test_per_member_cautious_adamw_trains_each_member_as_its_own_optimizer():
     lrs, decays = torch.tensor([1e-3, 1e-2], dtype=torch.float64), torch.tensor([0.1, 1.0])
-    stacked = trained(lambda p: AdamW(p, lr=lrs, weight_decay=decays, cautious=True), START.expand(2, 4, 7).clone())
+    stacked = run(lambda p: AdamW(p, lr=lrs, weight_decay=decays, cautious=True), START.expand(2, 4, 7).clone())
     for member, (lr, decay) in enumerate(zip(lrs.tolist(), decays.tolist(), strict=True)):
-        alone = trained(lambda p, lr=lr, decay=decay: AdamW(p, lr=lr, weight_decay=decay, cautious=True), START)
+        alone = run(lambda p, lr=lr, decay=decay: AdamW(p, lr=lr, weight_decay=decay, cautious=True), START)
         assert torch.allclose(stacked[member], alone, rtol=0, atol=CLOSE), member
 
 

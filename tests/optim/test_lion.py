@@ -2,22 +2,23 @@
 and through a checkpoint that keeps λ's units."""
 
 import copy
-import math
 
 import pytest
 import torch
-from torch.optim import lr_scheduler
 
 from decaylab.optim import Lion, LionCore, LionL2
 from decaylab.optim.rules import CORRECTED, EUCLIDEAN_PROXIMAL_L2, PROXIMAL_L2
 
+from .scheduled import cosine, gradient_of, trained
+
 STEPS, ALPHA, DECAY = 200, 3e-3, 0.1
 
 
-def gradient(weight: torch.Tensor, step: int) -> torch.Tensor:
-    """A noisy quadratic's gradient, the same in every run (and for every member of a stack)."""
-    noise = torch.randn(weight.shape[-2:], generator=torch.Generator().manual_seed(step), dtype=weight.dtype)
-    return 2.0 * (weight - 1.0) + noise
+gradient = gradient_of(1.0)
+
+
+def run(optimizer_of, weight):
+    return trained(optimizer_of, weight, STEPS, gradient)
 
 
 def algorithm_2(weight, *, rule, betas=(0.9, 0.99), decay=DECAY):
@@ -26,7 +27,7 @@ def algorithm_2(weight, *, rule, betas=(0.9, 0.99), decay=DECAY):
     beta1, beta2 = betas
     weight, momentum = weight.clone(), torch.zeros_like(weight)
     for step in range(STEPS):
-        eta = 0.5 * (1 + math.cos(math.pi * step / STEPS))
+        eta = cosine(step, STEPS)
         lr = ALPHA * eta
         grad = gradient(weight, step)
         if rule == "l2":
@@ -46,17 +47,6 @@ def algorithm_2(weight, *, rule, betas=(0.9, 0.99), decay=DECAY):
     return weight
 
 
-def trained(optimizer_of, weight):
-    parameter = torch.nn.Parameter(weight.clone())
-    optimizer = optimizer_of([parameter])
-    schedule = lr_scheduler.CosineAnnealingLR(optimizer, STEPS)
-    for step in range(STEPS):
-        parameter.grad = gradient(parameter.detach(), step)
-        optimizer.step()
-        schedule.step()
-    return parameter.detach()
-
-
 START = torch.randn(6, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
 
@@ -72,22 +62,22 @@ START = torch.randn(6, 5, generator=torch.Generator().manual_seed(0), dtype=torc
     ],
 )
 def test_each_rule_follows_its_formula_over_200_scheduled_steps(rule, optimizer_of):
-    assert torch.allclose(trained(optimizer_of, START), algorithm_2(START, rule=rule), rtol=0, atol=1e-10)
+    assert torch.allclose(run(optimizer_of, START), algorithm_2(START, rule=rule), rtol=0, atol=1e-10)
 
 
 def test_the_two_conventions_are_one_method_under_lambda_paper_equal_to_alpha_lambda_torch():
-    paper = trained(lambda p: Lion(p, lr=ALPHA, weight_decay=ALPHA * DECAY), START)
-    torch_form = trained(lambda p: Lion(p, lr=ALPHA, weight_decay=DECAY, convention="torch"), START)
+    paper = run(lambda p: Lion(p, lr=ALPHA, weight_decay=ALPHA * DECAY), START)
+    torch_form = run(lambda p: Lion(p, lr=ALPHA, weight_decay=DECAY, convention="torch"), START)
     assert torch.allclose(paper, torch_form, rtol=0, atol=1e-12)
-    assert not torch.allclose(paper, trained(lambda p: Lion(p, lr=ALPHA, weight_decay=DECAY), START))
+    assert not torch.allclose(paper, run(lambda p: Lion(p, lr=ALPHA, weight_decay=DECAY), START))
 
 
 def test_per_member_hyperparameters_train_each_member_as_its_own_optimizer():
     """Grid batching: stacked ``(M, …)`` weights with a length-M ``lr`` and ``λ``."""
     lrs, decays = torch.tensor([1e-3, 3e-3, 1e-2], dtype=torch.float64), torch.tensor([0.0, 0.1, 1.0])
-    stacked = trained(lambda p: Lion(p, lr=lrs, weight_decay=decays), START.expand(3, 6, 5).contiguous())
+    stacked = run(lambda p: Lion(p, lr=lrs, weight_decay=decays), START.expand(3, 6, 5).contiguous())
     for member, (lr, decay) in enumerate(zip(lrs.tolist(), decays.tolist(), strict=True)):
-        alone = trained(lambda p, lr=lr, decay=decay: Lion(p, lr=lr, weight_decay=decay), START)
+        alone = run(lambda p, lr=lr, decay=decay: Lion(p, lr=lr, weight_decay=decay), START)
         assert torch.allclose(stacked[member], alone, rtol=0, atol=1e-12), member
 
 
