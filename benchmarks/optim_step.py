@@ -4,12 +4,13 @@
 
 Prints, per rule and path (``auto``, the default, and ``compiled``), the median step time and
 its ratio to torch's fused kernel of the same family: ``torch.optim.AdamW(fused=True)`` for
-the Adam rules, ``torch.optim.SGD(momentum=0.9, fused=True)`` for the SGD rules; also the
+the Adam rules and Lion, ``torch.optim.SGD(momentum=0.9, fused=True)`` for the SGD rules; also the
 fraction of the memory-bandwidth limit it reaches. An Adam step reads w, g, m, v and writes
 w, m, v (28 bytes per fp32 parameter), an SGD step with momentum reads w, g, v and writes w,
-v (20 bytes); the bandwidth is an in-place ``a += b`` over the same working set, timed in the
-same rounds. Every contender is timed round-robin, one step each per round. A compiled path's
-first step (the compile, or inductor's on-disk cache) is reported separately.
+v (20 bytes), as does a Lion step (w, g, m); the bandwidth is an in-place ``a += b`` over the
+same working set, timed in the same rounds. Every contender is timed round-robin, one step each
+per round. A compiled path's first step (the compile, or inductor's on-disk cache) is reported
+separately.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from collections.abc import Callable
 
 import torch
 
-from decaylab.optim import METHODS, make_optimizer
+from decaylab.optim import METHODS, Lion, make_optimizer
 
-BYTES_PER_PARAM = {"adam": 28, "sgd": 20}
+BYTES_PER_PARAM = {"adam": 28, "sgd": 20, "lion": 20}
 
 
 class BandwidthProbe:
@@ -87,6 +88,12 @@ def main() -> None:
             optimizer = make_optimizer(method, params(), lr=1e-2 if record.family == "sgd" else 1e-3,
                                        weight_decay=1e-2, momentum=0.9, implementation=path)  # fmt: skip
             contenders[(method, path)] = (record.family, optimizer)
+
+    baselines["lion"] = baselines["adam"]  # Lion against torch's fused AdamW: what a user would run instead
+    for convention in ("paper", "torch"):
+        for path in ("auto",) if args.no_compiled else ("auto", "compiled"):
+            lion = Lion(params(), lr=1e-4, weight_decay=1e-2, convention=convention, implementation=path)
+            contenders[(f"lion-{convention}", path)] = ("lion", lion)
 
     first_step = {key: timed(optimizer.step) for key, (_, optimizer) in contenders.items()}  # state; compiles
     times: dict[tuple[str, str], list[float]] = {key: [] for key in contenders}

@@ -347,8 +347,8 @@ class SGDCore(DecayOptimizer):
 
 class LionCore(DecayOptimizer):
     """Lion's direction, the sign of an interpolated momentum (Chen et al. 2023), and a decay rule: the
-    base of the Lion classes. Every rule but the adaptive one (Lion has no ``D_t``); the reference path
-    only (``implementation="auto"`` runs it; there is no compiled one yet).
+    base of the Lion classes. Every rule but the adaptive one (Lion has no ``D_t``). No torch kernel computes a
+    sign, so ``"auto"`` is the reference path; ``"compiled"`` fuses it into one loop over memory.
 
     ``partial(LionCore, rule=RULE)`` is an optimizer of any rule.
     """
@@ -364,8 +364,6 @@ class LionCore(DecayOptimizer):
     ) -> None:
         if rule.adaptive:
             raise ValueError(f"Lion has no adaptive norm D_t for the rule {rule.name!r}")
-        if implementation == "compiled":
-            raise ValueError("Lion has no compiled path yet; use implementation='auto' or 'reference'")
         defaults = {"lr": lr, "betas": betas, "weight_decay": weight_decay}
         super().__init__(params, rule, defaults, implementation)
 
@@ -386,6 +384,7 @@ class LionCore(DecayOptimizer):
             [_real(p) for p in params],
             [_real(cast(Tensor, p.grad)) for p in params],
             [_real(s["exp_avg"]) for s in states],
+            implementation=self.implementation,
             beta1=beta1,
             beta2=beta2,
             lr=lr,

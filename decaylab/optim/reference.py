@@ -148,3 +148,15 @@ def lion_reference(
     direction = exp_avg.lerp(grad, 1.0 - beta1).sign_()
     exp_avg.lerp_(grad, 1.0 - beta2)
     decay_(rule, weight, direction, None, lr, eta, weight_decay)
+
+
+def lion_reference_group(
+    rule: DecayRule,
+    weights: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    exp_avgs: Sequence[Tensor],
+    **hyperparameters: Any,
+) -> None:
+    """:func:`lion_reference` over a group of tensors (the function ``torch.compile`` fuses)."""
+    for weight, grad, exp_avg in zip(weights, grads, exp_avgs, strict=True):
+        lion_reference(rule, weight, grad, exp_avg, **hyperparameters)

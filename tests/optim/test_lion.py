@@ -108,13 +108,23 @@ def test_a_checkpoint_resumes_exactly_and_keeps_lambdas_units():
         (lambda p: Lion(p, betas=(0.9, 1.5)), "betas"),
         (lambda p: Lion(p, weight_decay=-1.0), "weight_decay"),
         (lambda p: Lion(p, convention="jax"), "convention"),
-        (lambda p: Lion(p, implementation="compiled"), "compiled"),
         (lambda p: LionCore(p, EUCLIDEAN_PROXIMAL_L2), "adaptive"),
     ],
 )
 def test_a_bad_hyperparameter_is_refused_by_name(build, words):
     with pytest.raises(ValueError, match=words):
         build([torch.nn.Parameter(torch.ones(2))])
+
+
+@pytest.mark.parametrize("cautious", [False, True])
+def test_the_compiled_path_steps_as_the_reference_does(cautious):
+    """One loop over memory through torch.compile (hyperparameters as tensors: one graph for a schedule)."""
+    start = START.float()
+    paths = [
+        run(lambda p, path=path: Lion(p, lr=ALPHA, weight_decay=DECAY, cautious=cautious, implementation=path), start)
+        for path in ("reference", "compiled")
+    ]
+    assert torch.allclose(*paths, rtol=0, atol=1e-6)
 
 
 def test_maximize_climbs():
