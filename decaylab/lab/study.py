@@ -121,7 +121,7 @@ def run_config(task: Task, method: str, lr: float, weight_decay: float, seed: in
         "schedule": task.schedule if isinstance(task.schedule, str) else TASK_SCHEDULE,
         "warmup": task.warmup,
         "batch_size": task.batch_size,
-        "betas": task.betas,
+        "betas": METHODS[method].betas or task.betas,  # Lion's own; the task's are Adam's
         "eps": task.eps,
         "momentum": task.momentum,
         "clip": task.clip,

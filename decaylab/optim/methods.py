@@ -12,22 +12,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from decaylab.optim.optimizers import SGDL2, SGDW, Adam, AdamC, AdamL2, AdamP, AdamW, DecayOptimizer, ProxAdam, ProxSGD
+from decaylab.optim.optimizers import (
+    SGDL2,
+    SGDW,
+    Adam,
+    AdamC,
+    AdamL2,
+    AdamP,
+    AdamW,
+    DecayOptimizer,
+    Lion,
+    LionL2,
+    ProxAdam,
+    ProxSGD,
+)
 from decaylab.optim.rules import Units
 
 ADAM_LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 SGD_LRS = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
-"""Default learning-rate grids: SGD's steps are not normalized, so its good ``α`` lies higher."""
+LION_LRS = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+"""Default learning-rate grids: SGD's steps are not normalized, so its good ``α`` lies higher; Lion's are
+signs, ±1 in every coordinate, so its good ``α`` lies 3–10× below Adam's (Chen et al. 2023)."""
 PER_STEP = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 """Decay per step at the peak learning rate (paper-form AdamW, ProxAdam)."""
 PER_STEP_OVER_LR = (0.0, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 """Decay per step divided by ``α`` (torch-form AdamW, AdamC): ``λ ≈ λ_paper/α``, centred on ``α = 1e-3``."""
 PER_STEP_OVER_SGD_LR = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 """Decay per step divided by ``α`` for SGD (torch-form SGDW), centred on SGD's ``α ≈ 1e-2``."""
+PER_STEP_OVER_LION_LR = (0.0, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+"""Decay per step divided by ``α`` for Lion (torch-form Lion, Chen et al.'s own), centred on Lion's ``α ≈ 1e-4``."""
 PENALTY = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 """The ℓ2 penalty ``λ/2·‖w‖²`` added to the loss (AdamL2, AdamP, SGDL2)."""
 
 Coupling = Literal["decoupled", "coupled"]
+LION_BETAS = (0.9, 0.99)
+"""Chen et al.'s defaults: Lion's second β is its momentum, its first the interpolation for the sign."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +55,11 @@ class Method:
 
     ``optimizer(params, **hyperparameters)`` builds it; ``family`` says which hyperparameters
     it takes besides ``lr`` (Adam: ``betas``, ``eps``; SGD: ``momentum``, ``dampening``,
-    ``nesterov``). ``decay_units`` names what ``λ`` means (``convention``: which kind of λ it is),
-    ``default_weight_decays`` is its grid in those units, ``default_lrs`` its grid of ``α``, and
-    ``coupling`` is what the post expects of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat),
-    ``"coupled"`` (falling), or None (no claim).
+    ``nesterov``; Lion: ``betas``, a study's runs taking the record's own ``betas``). ``decay_units``
+    names what ``λ`` means (``convention``: which kind of λ it is), ``default_weight_decays`` is its
+    grid in those units, ``default_lrs`` its grid of ``α``, and ``coupling`` is what the post expects
+    of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat), ``"coupled"`` (falling), or None (no
+    claim).
     """
 
     name: str
@@ -48,16 +68,18 @@ class Method:
     decay_units: str
     default_weight_decays: tuple[float, ...]
     coupling: Coupling | None = None
-    family: Literal["adam", "sgd"] = "adam"
+    family: Literal["adam", "sgd", "lion"] = "adam"
     takes_weight_decay: bool = True
     convention: Units = "penalty"
     """What λ is (:data:`~decaylab.optim.rules.UNITS`): a decay per step at the peak learning rate
     (``paper``), per step and unit of learning rate (``torch``, ``λ_paper = α·λ_torch``), a penalty's
     weight in the loss (``penalty``), an ℓ1 threshold per step (``l1``), or nothing (``none``)."""
+    betas: tuple[float, float] | None = None
+    """The method's own ``betas`` where a task's (Adam's, by default) would not suit it: Lion's (0.9, 0.99)."""
 
     @property
     def default_lrs(self) -> tuple[float, ...]:
-        return SGD_LRS if self.family == "sgd" else ADAM_LRS
+        return {"sgd": SGD_LRS, "lion": LION_LRS}.get(self.family, ADAM_LRS)
 
 
 METHODS: dict[str, Method] = {
@@ -162,11 +184,43 @@ METHODS: dict[str, Method] = {
             family="sgd",
             convention="paper",
         ),
+        Method(
+            "lionw",
+            Lion,
+            "Lion, decoupled decay 1 − η_t·λ (the post's form)",
+            "λ: decay per step (paper)",
+            PER_STEP,
+            "decoupled",
+            family="lion",
+            convention="paper",
+            betas=LION_BETAS,
+        ),
+        Method(
+            "lionw-torch",
+            functools.partial(Lion, convention="torch"),
+            "Lion, decoupled decay 1 − η_t·α·λ (Chen et al.'s Algorithm 2)",
+            "λ: decay per step / α (torch)",
+            PER_STEP_OVER_LION_LR,
+            "coupled",
+            family="lion",
+            convention="torch",
+            betas=LION_BETAS,
+        ),
+        Method(
+            "lionl2",
+            LionL2,
+            "Lion, ℓ2 penalty in the gradient (before the sign)",
+            "λ: ℓ2 penalty in the loss",
+            PENALTY,
+            "coupled",
+            family="lion",
+            betas=LION_BETAS,
+        ),
     )
 }
 """Every method by its command-line name."""
 
-FAMILY_HYPERPARAMETERS = {"adam": {"betas", "eps"}, "sgd": {"momentum", "dampening", "nesterov"}}
+FAMILY_HYPERPARAMETERS = {"adam": {"betas", "eps"}, "sgd": {"momentum", "dampening", "nesterov"}, "lion": {"betas"}}
 
 
 def make_optimizer(method: str, params: Any, **hyperparameters: Any) -> DecayOptimizer:

@@ -370,8 +370,8 @@ class LionCore(DecayOptimizer):
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
         for name, beta in zip(("betas[0]", "betas[1]"), group["betas"], strict=True):
-            if not 0.0 <= beta <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {beta}")
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {beta}")
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
         states = [self.state[p] for p in params]

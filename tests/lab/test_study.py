@@ -149,3 +149,12 @@ def test_an_interrupted_round_is_finished_with_its_own_units_before_the_runs_tha
     run_configs([replace(part, runs=[*first_round, next_point])], clean, LocalExecutor(workers=1), False)
     measured = ("train_loss", "val_loss", "val_metric", "test_loss", "test_metric")
     assert [[row[c] for c in measured] for row in store.runs()] == [[row[c] for c in measured] for row in clean.runs()]
+
+
+def test_a_lion_method_runs_with_lions_own_betas_and_its_own_grid_of_alpha():
+    task = make_task()
+    runs = StudySpec("tiny", ("lionw", "adamw"), seeds=1).runs(task)
+    lion = [run for run in runs if run.method == "lionw"]
+    assert {run.betas for run in lion} == {(0.9, 0.99)} and task.betas == (0.9, 0.999)
+    assert {run.betas for run in runs if run.method == "adamw"} == {task.betas}
+    assert max(run.lr for run in lion) < max(run.lr for run in runs if run.method == "adamw")  # signs step further

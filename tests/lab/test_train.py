@@ -76,7 +76,7 @@ def plain_pytorch_run(task: Task, run: RunConfig) -> list[tuple[float, float, fl
     return curves
 
 
-@pytest.mark.parametrize("method", ["adamw", "adaml2", "adamp", "sgdw"])
+@pytest.mark.parametrize("method", ["adamw", "adaml2", "adamp", "sgdw"])  # Lion: see design notes
 def test_each_member_equals_the_model_trained_alone_in_a_plain_pytorch_loop(method):
     """Dropout, BatchNorm running statistics (the validation loss is measured in eval mode), LayerNorm."""
     task = ordinary_task()

@@ -19,6 +19,7 @@ from decaylab.optim import METHODS, make_optimizer
 ALL_METHODS = list(METHODS)
 ADAM_METHODS = [name for name, method in METHODS.items() if method.family == "adam"]
 SGD_METHODS = [name for name, method in METHODS.items() if method.family == "sgd"]
+LION_METHODS = [name for name, method in METHODS.items() if method.family == "lion"]
 STEPS = 60
 BETAS = (0.9, 0.999)
 MOMENTUM = 0.9
@@ -54,12 +55,13 @@ GROUPS = [
 
 
 def reference_step(method, w, u, D, lr, eta, lam, alpha):
-    """The post's update of ``w`` for ``method`` along the direction ``u`` (Adam: ``m̂/D``; SGD: ``v``)."""
-    if method in ("adam", "adaml2", "sgdl2"):
+    """The post's update of ``w`` for ``method`` along the direction ``u`` (Adam: ``m̂/D``; SGD: ``v``; Lion:
+    ``sign(β₁m + (1−β₁)g)``)."""
+    if method in ("adam", "adaml2", "sgdl2", "lionl2"):
         return w - lr * u
-    if method in ("adamw", "sgdw"):  # (1 − η_t λ) w − η_t α u
+    if method in ("adamw", "sgdw", "lionw"):  # (1 − η_t λ) w − η_t α u
         return (1 - eta * lam) * w - lr * u
-    if method in ("adamw-torch", "sgdw-torch"):  # (1 − η_t α λ) w − η_t α u
+    if method in ("adamw-torch", "sgdw-torch", "lionw-torch"):  # (1 − η_t α λ) w − η_t α u
         return (1 - lr * lam) * w - lr * u
     if method in ("proxadam", "proxsgd"):  # (1 − λη/(1+λη)) w − ηα/(1+λη) u
         return (1 - lam * eta / (1 + lam * eta)) * w - lr / (1 + lam * eta) * u
@@ -91,11 +93,14 @@ def reference_trajectory(
             eta = schedule(t - 1)
             lr = group.lr * eta
             g = grad_scale * (w**3 - group.target(t))
-            if method in ("adaml2", "sgdl2"):
+            if method in ("adaml2", "sgdl2", "lionl2"):
                 g = g + group.weight_decay * w
             if method in SGD_METHODS:  # torch's momentum: v_1 = g_1, then v_t = μ v_{t−1} + g_t
                 m = g if t == 1 else MOMENTUM * m + g
                 u, D = (g + MOMENTUM * m if nesterov else m), None
+            elif method in LION_METHODS:  # Chen et al. 2023, Algorithm 2, with the set-up's betas
+                u, D = np.sign(beta1 * m + (1 - beta1) * g), None
+                m = beta2 * m + (1 - beta2) * g
             else:
                 m = beta1 * m + (1 - beta1) * g
                 v = beta2 * v + (1 - beta2) * g * g

@@ -75,6 +75,8 @@ def test_state_keys_are_torch_adams_and_torch_sgds(method):
     if METHODS[method].family == "adam":
         assert set(state) == {"step", "exp_avg", "exp_avg_sq"}
         assert state["step"].dtype == torch.float32 and float(state["step"]) == 2
+    elif METHODS[method].family == "lion":  # Lion's one moment, under Adam's name for it
+        assert set(state) == {"exp_avg"}
     else:
         assert set(state) == {"momentum_buffer"}
 

@@ -150,7 +150,7 @@ def test_a_flag_decaylab_does_not_implement_is_refused_not_ignored(flag):
 
 def test_every_class_is_covered():
     assert {type(build(m, [torch.nn.Parameter(torch.ones(1))])).__name__ for m in METHODS} == {
-        "Adam", "AdamL2", "AdamW", "ProxAdam", "AdamP", "AdamC", "SGDL2", "SGDW", "ProxSGD",
+        "Adam", "AdamL2", "AdamW", "ProxAdam", "AdamP", "AdamC", "SGDL2", "SGDW", "ProxSGD", "Lion", "LionL2",
     }  # fmt: skip
 
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from decaylab.optim import SGDW, Adam, AdamW, ProxAdam, make_optimizer
+from decaylab.optim import METHODS, SGDW, Adam, AdamW, ProxAdam, make_optimizer
 
-from .reference import ADAM_METHODS, ALL_METHODS, SGD_METHODS
+from .reference import ALL_METHODS, SGD_METHODS
 
 COMMON = [
     ({"lr": -1e-3}, "lr"),
@@ -27,13 +27,15 @@ SGD_ONLY = [
     ({"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "nesterov"),
 ]
 
+ONLY = {"adam": ADAM_ONLY, "sgd": SGD_ONLY, "lion": ADAM_ONLY[1:]}  # Lion: betas, no eps
+
 
 @pytest.mark.parametrize(
     ("method", "kwargs", "name"),
     [
         (method, kwargs, name)
         for method in ALL_METHODS
-        for kwargs, name in COMMON + (ADAM_ONLY if method in ADAM_METHODS else SGD_ONLY)
+        for kwargs, name in COMMON + ONLY[METHODS[method].family]
         if not (method == "adam" and "weight_decay" in kwargs)  # Adam takes none: see below
     ],
 )

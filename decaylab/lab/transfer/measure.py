@@ -194,7 +194,7 @@ def run_transfer(
     seeds = seeds if seeds is not None else QUICK_SEEDS if quick else SEEDS
     if not 1 <= seeds <= MAX_SEEDS:
         raise UsageError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds:,}")
-    base_lr = lr if lr is not None else 0.1 if METHODS[method].family == "sgd" else 1e-2
+    base_lr = lr if lr is not None else {"sgd": 0.1, "lion": 1e-3}.get(METHODS[method].family, 1e-2)
     task = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     spec = source if isinstance(source, str) else None
     chosen = choose_axes(spec or "", task, base_lr, quick, axes, values or {})
