@@ -65,6 +65,12 @@ def _one_value_or_members(name: str, value: Scalar) -> Scalar:
     return value
 
 
+def _check_betas(betas: tuple[float, float]) -> None:
+    for name, beta in zip(("betas[0]", "betas[1]"), betas, strict=True):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {beta}")
+
+
 def _check_members(name: str, members: int, params: list[Tensor]) -> None:
     """Per-member values need every parameter of the group to lead with that many members."""
     for index, param in enumerate(params):
@@ -273,9 +279,7 @@ class AdamCore(DecayOptimizer):
         super()._check(group)
         if _negative(group["eps"]):
             raise ValueError(f"eps must be >= 0, got {group['eps']}")
-        for name, beta in zip(("betas[0]", "betas[1]"), group["betas"], strict=True):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+        _check_betas(group["betas"])
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
         states = [self.state[p] for p in params]
@@ -369,9 +373,7 @@ class LionCore(DecayOptimizer):
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
-        for name, beta in zip(("betas[0]", "betas[1]"), group["betas"], strict=True):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+        _check_betas(group["betas"])
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
         states = [self.state[p] for p in params]
