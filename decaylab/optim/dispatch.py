@@ -22,7 +22,13 @@ import torch
 from torch import Tensor
 
 from decaylab.optim.fused import adam_fused, adam_fused_members, momentum_buffer_as_torch_, sgd_fused
-from decaylab.optim.reference import adam_reference, adam_reference_group, lion_reference_group, sgd_reference_group
+from decaylab.optim.reference import (
+    adam_reference,
+    adam_reference_group,
+    lion_reference_group,
+    muon_reference,
+    sgd_reference_group,
+)
 from decaylab.optim.rules import DecayRule, Scalar
 
 Implementation = Literal["auto", "reference", "compiled"]
@@ -166,6 +172,13 @@ def lion(
         run_compiled(lion_reference_group, rule, weights, grads, exp_avgs, **tensors_for_compiling(hyper))
     else:
         lion_reference_group(rule, weights, grads, exp_avgs, **hyper)
+
+
+def muon(rule: DecayRule, weights: list[Tensor], grads: list[Tensor], buffers: list[Tensor], **hyper: Any) -> None:
+    """One Muon step of ``rule`` over a group's matrices (the reference path, as ``torch.optim.Muon``'s own)."""
+    maximize = hyper.pop("maximize")
+    for weight, grad, buffer in zip(weights, grads, buffers, strict=True):
+        muon_reference(rule, weight, -grad if maximize else grad, buffer, **hyper)
 
 
 def by_device_and_dtype(tensors: Sequence[Tensor]) -> list[list[int]]:

@@ -25,6 +25,7 @@ from torch.optim import Optimizer
 from decaylab.optim import dispatch
 from decaylab.optim.dispatch import Implementation
 from decaylab.optim.fused import momentum_buffer_as_torch_
+from decaylab.optim.reference import NEWTON_SCHULZ
 from decaylab.optim.rules import (
     CORRECTED,
     EUCLIDEAN_PROXIMAL_L2,
@@ -439,6 +440,71 @@ class LionL2(LionCore):
         implementation: Implementation = "auto",
     ) -> None:
         super().__init__(params, L2_IN_GRADIENT, lr, betas, weight_decay, implementation)
+
+
+class Muon(DecayOptimizer):
+    r"""Muon (Jordan et al. 2024; ``torch.optim.Muon``): momentum, orthogonalized by Newton–Schulz, with a
+    decoupled decay in either convention. For matrices only (and stacks of them, members leading).
+
+    .. math::  B_t = μB_{t-1} + (1-μ)g_t,\quad O_t = \mathrm{NS}\big((1-μ)g_t + μB_t\big),\quad
+               w_t = a\,w_{t-1} - lr_t·r·O_t,
+
+    ``r`` the step per unit of ``lr`` of ``adjust_lr_fn`` (``"original"``: ``√max(1, A/B)``;
+    ``"match_rms_adamw"``: ``0.2·√max(A, B)``, Liu et al. 2025), Newton–Schulz in bfloat16 with torch's
+    coefficients. ``convention="torch"`` (``a = 1 − lr_t·λ``) is ``torch.optim.Muon``, and its
+    checkpoints move both ways; ``convention="paper"`` (default) decays ``1 − η_t·λ``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: Scalar = 1e-3,
+        weight_decay: Scalar = 0.0,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: tuple[float, float, float] = NEWTON_SCHULZ,
+        eps: float = 1e-7,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = None,
+        *,
+        convention: Literal["paper", "torch"] = "paper",
+        implementation: Implementation = "auto",
+    ) -> None:
+        if adjust_lr_fn not in (None, "original", "match_rms_adamw"):
+            raise ValueError(f"adjust_lr_fn must be 'original' or 'match_rms_adamw', got {adjust_lr_fn!r}")
+        self.convention = convention
+        defaults: dict[str, Any] = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum, "nesterov": nesterov}
+        defaults |= {"ns_coefficients": ns_coefficients, "eps": eps, "ns_steps": ns_steps, "adjust_lr_fn": adjust_lr_fn}
+        super().__init__(params, decoupled(convention, False), defaults, implementation)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        super()._check(group)
+        if _negative(group["momentum"]):
+            raise ValueError(f"momentum must be >= 0, got {group['momentum']}")
+        for param in group["params"]:
+            if isinstance(param, Tensor) and param.ndim not in (2, 3):
+                raise ValueError(
+                    f"Muon takes matrices (or stacks of them), got a parameter of shape {tuple(param.shape)}"
+                )
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
+        states = [self.state[p] for p in params]
+        for param, state in zip(params, states, strict=True):
+            if not state:
+                state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        options = {name: group[name] for name in ("momentum", "nesterov", "ns_coefficients", "ns_steps", "eps")}
+        dispatch.muon(
+            self.rule,
+            list(params),
+            [cast(Tensor, p.grad) for p in params],
+            [s["momentum_buffer"] for s in states],
+            **options,
+            adjust_lr_fn=group["adjust_lr_fn"],
+            lr=lr,
+            eta=eta,
+            weight_decay=group["weight_decay"],
+            maximize=group["maximize"],
+        )
 
 
 class Adam(AdamCore):

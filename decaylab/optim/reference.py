@@ -6,9 +6,11 @@ against this one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from decaylab.optim.rules import DecayRule, Scalar
@@ -160,3 +162,61 @@ def lion_reference_group(
     """:func:`lion_reference` over a group of tensors (the function ``torch.compile`` fuses)."""
     for weight, grad, exp_avg in zip(weights, grads, exp_avgs, strict=True):
         lion_reference(rule, weight, grad, exp_avg, **hyperparameters)
+
+
+NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)
+"""The quintic's coefficients of ``torch.optim.Muon`` (Jordan et al.), with its 5 steps and ``ε = 1e-7``."""
+
+
+def orthogonalized(update: Tensor, coefficients: tuple[float, float, float], steps: int, eps: float) -> Tensor:
+    """Newton–Schulz's approximate ``U·Vᵀ`` of each matrix (the last two dimensions; a stack of members
+    leads), in bfloat16 as ``torch.optim.Muon`` computes it: the same operations, so equal to it."""
+    a, b, c = coefficients
+    x = update.bfloat16()
+    wide = update.size(-2) > update.size(-1)
+    if wide:
+        x = x.mT
+    x = x / (x.norm() if x.ndim == 2 else x.norm(dim=(-2, -1), keepdim=True)).clamp(min=eps)
+    for _ in range(steps):
+        gram = x @ x.mT
+        if x.ndim == 2:  # torch's own ops for one matrix: the comparison with torch.optim.Muon is exact
+            x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+        else:
+            x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.mT if wide else x
+
+
+def lr_ratio(shape: Sequence[int], adjust_lr_fn: str | None) -> float:
+    """``torch.optim.Muon``'s step size per unit of ``lr`` for an ``A × B`` matrix: ``√max(1, A/B)``
+    (``"original"``, the default) or ``0.2·√max(A, B)`` (``"match_rms_adamw"``, Liu et al. 2025)."""
+    rows, columns = shape[-2], shape[-1]
+    if adjust_lr_fn == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(rows, columns))
+    return math.sqrt(max(1.0, rows / columns))
+
+
+def muon_reference(
+    rule: DecayRule,
+    weight: Tensor,
+    grad: Tensor,
+    momentum_buffer: Tensor,
+    *,
+    momentum: float,
+    nesterov: bool,
+    ns_coefficients: tuple[float, float, float],
+    ns_steps: int,
+    eps: float,
+    adjust_lr_fn: str | None,
+    lr: Scalar,
+    eta: Scalar,
+    weight_decay: Scalar,
+) -> None:
+    """One Muon step of ``rule`` on one matrix (or a stack of them), in place: ``B ← μB + (1−μ)g``, the
+    update ``(1−μ)g + μB`` (Nesterov) or ``B``, orthogonalized, times :func:`lr_ratio`."""
+    lr, eta, weight_decay = (member_view(x, weight) for x in (lr, eta, weight_decay))
+    if rule.in_gradient:
+        grad = grad + weight_decay * weight
+    momentum_buffer.lerp_(grad, 1.0 - momentum)
+    update = grad.lerp(momentum_buffer, momentum) if nesterov else momentum_buffer
+    direction = orthogonalized(update, ns_coefficients, ns_steps, eps).to(weight.dtype)
+    decay_(rule, weight, direction * lr_ratio(weight.shape, adjust_lr_fn), None, lr, eta, weight_decay)
