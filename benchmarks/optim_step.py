@@ -4,7 +4,9 @@
 
 Prints, per rule and path (``auto``, the default, and ``compiled``), the median step time and
 its ratio to torch's fused kernel of the same family: ``torch.optim.AdamW(fused=True)`` for
-the Adam rules and Lion, ``torch.optim.SGD(momentum=0.9, fused=True)`` for the SGD rules; also the
+the Adam rules and Lion, ``torch.optim.SGD(momentum=0.9, fused=True)`` for the SGD rules, and
+``torch.optim.Muon`` for Muon (the same parameters as square matrices, where the "fused" row is torch's
+own step and the bandwidth column counts only the elementwise traffic, not Newton–Schulz); also the
 fraction of the memory-bandwidth limit it reaches. An Adam step reads w, g, m, v and writes
 w, m, v (28 bytes per fp32 parameter), an SGD step with momentum reads w, g, v and writes w,
 v (20 bytes), as does a Lion step (w, g, m); the bandwidth is an in-place ``a += b`` over the
@@ -16,15 +18,16 @@ separately.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
 
-from decaylab.optim import METHODS, Lion, make_optimizer
+from decaylab.optim import METHODS, Lion, Muon, make_optimizer
 
-BYTES_PER_PARAM = {"adam": 28, "sgd": 20, "lion": 20}
+BYTES_PER_PARAM = {"adam": 28, "sgd": 20, "lion": 20, "muon": 20}
 
 
 class BandwidthProbe:
@@ -44,6 +47,13 @@ class BandwidthProbe:
 
 def make_params(total: int, count: int, device: str) -> list[torch.nn.Parameter]:
     params = [torch.nn.Parameter(torch.randn(total // count, device=device)) for _ in range(count)]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    return params
+
+
+def make_matrices(count: int, side: int, device: str) -> list[torch.nn.Parameter]:
+    params = [torch.nn.Parameter(torch.randn(side, side, device=device)) for _ in range(count)]
     for p in params:
         p.grad = torch.randn_like(p)
     return params
@@ -94,6 +104,13 @@ def main() -> None:
         for path in ("auto",) if args.no_compiled else ("auto", "compiled"):
             lion = Lion(params(), lr=1e-4, weight_decay=1e-2, convention=convention, implementation=path)
             contenders[(f"lion-{convention}", path)] = ("lion", lion)
+
+    matrices = int(math.sqrt(args.params // args.tensors))  # Muon: the same parameters as square matrices
+    baselines["muon"] = ("torch Muon", torch.optim.Muon(make_matrices(args.tensors, matrices, device), lr=1e-3))
+    contenders[("torch Muon", "fused")] = ("muon", baselines["muon"][1])
+    for path in ("auto", "reference"):
+        muon = Muon(make_matrices(args.tensors, matrices, device), lr=1e-3, convention="torch", implementation=path)
+        contenders[("muon-torch", path)] = ("muon", muon)
 
     first_step = {key: timed(optimizer.step) for key, (_, optimizer) in contenders.items()}  # state; compiles
     times: dict[tuple[str, str], list[float]] = {key: [] for key in contenders}

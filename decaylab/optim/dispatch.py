@@ -26,6 +26,8 @@ from decaylab.optim.reference import (
     adam_reference,
     adam_reference_group,
     lion_reference_group,
+    lr_ratio,
+    muon_direction,
     muon_reference,
     sgd_reference_group,
 )
@@ -174,11 +176,33 @@ def lion(
         lion_reference_group(rule, weights, grads, exp_avgs, **hyper)
 
 
-def muon(rule: DecayRule, weights: list[Tensor], grads: list[Tensor], buffers: list[Tensor], **hyper: Any) -> None:
-    """One Muon step of ``rule`` over a group's matrices (the reference path, as ``torch.optim.Muon``'s own)."""
-    maximize = hyper.pop("maximize")
+def muon(
+    rule: DecayRule,
+    weights: list[Tensor],
+    grads: list[Tensor],
+    buffers: list[Tensor],
+    *,
+    implementation: Implementation,
+    maximize: bool,
+    **hyper: Any,
+) -> None:
+    """One Muon step of ``rule`` over a group's matrices. A scalar rule with one ``lr`` and ``λ`` updates the
+    weight in place, as ``torch.optim.Muon`` does (``w ← a·w``, then ``w += −b·r·O``); the others, and
+    ``implementation="reference"``, take the reference."""
+    grads = [-g if maximize else g for g in grads]
+    lr, weight_decay = hyper["lr"], hyper["weight_decay"]
+    one_value = as_float(lr) is not None and as_float(weight_decay) is not None
+    if implementation == "reference" or not (rule.scalar and one_value):
+        for weight, grad, buffer in zip(weights, grads, buffers, strict=True):
+            muon_reference(rule, weight, grad, buffer, **hyper)
+        return
+    shrink, step = (float(x) for x in rule.coefficients(float(lr), hyper["eta"], float(weight_decay), None))
+    direction_options = {name: hyper[name] for name in ("momentum", "nesterov", "ns_coefficients", "ns_steps", "eps")}
     for weight, grad, buffer in zip(weights, grads, buffers, strict=True):
-        muon_reference(rule, weight, -grad if maximize else grad, buffer, **hyper)
+        if rule.in_gradient:
+            grad = grad + float(weight_decay) * weight
+        orthogonal = muon_direction(grad, buffer, **direction_options)
+        weight.mul_(shrink).add_(orthogonal, alpha=-step * lr_ratio(weight.shape, hyper["adjust_lr_fn"]))
 
 
 def by_device_and_dtype(tensors: Sequence[Tensor]) -> list[list[int]]:

@@ -499,6 +499,7 @@ class Muon(DecayOptimizer):
             [cast(Tensor, p.grad) for p in params],
             [s["momentum_buffer"] for s in states],
             **options,
+            implementation=self.implementation,
             adjust_lr_fn=group["adjust_lr_fn"],
             lr=lr,
             eta=eta,

@@ -216,7 +216,22 @@ def muon_reference(
     lr, eta, weight_decay = (member_view(x, weight) for x in (lr, eta, weight_decay))
     if rule.in_gradient:
         grad = grad + weight_decay * weight
+    orthogonal = muon_direction(grad, momentum_buffer, momentum, nesterov, ns_coefficients, ns_steps, eps)
+    direction = orthogonal.to(weight.dtype) * lr_ratio(weight.shape, adjust_lr_fn)
+    decay_(rule, weight, direction, None, lr, eta, weight_decay)
+
+
+def muon_direction(
+    grad: Tensor,
+    momentum_buffer: Tensor,
+    momentum: float,
+    nesterov: bool,
+    ns_coefficients: tuple[float, float, float],
+    ns_steps: int,
+    eps: float,
+) -> Tensor:
+    """``B ← μB + (1−μ)g`` in place, and the orthogonalized update (bfloat16): Muon's direction before
+    :func:`lr_ratio`."""
     momentum_buffer.lerp_(grad, 1.0 - momentum)
     update = grad.lerp(momentum_buffer, momentum) if nesterov else momentum_buffer
-    direction = orthogonalized(update, ns_coefficients, ns_steps, eps).to(weight.dtype)
-    decay_(rule, weight, direction * lr_ratio(weight.shape, adjust_lr_fn), None, lr, eta, weight_decay)
+    return orthogonalized(update, ns_coefficients, ns_steps, eps)

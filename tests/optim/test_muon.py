@@ -22,10 +22,11 @@ def run(optimizer_of, weight=START, steps=STEPS):
 @pytest.mark.parametrize("adjust_lr_fn", [None, "match_rms_adamw"])
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("shape", [(6, 4), (4, 6)])
-def test_the_torch_form_is_torch_optim_muon(adjust_lr_fn, dtype, tolerance, shape):
+@pytest.mark.parametrize("implementation", ["auto", "reference"])  # in place as torch's, and as the formula
+def test_the_torch_form_is_torch_optim_muon(adjust_lr_fn, dtype, tolerance, shape, implementation):
     start = torch.randn(shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
     options = {"lr": ALPHA, "weight_decay": DECAY, "adjust_lr_fn": adjust_lr_fn}
-    ours = run(lambda p: Muon(p, **options, convention="torch"), start)
+    ours = run(lambda p: Muon(p, **options, convention="torch", implementation=implementation), start)
     theirs = run(lambda p: torch.optim.Muon(p, **options), start)
     assert torch.allclose(ours, theirs, rtol=0, atol=tolerance), (ours - theirs).abs().max()
 
