@@ -23,6 +23,7 @@ from torch import Tensor
 
 from decaylab.optim.fused import adam_fused, adam_fused_members, momentum_buffer_as_torch_, sgd_fused
 from decaylab.optim.reference import (
+    MUON_DIRECTION,
     adam_reference,
     adam_reference_group,
     lion_reference_group,
@@ -197,7 +198,7 @@ def muon(
             muon_reference(rule, weight, grad, buffer, **hyper)
         return
     shrink, step = (float(x) for x in rule.coefficients(float(lr), hyper["eta"], float(weight_decay), None))
-    direction_options = {name: hyper[name] for name in ("momentum", "nesterov", "ns_coefficients", "ns_steps", "eps")}
+    direction_options = {name: hyper[name] for name in MUON_DIRECTION}
     for weight, grad, buffer in zip(weights, grads, buffers, strict=True):
         if rule.in_gradient:
             grad = grad + float(weight_decay) * weight

@@ -25,7 +25,7 @@ from torch.optim import Optimizer
 from decaylab.optim import dispatch
 from decaylab.optim.dispatch import Implementation
 from decaylab.optim.fused import momentum_buffer_as_torch_
-from decaylab.optim.reference import NEWTON_SCHULZ
+from decaylab.optim.reference import MUON_DIRECTION, NEWTON_SCHULZ
 from decaylab.optim.rules import (
     CORRECTED,
     EUCLIDEAN_PROXIMAL_L2,
@@ -492,7 +492,7 @@ class Muon(DecayOptimizer):
         for param, state in zip(params, states, strict=True):
             if not state:
                 state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-        options = {name: group[name] for name in ("momentum", "nesterov", "ns_coefficients", "ns_steps", "eps")}
+        options = {name: group[name] for name in MUON_DIRECTION}
         dispatch.muon(
             self.rule,
             list(params),

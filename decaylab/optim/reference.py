@@ -186,6 +186,10 @@ def orthogonalized(update: Tensor, coefficients: tuple[float, float, float], ste
     return x.mT if wide else x
 
 
+MUON_DIRECTION = ("momentum", "nesterov", "ns_coefficients", "ns_steps", "eps")
+"""The hyperparameters of Muon's direction (:func:`muon_direction`), as a group holds them."""
+
+
 def lr_ratio(shape: Sequence[int], adjust_lr_fn: str | None) -> float:
     """``torch.optim.Muon``'s step size per unit of ``lr`` for an ``A × B`` matrix: ``√max(1, A/B)``
     (``"original"``, the default) or ``0.2·√max(A, B)`` (``"match_rms_adamw"``, Liu et al. 2025)."""
