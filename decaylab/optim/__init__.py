@@ -1,4 +1,4 @@
-"""Every weight-decay rule of "Decay No More" on Adam, SGD and Lion, as drop-in torch optimizers."""
+"""Every weight-decay rule of "Decay No More" on Adam, SGD, Lion and Muon, as drop-in torch optimizers."""
 
 from decaylab.optim.groups import convert_weight_decay, param_groups
 from decaylab.optim.methods import METHODS, Method, make_optimizer
@@ -16,6 +16,8 @@ from decaylab.optim.optimizers import (
     LionCore,
     LionL2,
     Muon,
+    MuonCore,
+    MuonL2,
     ProxAdam,
     ProxSGD,
     SGDCore,
@@ -39,6 +41,8 @@ __all__ = [
     "LionL2",
     "Method",
     "Muon",
+    "MuonCore",
+    "MuonL2",
     "ProxAdam",
     "ProxSGD",
     "SGDCore",

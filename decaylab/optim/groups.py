@@ -27,6 +27,8 @@ def param_groups(
     *,
     decay_all: bool = False,
     no_decay: tuple[str, ...] = (),
+    muon: bool = False,
+    adam_for: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Two param groups: matrices and convolution kernels decayed, the rest not.
 
@@ -37,10 +39,18 @@ def param_groups(
     are left out. ``weight_decay`` may be a per-member tensor. A ``torch.compile``'d model's names are
     read without the ``_orig_mod.`` that compiled modules (or submodules) add, so ``no_decay`` names the same
     layers either way.
+
+    With ``muon=True`` each group is split by the direction :class:`~decaylab.optim.Muon` gives it (its
+    ``"direction"`` key): the weights of linear layers and other 2-D weights take Muon's, except embeddings
+    (rows looked up, not a map to orthogonalize) and the parameters whose names start with an entry of
+    ``adam_for`` (a head, say), which take Adam's with the biases and norms. Decided on the module's own
+    shapes, so a stacked model's groups say the same.
     """
     in_norm_layer = {
         id(p) for module in model.modules() if isinstance(module, NORM_LAYERS) for p in module.parameters()
     }
+    embeddings = {id(p) for module in model.modules() if isinstance(module, nn.Embedding) for p in module.parameters()}
+    names = {id(param): name.replace(COMPILED_PREFIX, "") for name, param in model.named_parameters()}
     decayed: list[nn.Parameter] = []
     kept: list[nn.Parameter] = []
     for prefixed, param in model.named_parameters():
@@ -53,7 +63,23 @@ def param_groups(
         {"params": decayed, "weight_decay": weight_decay},
         {"params": kept, "weight_decay": 0.0},
     ]
+    if muon:
+        groups = [half for group in groups for half in _by_direction(group, names, embeddings, adam_for)]
     return [group for group in groups if group["params"]]
+
+
+def _by_direction(
+    group: dict[str, Any], names: dict[int, str], embeddings: set[int], adam_for: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """``group`` as the part Muon's direction takes and the part Adam's takes (:func:`param_groups`)."""
+
+    def orthogonalized(param: nn.Parameter) -> bool:
+        return param.ndim == 2 and id(param) not in embeddings and not names[id(param)].startswith(adam_for)
+
+    return [
+        {**group, "params": [p for p in group["params"] if orthogonalized(p)], "direction": "muon"},
+        {**group, "params": [p for p in group["params"] if not orthogonalized(p)], "direction": "adam"},
+    ]
 
 
 def convert_weight_decay(value: float, lr: float, src: Convention, dst: Convention) -> float:

@@ -23,6 +23,8 @@ from decaylab.optim.optimizers import (
     DecayOptimizer,
     Lion,
     LionL2,
+    Muon,
+    MuonL2,
     ProxAdam,
     ProxSGD,
 )
@@ -45,6 +47,9 @@ PENALTY = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 """The ℓ2 penalty ``λ/2·‖w‖²`` added to the loss (AdamL2, AdamP, SGDL2)."""
 
 Coupling = Literal["decoupled", "coupled"]
+MATCHED = "match_rms_adamw"
+"""The study's Muon steps have AdamW's RMS, ``0.2·√max(A, B)`` per unit of ``lr`` (Liu et al. 2025), so one
+``α`` grid serves Muon's matrices, its Adam parameters and AdamW alike."""
 LION_BETAS = (0.9, 0.99)
 """Chen et al.'s defaults: Lion's second β is its momentum, its first the interpolation for the sign."""
 
@@ -55,7 +60,9 @@ class Method:
 
     ``optimizer(params, **hyperparameters)`` builds it; ``family`` says which hyperparameters
     it takes besides ``lr`` (Adam: ``betas``, ``eps``; SGD: ``momentum``, ``dampening``,
-    ``nesterov``; Lion: ``betas``, a study's runs taking the record's own ``betas``). ``decay_units``
+    ``nesterov``; Lion: ``betas``, a study's runs taking the record's own ``betas``; Muon: ``betas`` and
+    ``eps`` for the Adam direction of its parameters that are not matrices, and param groups that say which
+    are: :func:`~decaylab.optim.param_groups` with ``muon=True``). ``decay_units``
     names what ``λ`` means (``convention``: which kind of λ it is), ``default_weight_decays`` is its
     grid in those units, ``default_lrs`` its grid of ``α``, and ``coupling`` is what the post expects
     of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat), ``"coupled"`` (falling), or None (no
@@ -68,7 +75,7 @@ class Method:
     decay_units: str
     default_weight_decays: tuple[float, ...]
     coupling: Coupling | None = None
-    family: Literal["adam", "sgd", "lion"] = "adam"
+    family: Literal["adam", "sgd", "lion", "muon"] = "adam"
     takes_weight_decay: bool = True
     convention: Units = "penalty"
     """What λ is (:data:`~decaylab.optim.rules.UNITS`): a decay per step at the peak learning rate
@@ -216,18 +223,75 @@ METHODS: dict[str, Method] = {
             family="lion",
             betas=LION_BETAS,
         ),
+        Method(
+            "adamw-cautious",
+            functools.partial(AdamW, cautious=True),
+            "paper AdamW, decay only where step and weight agree in sign (Chen et al. 2025)",
+            "λ: decay per step (paper)",
+            PER_STEP,
+            "decoupled",
+            convention="paper",
+        ),
+        Method(
+            "muonw",
+            functools.partial(Muon, adjust_lr_fn=MATCHED),
+            "Muon (RMS matched to AdamW's), decoupled decay 1 − η_t·λ; Adam on non-matrices",
+            "λ: decay per step (paper)",
+            PER_STEP,
+            "decoupled",
+            family="muon",
+            convention="paper",
+        ),
+        Method(
+            "muonw-torch",
+            functools.partial(Muon, adjust_lr_fn=MATCHED, convention="torch"),
+            "Muon (RMS matched to AdamW's), decay 1 − η_t·α·λ (torch.optim.Muon)",
+            "λ: decay per step / α (torch)",
+            PER_STEP_OVER_LR,
+            "coupled",
+            family="muon",
+            convention="torch",
+        ),
+        Method(
+            "muonw-cautious",
+            functools.partial(Muon, adjust_lr_fn=MATCHED, cautious=True),
+            "Muon (RMS matched to AdamW's), paper decay only where step and weight agree in sign",
+            "λ: decay per step (paper)",
+            PER_STEP,
+            "decoupled",
+            family="muon",
+            convention="paper",
+        ),
+        Method(
+            "muonl2",
+            functools.partial(MuonL2, adjust_lr_fn=MATCHED),
+            "Muon (RMS matched to AdamW's), ℓ2 penalty in the gradient (before Newton–Schulz)",
+            "λ: ℓ2 penalty in the loss",
+            PENALTY,
+            "coupled",
+            family="muon",
+        ),
     )
 }
 """Every method by its command-line name."""
 
-FAMILY_HYPERPARAMETERS = {"adam": {"betas", "eps"}, "sgd": {"momentum", "dampening", "nesterov"}, "lion": {"betas"}}
+FAMILY_HYPERPARAMETERS = {
+    "adam": {"betas", "eps"},
+    "sgd": {"momentum", "dampening", "nesterov"},
+    "lion": {"betas"},
+    "muon": {"betas", "eps"},
+}
+MUON_ADAM = {"betas": "adam_betas", "eps": "adam_eps"}
+"""What the Adam hyperparameters are called in a Muon optimizer: those of the Adam direction of its
+parameters that are not matrices (Muon's own ``eps`` is Newton–Schulz's)."""
 
 
 def make_optimizer(method: str, params: Any, **hyperparameters: Any) -> DecayOptimizer:
     """The optimizer of ``method`` (a key of :data:`METHODS`).
 
     Hyperparameters the method does not take are left out, so one call fits every method:
-    Adam ignores ``weight_decay``, the Adam family ignores ``momentum``.
+    Adam ignores ``weight_decay``, the Adam family ignores ``momentum``. ``betas`` and ``eps`` are Adam's
+    everywhere: a Muon method takes them for its Adam direction (:data:`MUON_ADAM`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -235,4 +299,7 @@ def make_optimizer(method: str, params: Any, **hyperparameters: Any) -> DecayOpt
     others = set().union(*FAMILY_HYPERPARAMETERS.values()) - FAMILY_HYPERPARAMETERS[record.family]
     if not record.takes_weight_decay:
         others.add("weight_decay")
-    return record.optimizer(params, **{name: value for name, value in hyperparameters.items() if name not in others})
+    kept = {name: value for name, value in hyperparameters.items() if name not in others}
+    if record.family == "muon":
+        kept = {MUON_ADAM.get(name, name): value for name, value in kept.items()}
+    return record.optimizer(params, **kept)

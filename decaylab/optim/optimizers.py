@@ -1,4 +1,4 @@
-"""Drop-in ``torch.optim.Optimizer`` classes: an update direction (Adam's or SGD's) × a decay rule.
+"""Drop-in ``torch.optim.Optimizer`` classes: an update direction (Adam's, SGD's, Lion's or Muon's) × a decay rule.
 
 All share :class:`DecayOptimizer`: param groups, ``state_dict``, closures, ``maximize``,
 complex parameters (as pairs of reals), pickling and state keys are those of ``torch.optim``
@@ -25,7 +25,7 @@ from torch.optim import Optimizer
 from decaylab.optim import dispatch
 from decaylab.optim.dispatch import Implementation
 from decaylab.optim.fused import momentum_buffer_as_torch_
-from decaylab.optim.reference import MUON_DIRECTION, NEWTON_SCHULZ
+from decaylab.optim.reference import MUON_DIRECTION, NEWTON_SCHULZ, NS_DTYPES
 from decaylab.optim.rules import (
     CORRECTED,
     EUCLIDEAN_PROXIMAL_L2,
@@ -283,19 +283,35 @@ class AdamCore(DecayOptimizer):
         _check_betas(group["betas"])
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
-        states = [self.state[p] for p in params]
-        for param, state in zip(params, states, strict=True):
-            if not state:
-                state["step"] = torch.tensor(0.0, dtype=torch.float32)
-                state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-            state["step"] += 1
-        weights, grads = [_real(p) for p in params], [_real(cast(Tensor, p.grad)) for p in params]
-        moments = [_real(s["exp_avg"]) for s in states], [_real(s["exp_avg_sq"]) for s in states]
-        (beta1, beta2), steps = group["betas"], [s["step"] for s in states]
-        hyper = {"beta1": beta1, "beta2": beta2, "eps": group["eps"], "lr": lr, "eta": eta}
-        hyper |= {"weight_decay": group["weight_decay"], "maximize": group["maximize"]}
-        dispatch.adam(self.rule, weights, grads, *moments, steps, implementation=self.implementation, **hyper)
+        adam_step(self, group, params, lr, eta, betas=group["betas"], eps=group["eps"])
+
+
+def adam_step(
+    optimizer: DecayOptimizer,
+    group: dict[str, Any],
+    params: list[Tensor],
+    lr: Scalar,
+    eta: float,
+    *,
+    betas: tuple[float, float],
+    eps: float,
+) -> None:
+    """One step of Adam's direction and ``optimizer``'s rule over ``params`` of ``group`` (state: ``step``,
+    ``exp_avg``, ``exp_avg_sq``, as torch's Adam keeps them): :class:`AdamCore`'s step, and Muon's for the
+    parameters that are not matrices."""
+    states = [optimizer.state[p] for p in params]
+    for param, state in zip(params, states, strict=True):
+        if not state:
+            state["step"] = torch.tensor(0.0, dtype=torch.float32)
+            state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        state["step"] += 1
+    weights, grads = [_real(p) for p in params], [_real(cast(Tensor, p.grad)) for p in params]
+    moments = [_real(s["exp_avg"]) for s in states], [_real(s["exp_avg_sq"]) for s in states]
+    (beta1, beta2), steps = betas, [s["step"] for s in states]
+    hyper: dict[str, Any] = {"beta1": beta1, "beta2": beta2, "eps": eps, "lr": lr, "eta": eta}
+    hyper |= {"weight_decay": group["weight_decay"], "maximize": group["maximize"]}
+    dispatch.adam(optimizer.rule, weights, grads, *moments, steps, implementation=optimizer.implementation, **hyper)
 
 
 class SGDCore(DecayOptimizer):
@@ -442,22 +458,38 @@ class LionL2(LionCore):
         super().__init__(params, L2_IN_GRADIENT, lr, betas, weight_decay, implementation)
 
 
-class Muon(DecayOptimizer):
-    r"""Muon (Jordan et al. 2024; ``torch.optim.Muon``): momentum, orthogonalized by Newton–Schulz, with a
-    decoupled decay in either convention. For matrices only (and stacks of them, members leading).
+MUON, ADAM = "muon", "adam"
+"""The two directions a Muon optimizer's param groups take (their ``"direction"`` key)."""
+
+
+class MuonCore(DecayOptimizer):
+    r"""Muon's direction on matrices, Adam's on the other parameters, and one decay rule for both: the base of
+    the Muon classes. Every rule but the adaptive one (Muon's matrices have no ``D_t``).
+
+    Muon's direction (Jordan et al. 2024; ``torch.optim.Muon``): momentum, orthogonalized by Newton–Schulz,
 
     .. math::  B_t = μB_{t-1} + (1-μ)g_t,\quad O_t = \mathrm{NS}\big((1-μ)g_t + μB_t\big),\quad
-               w_t = a\,w_{t-1} - lr_t·r·O_t,
+               w_t = a\,w_{t-1} - b·r·O_t,
 
-    ``r`` the step per unit of ``lr`` of ``adjust_lr_fn`` (``"original"``: ``√max(1, A/B)``;
-    ``"match_rms_adamw"``: ``0.2·√max(A, B)``, Liu et al. 2025), Newton–Schulz in bfloat16 with torch's
-    coefficients. ``convention="torch"`` (``a = 1 − lr_t·λ``) is ``torch.optim.Muon``, and its
-    checkpoints move both ways; ``convention="paper"`` (default) decays ``1 − η_t·λ``.
+    ``(a, b)`` the rule's coefficients, ``r`` the step per unit of ``lr`` of ``adjust_lr_fn`` (``"original"``:
+    ``√max(1, A/B)``; ``"match_rms_adamw"``: ``0.2·√max(A, B)``, Liu et al. 2025, the RMS of AdamW's step), and
+    Newton–Schulz with torch's coefficients in ``ns_dtype`` (bfloat16 as torch; ``"float32"`` or ``"float64"``
+    for the exact orthogonalization).
+
+    As practice trains Muon, the parameters that are not matrices (biases, normalization gains) take Adam's
+    direction ``m̂_t/D_t`` (``adam_betas``, ``adam_eps``) at the same ``lr`` and rule. Each param group says
+    which in its ``"direction"`` (``"muon"`` or ``"adam"``): a group that does not is split in two when it is
+    added, its 2-D parameters to Muon, so ``param_groups`` shows the split. To override it, give groups their
+    direction: ``"adam"`` for embeddings or a head, ``"muon"`` for stacks ``(M, A, B)`` of members' matrices
+    (:func:`~decaylab.optim.param_groups` with ``muon=True`` writes both for a model).
+
+    ``partial(MuonCore, rule=RULE)`` is an optimizer of any rule.
     """
 
     def __init__(
         self,
         params: Params,
+        rule: DecayRule,
         lr: Scalar = 1e-3,
         weight_decay: Scalar = 0.0,
         momentum: float = 0.95,
@@ -467,27 +499,65 @@ class Muon(DecayOptimizer):
         ns_steps: int = 5,
         adjust_lr_fn: str | None = None,
         *,
-        convention: Literal["paper", "torch"] = "paper",
+        adam_betas: tuple[float, float] = (0.9, 0.999),
+        adam_eps: float = 1e-8,
+        ns_dtype: str = "bfloat16",
         implementation: Implementation = "auto",
     ) -> None:
-        if adjust_lr_fn not in (None, "original", "match_rms_adamw"):
-            raise ValueError(f"adjust_lr_fn must be 'original' or 'match_rms_adamw', got {adjust_lr_fn!r}")
-        self.convention = convention
+        if rule.adaptive:
+            raise ValueError(f"Muon has no adaptive norm D_t for the rule {rule.name!r}")
         defaults: dict[str, Any] = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum, "nesterov": nesterov}
         defaults |= {"ns_coefficients": ns_coefficients, "eps": eps, "ns_steps": ns_steps, "adjust_lr_fn": adjust_lr_fn}
-        super().__init__(params, decoupled(convention, False), defaults, implementation)
+        defaults |= {"ns_dtype": ns_dtype, "adam_betas": adam_betas, "adam_eps": adam_eps}
+        super().__init__(params, rule, defaults, implementation)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group; one without a ``"direction"`` as two, its matrices taking Muon's and the rest Adam's."""
+        params = param_group["params"]
+        if "direction" in param_group or isinstance(params, set):  # a set: torch's own error
+            return super().add_param_group(param_group)
+        params = [params] if isinstance(params, Tensor) else list(params)
+        matrices, others = [p for p in params if p.ndim == 2], [p for p in params if p.ndim != 2]
+        halves = [(direction, half) for direction, half in ((MUON, matrices), (ADAM, others)) if half]
+        for direction, half in halves or [(MUON, [])]:
+            super().add_param_group({**param_group, "params": half, "direction": direction})
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
+        direction = group.get("direction", MUON)
+        if direction not in (MUON, ADAM):
+            raise ValueError(f"a group's direction must be 'muon' or 'adam', got {direction!r}")
         if _negative(group["momentum"]):
             raise ValueError(f"momentum must be >= 0, got {group['momentum']}")
-        for param in group["params"]:
+        if group["adjust_lr_fn"] not in (None, "original", "match_rms_adamw"):
+            raise ValueError(f"adjust_lr_fn must be 'original' or 'match_rms_adamw', got {group['adjust_lr_fn']!r}")
+        if group["ns_dtype"] not in NS_DTYPES:
+            raise ValueError(f"ns_dtype must be one of {', '.join(NS_DTYPES)}, got {group['ns_dtype']!r}")
+        if _negative(group["adam_eps"]):
+            raise ValueError(f"adam_eps must be >= 0, got {group['adam_eps']}")
+        _check_betas(group["adam_betas"])
+        for param in group["params"] if direction == MUON else ():
+            if isinstance(param, Tensor) and param.is_complex():
+                raise ValueError(
+                    "Muon's direction takes real matrices: give a complex one a group with direction 'adam'"
+                )
             if isinstance(param, Tensor) and param.ndim not in (2, 3):
                 raise ValueError(
-                    f"Muon takes matrices (or stacks of them), got a parameter of shape {tuple(param.shape)}"
+                    f"Muon's direction takes matrices (or stacks of them), got a parameter of shape "
+                    f"{tuple(param.shape)}: give it a group with direction 'adam'"
                 )
 
+    def _prepare(self, group: dict[str, Any]) -> None:
+        """Also a ``torch.optim.Muon`` checkpoint's groups: matrices, with this optimizer's other defaults."""
+        super()._prepare(group)
+        group.setdefault("direction", MUON)
+        for name, value in self.defaults.items():
+            group.setdefault(name, value)
+
     def _step_group(self, group: dict[str, Any], params: list[Tensor], lr: Scalar, eta: float) -> None:
+        if group["direction"] == ADAM:
+            adam_step(self, group, params, lr, eta, betas=group["adam_betas"], eps=group["adam_eps"])
+            return
         states = [self.state[p] for p in params]
         for param, state in zip(params, states, strict=True):
             if not state:
@@ -505,6 +575,84 @@ class Muon(DecayOptimizer):
             eta=eta,
             weight_decay=group["weight_decay"],
             maximize=group["maximize"],
+        )
+
+
+class Muon(MuonCore):
+    r"""Muon (Jordan et al. 2024; ``torch.optim.Muon``) with a decoupled decay in either convention
+    (:class:`MuonCore`: the direction, and Adam's for parameters that are not matrices).
+
+    ``convention="torch"`` (``w_t = (1 − lr_t·λ)·w_{t-1} − lr_t·r·O_t``) is ``torch.optim.Muon`` on matrices,
+    and its checkpoints move both ways; ``convention="paper"`` (default, the post's form) decays by
+    ``1 − η_t·λ``. ``cautious=True`` decays only where the step and the weight agree in sign (Chen et al. 2025).
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: Scalar = 1e-3,
+        weight_decay: Scalar = 0.0,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: tuple[float, float, float] = NEWTON_SCHULZ,
+        eps: float = 1e-7,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = None,
+        *,
+        convention: Literal["paper", "torch"] = "paper",
+        cautious: bool = False,
+        adam_betas: tuple[float, float] = (0.9, 0.999),
+        adam_eps: float = 1e-8,
+        ns_dtype: str = "bfloat16",
+        implementation: Implementation = "auto",
+    ) -> None:
+        self.convention = convention
+        rule = decoupled(convention, cautious)
+        direction = (lr, weight_decay, momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn)
+        super().__init__(
+            params,
+            rule,
+            *direction,
+            adam_betas=adam_betas,
+            adam_eps=adam_eps,
+            ns_dtype=ns_dtype,
+            implementation=implementation,
+        )
+
+
+class MuonL2(MuonCore):
+    r"""Muon with ℓ2-regularization in the gradient: ``g ← g + λ·w`` before the momentum and Newton–Schulz,
+    which normalizes the penalty away with the gradient's scale (as Adam's ``D_t`` does for AdamL2).
+
+    .. math::  w_t = w_{t-1} - lr_t·r·\mathrm{NS}\big(\text{momentum of } g_t + λ w_{t-1}\big)
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: Scalar = 1e-3,
+        weight_decay: Scalar = 0.0,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: tuple[float, float, float] = NEWTON_SCHULZ,
+        eps: float = 1e-7,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = None,
+        *,
+        adam_betas: tuple[float, float] = (0.9, 0.999),
+        adam_eps: float = 1e-8,
+        ns_dtype: str = "bfloat16",
+        implementation: Implementation = "auto",
+    ) -> None:
+        direction = (lr, weight_decay, momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn)
+        super().__init__(
+            params,
+            L2_IN_GRADIENT,
+            *direction,
+            adam_betas=adam_betas,
+            adam_eps=adam_eps,
+            ns_dtype=ns_dtype,
+            implementation=implementation,
         )
 
 

@@ -29,7 +29,7 @@ def decay_(
     """``w ← prox(a·w − b·u)`` in place, ``(a, b)`` the rule's coefficients: the reference every path matches."""
     shrink, step = rule.coefficients(lr, eta, weight_decay, D if rule.adaptive else None)
     if rule.cautious:  # decay only where u and w agree in sign
-        shrink = 1.0 - (1.0 - shrink) * (direction * weight >= 0)
+        shrink = 1.0 - (1.0 - shrink) * (direction * weight >= 0).to(weight.dtype)  # not float32's bool product
     new_weight = shrink * weight - step * direction
     if rule.prox_ is not None:
         rule.prox_(new_weight, eta * weight_decay)
@@ -168,11 +168,19 @@ NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)
 """The quintic's coefficients of ``torch.optim.Muon`` (Jordan et al.), with its 5 steps and ``ε = 1e-7``."""
 
 
-def orthogonalized(update: Tensor, coefficients: tuple[float, float, float], steps: int, eps: float) -> Tensor:
+NS_DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
+"""Where Newton–Schulz may run: bfloat16 as ``torch.optim.Muon`` (the default), or a wider float for a study
+that wants the orthogonalization without bfloat16's rounding."""
+
+
+def orthogonalized(
+    update: Tensor, coefficients: tuple[float, float, float], steps: int, eps: float, dtype: str = "bfloat16"
+) -> Tensor:
     """Newton–Schulz's approximate ``U·Vᵀ`` of each matrix (the last two dimensions; a stack of members
-    leads), in bfloat16 as ``torch.optim.Muon`` computes it: the same operations, so equal to it."""
+    leads), in ``dtype`` (:data:`NS_DTYPES`); in bfloat16 it is ``torch.optim.Muon``'s computation, the same
+    operations, so equal to it."""
     a, b, c = coefficients
-    x = update.bfloat16()
+    x = update.to(NS_DTYPES[dtype])
     wide = update.size(-2) > update.size(-1)
     if wide:
         x = x.mT
@@ -186,7 +194,7 @@ def orthogonalized(update: Tensor, coefficients: tuple[float, float, float], ste
     return x.mT if wide else x
 
 
-MUON_DIRECTION = ("momentum", "nesterov", "ns_coefficients", "ns_steps", "eps")
+MUON_DIRECTION = ("momentum", "nesterov", "ns_coefficients", "ns_steps", "eps", "ns_dtype")
 """The hyperparameters of Muon's direction (:func:`muon_direction`), as a group holds them."""
 
 
@@ -210,6 +218,7 @@ def muon_reference(
     ns_coefficients: tuple[float, float, float],
     ns_steps: int,
     eps: float,
+    ns_dtype: str,
     adjust_lr_fn: str | None,
     lr: Scalar,
     eta: Scalar,
@@ -220,7 +229,7 @@ def muon_reference(
     lr, eta, weight_decay = (member_view(x, weight) for x in (lr, eta, weight_decay))
     if rule.in_gradient:
         grad = grad + weight_decay * weight
-    orthogonal = muon_direction(grad, momentum_buffer, momentum, nesterov, ns_coefficients, ns_steps, eps)
+    orthogonal = muon_direction(grad, momentum_buffer, momentum, nesterov, ns_coefficients, ns_steps, eps, ns_dtype)
     direction = orthogonal.to(weight.dtype) * lr_ratio(weight.shape, adjust_lr_fn)
     decay_(rule, weight, direction, None, lr, eta, weight_decay)
 
@@ -233,9 +242,10 @@ def muon_direction(
     ns_coefficients: tuple[float, float, float],
     ns_steps: int,
     eps: float,
+    ns_dtype: str,
 ) -> Tensor:
-    """``B ← μB + (1−μ)g`` in place, and the orthogonalized update (bfloat16): Muon's direction before
+    """``B ← μB + (1−μ)g`` in place, and the orthogonalized update (in ``ns_dtype``): Muon's direction before
     :func:`lr_ratio`."""
     momentum_buffer.lerp_(grad, 1.0 - momentum)
     update = grad.lerp(momentum_buffer, momentum) if nesterov else momentum_buffer
-    return orthogonalized(update, ns_coefficients, ns_steps, eps)
+    return orthogonalized(update, ns_coefficients, ns_steps, eps, ns_dtype)

@@ -20,6 +20,12 @@ ALL_METHODS = list(METHODS)
 ADAM_METHODS = [name for name, method in METHODS.items() if method.family == "adam"]
 SGD_METHODS = [name for name, method in METHODS.items() if method.family == "sgd"]
 LION_METHODS = [name for name, method in METHODS.items() if method.family == "lion"]
+MUON_METHODS = [name for name, method in METHODS.items() if method.family == "muon"]
+FAMILIES = {
+    name: [other for other in METHODS if METHODS[other].family == method.family] for name, method in METHODS.items()
+}
+MUON_MOMENTUM = 0.95
+NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)
 STEPS = 60
 BETAS = (0.9, 0.999)
 MOMENTUM = 0.9
@@ -57,12 +63,14 @@ GROUPS = [
 def reference_step(method, w, u, D, lr, eta, lam, alpha):
     """The post's update of ``w`` for ``method`` along the direction ``u`` (Adam: ``m̂/D``; SGD: ``v``; Lion:
     ``sign(β₁m + (1−β₁)g)``)."""
-    if method in ("adam", "adaml2", "sgdl2", "lionl2"):
+    if method in ("adam", "adaml2", "sgdl2", "lionl2", "muonl2"):
         return w - lr * u
-    if method in ("adamw", "sgdw", "lionw"):  # (1 − η_t λ) w − η_t α u
+    if method in ("adamw", "sgdw", "lionw", "muonw"):  # (1 − η_t λ) w − η_t α u
         return (1 - eta * lam) * w - lr * u
-    if method in ("adamw-torch", "sgdw-torch", "lionw-torch"):  # (1 − η_t α λ) w − η_t α u
+    if method in ("adamw-torch", "sgdw-torch", "lionw-torch", "muonw-torch"):  # (1 − η_t α λ) w − η_t α u
         return (1 - lr * lam) * w - lr * u
+    if method in ("adamw-cautious", "muonw-cautious"):  # the decay only where u and w agree in sign
+        return (1 - eta * lam * (u * w >= 0)) * w - lr * u
     if method in ("proxadam", "proxsgd"):  # (1 − λη/(1+λη)) w − ηα/(1+λη) u
         return (1 - lam * eta / (1 + lam * eta)) * w - lr / (1 + lam * eta) * u
     if method == "adamp":  # w − ληα/(D+ληα) w − ηα m̂/(D+ληα), with m̂ = D·u
@@ -93,7 +101,7 @@ def reference_trajectory(
             eta = schedule(t - 1)
             lr = group.lr * eta
             g = grad_scale * (w**3 - group.target(t))
-            if method in ("adaml2", "sgdl2", "lionl2"):
+            if method in ("adaml2", "sgdl2", "lionl2", "muonl2"):
                 g = g + group.weight_decay * w
             if method in SGD_METHODS:  # torch's momentum: v_1 = g_1, then v_t = μ v_{t−1} + g_t
                 m = g if t == 1 else MOMENTUM * m + g
@@ -101,6 +109,10 @@ def reference_trajectory(
             elif method in LION_METHODS:  # Chen et al. 2023, Algorithm 2, with the set-up's betas
                 u, D = np.sign(beta1 * m + (1 - beta1) * g), None
                 m = beta2 * m + (1 - beta2) * g
+            elif method in MUON_METHODS and w.ndim == 2:  # Nesterov momentum, orthogonalized, AdamW's RMS
+                m = MUON_MOMENTUM * m + (1 - MUON_MOMENTUM) * g
+                update = (1 - MUON_MOMENTUM) * g + MUON_MOMENTUM * m
+                u, D = newton_schulz(update) * 0.2 * math.sqrt(max(w.shape)), None
             else:
                 m = beta1 * m + (1 - beta1) * g
                 v = beta2 * v + (1 - beta2) * g * g
@@ -109,6 +121,18 @@ def reference_trajectory(
             w = reference_step(method, w, u, D, lr, eta, group.weight_decay, group.lr)
         finals.append(w)
     return finals
+
+
+def newton_schulz(update: np.ndarray, steps: int = 5, eps: float = 1e-7) -> np.ndarray:
+    """Jordan et al.'s quintic iteration toward ``U·Vᵀ``, in float64: ``X ← aX + (bA + cA²)X``, ``A = XXᵀ``, from
+    ``X = G/‖G‖_F`` (wide: on the transpose)."""
+    a, b, c = NEWTON_SCHULZ
+    x = update.T if update.shape[0] > update.shape[1] else update
+    x = x / max(np.linalg.norm(x), eps)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if update.shape[0] > update.shape[1] else x
 
 
 def torch_trajectory(
@@ -134,8 +158,10 @@ def torch_trajectory(
 
 def decaylab_maker(method: str, **options) -> Callable[[list[dict]], torch.optim.Optimizer]:
     """A decaylab optimizer with the set-up's betas (Adam) or momentum (SGD); a method that takes no
-    weight decay (Adam) gets groups without one."""
+    weight decay (Adam) gets groups without one. Muon runs Newton–Schulz in float64, as the reference does."""
     takes_decay = METHODS[method].takes_weight_decay
+    if method in MUON_METHODS:
+        options.setdefault("ns_dtype", "float64")
 
     def make(param_groups: list[dict]) -> torch.optim.Optimizer:
         groups = param_groups if takes_decay else [{**group, "weight_decay": 0.0} for group in param_groups]

@@ -33,7 +33,9 @@ def test_every_rule_minimizes_rosenbrock(method):
     def rosenbrock(w):
         return (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
 
-    w = minimize(method, rosenbrock, [-1.0, 1.5], steps=5000, lr=0.02 if METHODS[method].family == "adam" else 0.01)
+    w = minimize(
+        method, rosenbrock, [-1.0, 1.5], steps=5000, lr=0.02 if METHODS[method].family in ("adam", "muon") else 0.01
+    )
     assert (w - 1).abs().max() < 5e-2
 
 
@@ -63,7 +65,10 @@ def test_per_member_hyperparameters_equal_each_member_trained_alone(method, maxi
     def run(w0, lr, decay, grad_of):
         w = torch.nn.Parameter(w0.clone())
         group = {"params": [w], "maximize": maximize}
-        optimizer = make_optimizer(method, [group], lr=lr, weight_decay=decay, momentum=0.9)
+        muon = {"ns_dtype": "float64"} if METHODS[method].family == "muon" else {}  # bfloat16 rounds a stack apart
+        if muon:
+            group["direction"] = "muon"  # a stack of matrices: Muon's direction, as param_groups(muon=True) says
+        optimizer = make_optimizer(method, [group], lr=lr, weight_decay=decay, momentum=0.9, **muon)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 / (1 + t))  # drives every member
         for g in grads:
             w.grad = grad_of(g, w.detach())

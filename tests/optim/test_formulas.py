@@ -1,4 +1,4 @@
-"""Every rule is the post's formula, on every path, for Adam's direction and SGD's."""
+"""Every rule is the post's formula, on every path, for each direction (Adam, SGD, Lion and Muon)."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from .reference import (
-    ADAM_METHODS,
+    FAMILIES,
     SGD_METHODS,
     decaylab_maker,
     reference_trajectory,
@@ -39,6 +39,6 @@ def test_the_reference_is_not_blind_to_the_rule(method):
     """A check that cannot fail is no check: each rule differs from every other of its family here."""
     mine = reference_trajectory(method)
     assert all(math.isfinite(float(x)) for w in mine for x in w.flat)
-    for other in ADAM_METHODS if method in ADAM_METHODS else SGD_METHODS:
+    for other in FAMILIES[method]:
         if other != method:
             assert relative_error(reference_trajectory(other), mine) > 1e-4, other

@@ -53,8 +53,9 @@ def test_complex_parameters_are_pairs_of_reals(method):
     complex_w = torch.nn.Parameter(torch.randn(5, dtype=torch.complex128, generator=torch.Generator().manual_seed(2)))
     real_w = torch.nn.Parameter(torch.view_as_real(complex_w.detach()).clone())
     grads = gradients((5, 2), 6)
+    as_reals_group = {"params": [real_w], "direction": "adam"} if METHODS[method].family == "muon" else real_w
     ours = run(build(method, [complex_w]), [complex_w], [[torch.view_as_complex(g) for g in grads]])[0]
-    as_reals = run(build(method, [real_w]), [real_w], [grads])[0]
+    as_reals = run(build(method, [as_reals_group]), [real_w], [grads])[0]  # Muon: the pairs are not a matrix
     torch.testing.assert_close(torch.view_as_real(ours), as_reals, rtol=1e-12, atol=1e-14)
 
 
@@ -151,6 +152,7 @@ def test_a_flag_decaylab_does_not_implement_is_refused_not_ignored(flag):
 def test_every_class_is_covered():
     assert {type(build(m, [torch.nn.Parameter(torch.ones(1))])).__name__ for m in METHODS} == {
         "Adam", "AdamL2", "AdamW", "ProxAdam", "AdamP", "AdamC", "SGDL2", "SGDW", "ProxSGD", "Lion", "LionL2",
+        "Muon", "MuonL2",
     }  # fmt: skip
 
 

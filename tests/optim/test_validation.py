@@ -27,7 +27,12 @@ SGD_ONLY = [
     ({"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "nesterov"),
 ]
 
-ONLY = {"adam": ADAM_ONLY, "sgd": SGD_ONLY, "lion": ADAM_ONLY[1:]}  # Lion: betas, no eps
+ONLY = {
+    "adam": ADAM_ONLY,
+    "sgd": SGD_ONLY,
+    "lion": ADAM_ONLY[1:],
+    "muon": ADAM_ONLY,
+}  # Lion: betas, no eps; Muon: its Adam ones
 
 
 @pytest.mark.parametrize(
