@@ -115,6 +115,8 @@ def target_section(result: Transfer, target: Check) -> list[str]:
             f"**Beyond the law's reach**: a decay of {decay_per_step:.3g} per step makes the shrink 1 − λ ≤ 0, so the "
             "weights would change sign every step. The law was extrapolated too far: measure closer to this target."
         )
+    muon = ", muon=True" if method.family == "muon" else ""
+    directions = "; matrices orthogonalized, embeddings and the rest on Adam's direction" if muon else ""
     lines += [
         "",
         "```python",
@@ -125,8 +127,8 @@ def target_section(result: Transfer, target: Check) -> list[str]:
     lines += [
         "```",
         "",
-        "`params`: as decaylab's runs had them, `decaylab.optim.param_groups(model, λ)` (biases and normalization "
-        "layers undecayed), not `model.parameters()`.",
+        f"`params`: as decaylab's runs had them, `decaylab.optim.param_groups(model, λ{muon})` (biases and "
+        f"normalization layers undecayed{directions}), not `model.parameters()`.",
         f"It rests on the law below, fitted on {len(result.law.settings) if result.law else 0} settings.",
     ]
     if target.measured is not None:

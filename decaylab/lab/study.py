@@ -19,7 +19,7 @@ from decaylab.lab.execution.base import Finished, Job
 from decaylab.lab.runs import TASK_SCHEDULE, RunConfig, checkpoint_path, weights_path
 from decaylab.lab.store import ResultStore
 from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
-from decaylab.lab.task.checks import check_decay_reaches_the_model
+from decaylab.lab.task.checks import check_decay_reaches_the_model, check_muon_has_matrices
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import absolute_spec, prepare_task, short_name
 from decaylab.lab.task.schedules import SCHEDULES
@@ -196,6 +196,7 @@ def run_study(
     prepared = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     planned = spec.runs(prepared)
     check_decay_reaches_the_model(prepared, (run.weight_decay for run in planned))
+    check_muon_has_matrices(prepared, (run.method for run in planned))
     with exclusive(out):
         store = ResultStore(out)
         try:

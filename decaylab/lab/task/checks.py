@@ -235,3 +235,17 @@ def check_decay_reaches_the_model(task: Task, weight_decays: Iterable[float]) ->
         why = "param_groups exempts biases, 1-D and normalization parameters"
         fix = "set decay_all=True in the Task (and no_decay for what it should spare)"
     raise UsageError(f"task {task.name}: no parameter is decayed ({why}), so every λ would give the same result; {fix}")
+
+
+def check_muon_has_matrices(task: Task, methods: Iterable[str]) -> None:
+    """A Muon method on a model with no matrix for Muon's direction would be Adam under another name: an error."""
+    muon_methods = sorted({method for method in methods if task.group_options(method)["muon"]})
+    if not muon_methods:
+        return
+    groups = param_groups(task.make_model(), 1.0, **task.group_options(muon_methods[0]))
+    if not any(group["direction"] == "muon" and group["params"] for group in groups):
+        raise UsageError(
+            f"task {task.name}: {', '.join(muon_methods)} orthogonalize matrices, and this model has none outside "
+            f"embeddings and adam_for={task.adam_for!r} (convolution kernels take Adam's direction); "
+            "choose a task with linear layers"
+        )

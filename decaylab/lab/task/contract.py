@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +18,7 @@ from decaylab.lab.task.checks import check_fields
 from decaylab.lab.task.data import as_pair
 from decaylab.lab.task.objectives import Loss, Metric, cross_entropy, resolve_metric
 from decaylab.lab.task.schedules import Schedule
+from decaylab.optim.methods import METHODS
 
 Pair = tuple[Tensor, Tensor]
 Augment = Callable[[Tensor, torch.Generator], Tensor]
@@ -41,6 +43,8 @@ class Task:
       ``eps`` (Adam), ``momentum`` (SGD); ``clip``: the largest gradient norm, per member.
     - ``decay_all``, ``no_decay``: :func:`decaylab.optim.param_groups`' options for which
       parameters λ decays (default: matrices and kernels, not biases, 1-D or norm parameters).
+      ``adam_for``: parameters a Muon method leaves to its Adam direction, by name prefix (a head, say;
+      embeddings, biases and norms always take Adam's).
     - ``augment(x, generator)`` transforms a training batch. ``members_per_unit``: how many
       grid points one stacked model holds at most. ``references``: values of the metric the
       report prints beside the best cell, e.g. ``(("unigram entropy", 4.68),)``. ``version``:
@@ -64,6 +68,7 @@ class Task:
     clip: float | None = None
     decay_all: bool = False
     no_decay: tuple[str, ...] = ()
+    adam_for: tuple[str, ...] = ()
     augment: Augment | None = None
     members_per_unit: int = 64
     references: tuple[tuple[str, float], ...] = ()
@@ -93,6 +98,12 @@ class Task:
     def selection_metric(self) -> Metric:
         """The metric cells are chosen by."""
         return resolve_metric(self._metric_asked, self.objective)
+
+    def group_options(self, method: str) -> dict[str, Any]:
+        """:func:`decaylab.optim.param_groups`' options for ``method``'s runs: which parameters λ decays, and
+        for a Muon method which take Muon's direction."""
+        muon = METHODS[method].family == "muon"
+        return {"decay_all": self.decay_all, "no_decay": self.no_decay, "muon": muon, "adam_for": self.adam_for}
 
     @property
     def held_out(self) -> tuple[str, Pair]:

@@ -61,10 +61,15 @@ def code_identity(task: Task, spec: str | None) -> str:
             digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
             digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     settings = {f.name: getattr(task, f.name) for f in fields(task) if f.name not in _CODE_AND_DATA}
+    for name in _ADDED_SINCE_STORES_EXIST:  # at its default, as the runs stored before it existed
+        if settings[name] == next(f.default for f in fields(task) if f.name == name):
+            del settings[name]
     digest.update(repr(sorted(settings.items())).encode())
     return f"{task.name}@{digest.hexdigest()[:16]}"
 
 
+_ADDED_SINCE_STORES_EXIST = ("adam_for",)
+"""Settings the key covers only when set: a run stored before they existed keeps its key."""
 _CODE_AND_DATA = {"train", "validation", "test", "make_model", "loss", "metric", "schedule", "augment", "identity"}
 
 

@@ -127,7 +127,7 @@ def train_unit(
 
     base_lr = torch.tensor([run.lr for run in runs], dtype=torch.float64)
     decay = torch.tensor([run.weight_decay for run in runs], dtype=torch.float64)
-    groups = model.param_groups(decay, decay_all=task.decay_all, no_decay=task.no_decay)
+    groups = model.param_groups(decay, **task.group_options(first.method))
     optimizer = make_optimizer(
         first.method, groups, lr=base_lr, betas=first.betas, eps=first.eps, momentum=first.momentum
     )

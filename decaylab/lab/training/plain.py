@@ -53,7 +53,7 @@ def plain_run(task: Task, run: RunConfig) -> PlainRun:
     """Train ``run`` of ``task`` alone, as its user would (module docstring)."""
     torch.manual_seed(run.seed)
     model = eager(task.make_model()).to(DTYPE)
-    groups = param_groups(model, run.weight_decay, decay_all=task.decay_all, no_decay=task.no_decay)
+    groups = param_groups(model, run.weight_decay, **task.group_options(run.method))
     optimizer = make_optimizer(run.method, groups, lr=run.lr, betas=run.betas, eps=run.eps, momentum=run.momentum)
     x, y = on_device(task.train, DTYPE, "cpu")
     steps = math.ceil(len(x) / run.batch_size)
