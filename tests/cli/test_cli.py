@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -361,6 +362,33 @@ def test_a_no_decay_that_exempts_every_decayed_weight_is_named_as_the_cause(caps
     argv = ["study", "--task", f"{tmp_path / 'spared.py'}:make_task", "--methods", "adamw", "--lrs", "1e-2",
             "--wds", "0,1e-1", "--seeds", "1", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
     assert_one_line_error(*run_cli(capsys, *argv)[::2], "no_decay=('1.',) exempts every parameter", "narrow no_decay")
+
+
+def test_a_muon_method_on_a_model_without_a_matrix_for_it_is_refused_and_adam_for_chooses_the_layers(capsys, tmp_path):
+    body = ("return Task('t', (x, y), (x, y), lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)),\n"
+            "                epochs=1, batch_size=20, adam_for={adam_for!r})")  # fmt: skip
+    argv = ["study", "--methods", "adamw,muonw", "--lrs", "1e-2", "--wds", "0,1e-3", "--seeds", "1", "--quiet"]
+    (tmp_path / "all.py").write_text(TASK_FILE.format(body=body.format(adam_for=("0.", "2."))))
+    status, _, err = run_cli(capsys, *argv, "--task", f"{tmp_path / 'all.py'}:make_task", "--out", str(tmp_path / "a"))
+    assert_one_line_error(status, err, "muonw orthogonalize matrices", "adam_for=('0.', '2.')")
+    (tmp_path / "head.py").write_text(TASK_FILE.format(body=body.format(adam_for=("2.",))))
+    status, _, err = run_cli(capsys, *argv, "--task", f"{tmp_path / 'head.py'}:make_task", "--out", str(tmp_path / "b"))
+    assert status == 0, err
+    rows = list(csv.DictReader(io.StringIO(run_cli(capsys, "export", str(tmp_path / "b"))[1])))
+    assert {row["method"] for row in rows} == {"adamw", "muonw"} and all(row["status"] == "done" for row in rows)
+
+
+def test_adam_for_left_at_its_default_keeps_a_custom_tasks_run_keys(monkeypatch):
+    """A setting added after stores existed enters the key only when set: the keys of runs stored before it
+    are those of the task without it."""
+    from decaylab.lab.task import identity
+    from tests.lab.tiny_task import make_task
+
+    task = make_task()
+    before = identity.code_identity(task, None)
+    assert before != identity.code_identity(replace(task, adam_for=("2.",)), None)
+    monkeypatch.setattr(identity, "_ADDED_SINCE_STORES_EXIST", ())  # the field counted even at its default
+    assert identity.code_identity(task, None) != before
 
 
 def test_editing_a_module_the_task_imports_trains_again(capsys, tmp_path):
