@@ -29,7 +29,7 @@ from decaylab.lab.task.loading import prepare_task
 from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, first_examples
 from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import Value, fit_law
-from decaylab.lab.transfer.scores import prior_of, stored
+from decaylab.lab.transfer.scores import prior_of, score, stored
 from decaylab.lab.transfer.search import Estimate, estimate, replay
 from decaylab.optim import METHODS
 
@@ -88,7 +88,13 @@ class Plan:
 FULL = Plan(seeds=3, epochs=None, lrs=6, decays=6)
 QUICK = Plan(seeds=1, epochs=4, lrs=3, decays=4, quick=True)
 
-ROLES = {"plain": "mnist1d-cnn", "bn": BATCHNORM_TWINS["mnist1d-cnn"], "ridge": "ridge", "charlm": "charlm"}
+ROLES = {
+    "plain": "mnist1d-cnn",
+    "bn": BATCHNORM_TWINS["mnist1d-cnn"],
+    "mlp": "mnist1d-mlp",
+    "ridge": "ridge",
+    "charlm": "charlm",
+}
 """The tasks claims run on, by role: a model without BatchNorm and its twin with it (the post's
 Fig. 1 and the BN claims speak of one architecture), and the tasks of the newer checks."""
 
@@ -201,26 +207,40 @@ class Lab:
         lrs: Sequence[float] | None = None,
         decays: Sequence[float] | None = None,
         seeds: int | None = None,
+        *,
+        search: bool = True,
         **overrides: Any,
     ) -> tuple[list[RunConfig], Coupling | None]:
         """How ``method``'s best λ moves with α on ``role``'s task: its grid, then λ* searched at every good
         learning-rate column of it (within 5 points, or 5%, of the grid's best) and the slope of log λ* on log α
-        seed by seed. The runs it needs so far, and the result once they are all stored."""
+        seed by seed. The runs it needs so far, and the result once they are all stored. With ``search=False``
+        λ* is read from the grid's own λ > 0 in each good column (a grid dense enough around λ*: a half-decade
+        step), where a search would cost more runs than a claim on a slow task can spend."""
         seeds_ = seeds or self.plan.seeds
         grid_runs = self.grid(role, method, lrs, decays, seeds, **overrides)
         if not self.stored(grid_runs):
             return grid_runs, None
         grid = self.grids(grid_runs)[method]
+        if not search:
+            sign = 1.0 if grid.scale.higher_is_better else -1.0
+            columns = {lr: column_scores(grid, lr, sign) for lr in good_columns(grid)}
+            found = {lr: estimate(scores, range(seeds_)) for lr, scores in columns.items()}
+            return grid_runs, self._coupling(method, grid, found, seeds_)
         searches = {lr: self.search(role, method, lr, seeds, **overrides) for lr in good_columns(grid)}
         runs = grid_runs + [run for one in searches.values() for run in one.runs]
         if any(one.pending for one in searches.values()):
             return runs, None
-        estimates = {lr: e for lr, one in searches.items() if (e := one.estimate()) is not None and e.interior}
+        return runs, self._coupling(method, grid, {lr: one.estimate() for lr, one in searches.items()}, seeds_)
+
+    @staticmethod
+    def _coupling(method: str, grid: MethodGrid, found: Mapping[float, Estimate | None], seeds: int) -> Coupling:
+        """The slope of log λ* on log α through the columns whose λ* is interior, seed by seed."""
+        estimates = {lr: e for lr, e in found.items() if e is not None and e.interior}
         # the slope of log λ* on log α is the law along the α axis, fitted seed by seed
         base = Setting(0, 0, 0, grid.lrs[0], None)
-        law = fit_law(base, ["lr"], {base.moved("lr", lr): e for lr, e in estimates.items()}, range(seeds_))
+        law = fit_law(base, ["lr"], {base.moved("lr", lr): e for lr, e in estimates.items()}, range(seeds))
         slope = law.exponent("lr") if law is not None else Value(math.nan)
-        return runs, Coupling(method, grid, estimates, slope, seeds_)
+        return Coupling(method, grid, estimates, slope, seeds)
 
     def best_cell(self, role: str, method: str) -> Cell | None:
         """The best cell of ``method``'s grid on ``role``'s task (:meth:`grid`, the plan's), once the grid is
@@ -233,6 +253,16 @@ class Lab:
         """The stored runs of ``runs`` as one grid per method (in the runs' order of methods)."""
         methods = list(dict.fromkeys(run.method for run in runs))
         return {g.method: g for g in method_grids(self.store.runs([r.key for r in runs]), methods)}
+
+
+def column_scores(grid: MethodGrid, lr: float, sign: float) -> dict[float, dict[int, float]]:
+    """One learning-rate column of a grid as a search's scores: ``{log10 λ: {seed: ±validation metric}}`` over
+    its λ > 0 (``sign`` +1 if higher is better; NaN where a run diverged)."""
+    return {
+        math.log10(decay): {run["seed"]: score(run, "val_metric", sign) for run in grid.cell(decay, lr).runs}
+        for decay in grid.weight_decays
+        if decay > 0
+    }
 
 
 @dataclass(frozen=True)

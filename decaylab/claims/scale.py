@@ -17,7 +17,6 @@ from decaylab.analysis.ridges import best_log_decay, cell_score
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Lab, Unmeasured, Verdict, not_measured
 from decaylab.lab.runs import RunConfig
 
-COUPLED_TO_SCALE = {"adamw": False, "proxadam": False, "adaml2": True, "adamp": True}
 LOSS_SCALES = (1.0, 10.0, 100.0)
 SMALL_EPS = 1e-12
 """ε → 0: the statement is exact only then (with ε = 1e-8 and small gradients, ε matters)."""
@@ -54,44 +53,71 @@ class Measured:
 
 
 class ScaleFreeness:
-    name = "scale"
-    title = "Scale-freeness"
-    source = "Zhuang et al. 2022"
-    procedure = (
-        f"The loss multiplied by c ∈ {{10, 100}}, ε = {SMALL_EPS:g}, at the best learning rate of paper AdamW "
-        "on the task without BN, over each method's λ grid: how far the best λ (mean over seeds, parabola-refined) "
-        "moves."
-    )
-    position = 50
+    """The loss multiplied by ``c`` at one learning rate, over each method's λ grid: how far the best λ moves.
+
+    ``coupled`` says, per method, whether its best λ should move by ``log10 c`` (a penalty in the gradient) or
+    stay put; the learning rate is the best of ``base``'s grid on ``role``'s task (``on``, in words; with
+    ``base_decays``: of those λ only, when no other claim trains that grid).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        source: str,
+        coupled: dict[str, bool],
+        *,
+        role: str,
+        on: str,
+        base: str,
+        base_decays: tuple[float, ...] | None = None,
+        position: int,
+    ):
+        self.name, self.title, self.source, self.position = name, title, source, position
+        self.coupled, self.role, self.base, self.base_decays = coupled, role, base, base_decays
+        chosen = "paper AdamW" if base == "adamw" else base
+        at = f"at the best learning rate of {chosen}" + (" without decay" if base_decays == (0.0,) else "")
+        self.procedure = (
+            f"The loss multiplied by c ∈ {{10, 100}}, ε = {SMALL_EPS:g}, {at} on {on}, over each method's "
+            "λ grid: how far the best λ (mean over seeds, parabola-refined) moves."
+        )
 
     def scaled_runs(self, lab: Lab, alpha: float, method: str, scale: float) -> list[RunConfig]:
-        return lab.grid("plain", method, [alpha], eps=SMALL_EPS, loss_scale=scale)
+        return lab.grid(self.role, method, [alpha], eps=SMALL_EPS, loss_scale=scale)
+
+    def base_runs(self, lab: Lab) -> list[RunConfig]:
+        return lab.grid(self.role, self.base, decays=self.base_decays)
+
+    def best_lr(self, lab: Lab) -> float | None:
+        runs = self.base_runs(lab)
+        best = lab.grids(runs)[self.base].best() if lab.stored(runs) else None
+        return best.lr if best is not None else None
 
     def runs(self, lab: Lab) -> list[RunConfig]:
-        best = lab.best_cell("plain", "adamw")
-        if best is None:
-            return lab.grid("plain", "adamw")
-        return [r for m in COUPLED_TO_SCALE for c in LOSS_SCALES for r in self.scaled_runs(lab, best.lr, m, c)]
+        alpha = self.best_lr(lab)
+        if alpha is None:
+            return self.base_runs(lab)
+        return [r for m in self.coupled for c in LOSS_SCALES for r in self.scaled_runs(lab, alpha, m, c)]
 
     def measure(self, lab: Lab) -> Measured | Unmeasured:
-        best = lab.best_cell("plain", "adamw")
-        if best is None:
-            return Unmeasured("scale-freeness", "paper AdamW's grid has no finished cell")
+        alpha = self.best_lr(lab)
+        if alpha is None:
+            return Unmeasured(self.title.lower(), f"{self.base}'s grid has no finished cell")
         curves: dict[str, dict[float, Curve]] = {}
-        for method in COUPLED_TO_SCALE:
+        for method in self.coupled:
             for scale in LOSS_SCALES:
-                grid = lab.grids(self.scaled_runs(lab, best.lr, method, scale))[method]
+                grid = lab.grids(self.scaled_runs(lab, alpha, method, scale))[method]
                 decays = [d for d in grid.weight_decays if d > 0]
-                scores = [cell_score(grid.cell(d, best.lr), grid.scale) for d in decays]
-                shown = [grid.scale.shown(grid.cell(d, best.lr).mean()) for d in decays]
+                scores = [cell_score(grid.cell(d, alpha), grid.scale) for d in decays]
+                shown = [grid.scale.shown(grid.cell(d, alpha).mean()) for d in decays]
                 log_decay = best_log_decay(decays, scores)
                 log_decay = math.nan if log_decay is None else log_decay
                 curves.setdefault(method, {})[scale] = Curve(decays, shown, log_decay)
-        return Measured(best.lr, curves, grid.scale.label)
+        return Measured(alpha, curves, grid.scale.label)
 
     def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
         verdicts = []
-        for method, coupled in COUPLED_TO_SCALE.items():
+        for method, coupled in self.coupled.items():
             best = {scale: curve.log_best_decay for scale, curve in measured.curves[method].items()}
             for scale in LOSS_SCALES[1:]:
                 expected = math.log10(scale) if coupled else 0.0
@@ -99,16 +125,25 @@ class ScaleFreeness:
         return verdicts, []
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
-        figure, axes = plt.subplots(1, len(COUPLED_TO_SCALE), figsize=(4 * len(COUPLED_TO_SCALE), 3.6), squeeze=False)
+        figure, axes = plt.subplots(1, len(self.coupled), figsize=(4 * len(self.coupled), 3.6), squeeze=False)
         for axis, (method, by_scale) in zip(axes[0], measured.curves.items(), strict=True):
             for scale, curve in by_scale.items():
                 axis.semilogx(curve.decays, curve.shown, "o-", label=f"loss × {scale:g}")
             axis.set(xlabel="λ", ylabel=measured.label, title=f"{method} (ε = {SMALL_EPS:g})")
             axis.legend(fontsize=7)
             axis.grid(alpha=0.3)
-        figure.savefig(figures / "scale.png", dpi=110, bbox_inches="tight")
+        figure.savefig(figures / f"{self.name}.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
-        return ["scale.png"]
+        return [f"{self.name}.png"]
 
 
-CLAIM = ScaleFreeness()
+CLAIM = ScaleFreeness(
+    "scale",
+    "Scale-freeness",
+    "Zhuang et al. 2022",
+    {"adamw": False, "proxadam": False, "adaml2": True, "adamp": True},
+    role="plain",
+    on="the task without BN",
+    base="adamw",
+    position=50,
+)

@@ -13,7 +13,14 @@ from decaylab.claims.late import late_verdict
 from decaylab.claims.proximal import proximal_verdict
 from decaylab.claims.rotation import equilibrium_rotation, equilibrium_verdict, growth_verdict, uneven_verdict
 from decaylab.claims.scale import shift_verdict
-from decaylab.claims.statistics import at_an_edge, better, decoupling_verdict, on_par, slope_near_verdict
+from decaylab.claims.statistics import (
+    at_an_edge,
+    better,
+    coupling_verdict,
+    decoupling_verdict,
+    on_par,
+    slope_near_verdict,
+)
 from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import fit_law
 from decaylab.lab.transfer.search import Estimate
@@ -207,3 +214,70 @@ def test_a_run_of_fewer_than_three_seeds_reports_what_each_rule_would_say_and_de
 
     decided = undecided(Verdict("claim", "s = 0.0", HOLDS, "holds if small"), seeds=1)
     assert decided.verdict == INCONCLUSIVE and "would read 'holds'" in decided.rule and "needs 3" in decided.rule
+
+
+def test_decoupling_under_muon_and_lion_reads_lambda_star_from_the_grid_and_the_torch_form_from_the_same_runs():
+    from decaylab.claims.base import Lab, column_scores
+    from decaylab.claims.todays_decoupling import in_torch_form
+    from decaylab.lab.transfer.search import estimate
+
+    def judged(slope):
+        constructed = grid(ridge_with_slope(slope), method="muonw")
+        found = {lr: estimate(column_scores(constructed, lr, 1.0), range(3)) for lr in constructed.lrs}
+        paper = Lab._coupling("muonw", constructed, found, 3)
+        return coupling_verdict(paper).verdict, coupling_verdict(in_torch_form(paper)).verdict, paper.slope
+
+    verdicts_flat, verdicts_rising = judged(0.0), judged(1.0)
+    assert verdicts_flat[:2] == (HOLDS, HOLDS) and abs(verdicts_flat[2].centre) < 0.05
+    assert verdicts_rising[:2] == (FAILS, FAILS)  # s = +1: the paper form rises, the torch form stays flat
+
+
+def test_muons_best_cell_is_judged_in_lattice_steps_from_adamws_and_at_adamws_cell_on_fresh_seeds():
+    from decaylab.claims.muon_rms import Measured, MuonRms
+
+    def peaked(method, lr, decay, level=2.0):
+        def bits(at_lr, d, s):
+            return level + 0.05 * math.log10(at_lr / lr) ** 2 + 0.05 * math.log10(max(d, 1e-4) / decay) ** 2
+
+        return grid(bits, method, (0, 1, 2), 0.001, [1e-3, 3e-3, 1e-2, 3e-2], [0.0, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
+                    "bits per character")  # fmt: skip
+
+    def judged(muon_lr, muon_decay):
+        grids = {"adamw": peaked("adamw", 3e-3, 1e-3), "muonw": peaked("muonw", muon_lr, muon_decay, 1.9)}
+        return [v.verdict for v in MuonRms().judge(Measured(grids, grids["muonw"].cell(1e-3, 3e-3)))[0]]
+
+    assert judged(3e-3, 3e-3)[0] == HOLDS  # one half-decade step along λ
+    assert judged(1e-2, 1e-2)[0] == INCONCLUSIVE  # two steps along λ
+    assert judged(1e-2, 3e-3)[0] == HOLDS  # one step along each axis
+    transfer, reused = judged(3e-3, 1e-3)
+    assert transfer == HOLDS and reused == HOLDS  # the same cell
+    assert judged(3e-2, 1e-3) == [INCONCLUSIVE, INCONCLUSIVE]  # Muon's best at the edge of its grid decides nothing
+
+
+def test_cautious_decay_is_compared_cell_to_cell_with_its_plain_rule():
+    from decaylab.claims.cautious import CautiousDecay, Measured
+
+    def level(method, value):
+        return grid(lambda lr, d, s: value - 0.01 * (math.log10(lr) + 2.5) ** 2 - 0.01 * (math.log10(d + 1e-9) + 3)
+                    ** 2, method, (0, 1, 2, 3), 0.001)  # fmt: skip
+
+    def judged(cautious_gain):
+        grids = {"adamw": level("adamw", 0.8), "adamw-cautious": level("adamw-cautious", 0.8 + cautious_gain)}
+        grids |= {"muonw": level("muonw", 0.8), "muonw-cautious": level("muonw-cautious", 0.8)}
+        return [verdict.verdict for verdict in CautiousDecay().judge(Measured(grids))[0]]
+
+    assert judged(0.03) == [HOLDS, INCONCLUSIVE] and judged(-0.03)[0] == FAILS
+
+
+def test_l2_through_muon_moves_its_best_lambda_with_the_loss_scale_as_the_scale_claim_says():
+    from decaylab.claims.muon_scale import CLAIM
+    from decaylab.claims.scale import Curve
+    from decaylab.claims.scale import Measured as ScaleMeasured
+
+    def curves(shift_per_decade):
+        return {c: Curve([1e-3], [0.9], -3 + shift_per_decade * math.log10(c)) for c in (1.0, 10.0, 100.0)}
+
+    moved = ScaleMeasured(1e-2, {"muonw": curves(0.0), "muonl2": curves(1.0)}, "accuracy")
+    assert [v.verdict for v in CLAIM.judge(moved)[0]] == [HOLDS] * 4
+    stuck = ScaleMeasured(1e-2, {"muonw": curves(0.0), "muonl2": curves(0.0)}, "accuracy")
+    assert [v.verdict for v in CLAIM.judge(stuck)[0]] == [HOLDS, HOLDS, INCONCLUSIVE, FAILS]

@@ -1,0 +1,74 @@
+"""What the claims on today's optimizers share (Muon and Lion, issue 17): charlm, cut to fit the full run.
+
+charlm at its own 6 epochs and batch of 32 costs about 17 s a run on this 2-core machine, and these claims
+need over 150 runs. So they train it on its first :data:`EXAMPLES` training sequences in batches of
+:data:`BATCH` for its own 6 epochs: 750 steps at about a quarter of the cost, a regime short of convergence
+(3.6 bits per character for AdamW, 2.6 for Muon, against 2.06 for AdamW on the whole task), where the grids
+below hold each method's best cell inside them (a one-seed pilot, in ``docs/design-notes.md``). λ is in the
+post's paper units (decay per step) and every grid lies on one half-decade lattice, so best cells can be
+compared in grid steps. Muon's steps have AdamW's RMS (``match_rms_adamw``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from decaylab.claims.base import Coupling, Lab
+from decaylab.lab.runs import RunConfig
+
+EXAMPLES = 1000
+"""charlm's first training sequences the claims train on."""
+BATCH = 8
+GRIDS = {
+    "adamw": ((1e-3, 3e-3, 1e-2), (0.0, 3e-4, 1e-3, 3e-3, 1e-2)),
+    "muonw": ((3e-3, 1e-2, 3e-2), (0.0, 1e-3, 3e-3, 1e-2, 3e-2)),
+    "lionw": ((3e-4, 1e-3, 3e-3), (0.0, 1e-3, 3e-3, 1e-2, 3e-2)),
+}
+"""Each method's (α, λ) grid, centred on its best cell of the pilot (one seed, α 1e-3 … 1e-2 for AdamW and Muon,
+1e-4 … 1e-3 for Lion, λ 0 … 1e-2): AdamW's lay at α = 3e-3, λ = 1e-3 (3.58 bits per character), Muon's at
+α = 1e-2, λ = 3e-3 (2.60) and Lion's at α = 1e-3, λ = 1e-2 (3.84), the last two at an edge of the pilot's grid."""
+LATTICE = 0.5
+"""The grids' step, in decades."""
+
+
+def role(lab: Lab) -> str:
+    """The claims' task: charlm on its first :data:`EXAMPLES` training sequences."""
+    return lab.subset("charlm", EXAMPLES)
+
+
+def axes(lab: Lab, method: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``method``'s α and λ (a cautious rule: its plain rule's); ``--quick`` takes every other λ."""
+    lrs, decays = GRIDS[method.removesuffix("-cautious")]
+    return lrs, decays[::2] if lab.plan.quick else decays
+
+
+def grid(lab: Lab, method: str, lrs: tuple[float, ...] | None = None) -> list[RunConfig]:
+    """``method``'s α × λ grid over the plan's seeds (only the learning rates ``lrs``, if given)."""
+    own_lrs, decays = axes(lab, method)
+    return lab.grid(role(lab), method, lrs or own_lrs, decays, batch_size=BATCH)
+
+
+def coupling(lab: Lab, method: str) -> Coupling | None:
+    """How ``method``'s λ* moves with α on its grid (:meth:`~decaylab.claims.base.Lab.coupling`, λ* read from
+    the grid's columns), once the grid is stored."""
+    lrs, decays = axes(lab, method)
+    return lab.coupling(role(lab), method, lrs, decays, search=False, batch_size=BATCH)[1]
+
+
+def steps_apart(a: float, b: float, floor: float) -> int:
+    """How many lattice steps lie between two values of λ (or of α; 3e-3 lies one step from 1e-2); 0 lies one
+    step below ``floor``, the smallest positive value of the grids compared."""
+    low = floor / 10**LATTICE
+    return round(abs(math.log10(max(a, low) / max(b, low))) / LATTICE)
+
+
+def described(methods: tuple[str, ...]) -> str:
+    """The set-up in words, for a claim's procedure."""
+    grids = "; ".join(
+        f"{m}: α {', '.join(f'{lr:g}' for lr in GRIDS[m][0])} × λ {', '.join(f'{d:g}' for d in GRIDS[m][1])}"
+        for m in methods
+    )
+    return (
+        f"charlm on its first {EXAMPLES:,} training sequences, batches of {BATCH}, its own 6 epochs (750 steps); "
+        f"λ in decay per step ({grids}); three seeds"
+    )
