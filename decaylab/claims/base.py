@@ -222,9 +222,7 @@ class Lab:
             return grid_runs, None
         grid = self.grids(grid_runs)[method]
         if not search:
-            sign = 1.0 if grid.scale.higher_is_better else -1.0
-            columns = {lr: column_scores(grid, lr, sign) for lr in good_columns(grid)}
-            found = {lr: estimate(scores, range(seeds_)) for lr, scores in columns.items()}
+            found = {lr: column_estimate(grid, lr, seeds_) for lr in good_columns(grid)}
             return grid_runs, self._coupling(method, grid, found, seeds_)
         searches = {lr: self.search(role, method, lr, seeds, **overrides) for lr in good_columns(grid)}
         runs = grid_runs + [run for one in searches.values() for run in one.runs]
@@ -255,14 +253,21 @@ class Lab:
         return {g.method: g for g in method_grids(self.store.runs([r.key for r in runs]), methods)}
 
 
-def column_scores(grid: MethodGrid, lr: float, sign: float) -> dict[float, dict[int, float]]:
-    """One learning-rate column of a grid as a search's scores: ``{log10 λ: {seed: ±validation metric}}`` over
-    its λ > 0 (``sign`` +1 if higher is better; NaN where a run diverged)."""
-    return {
+GRID_WINDOW = 0.55
+"""How far from a grid column's best λ its neighbours may lie for the seeds' parabolas: a grid of 1, 3, 10 is
+0.48 and 0.52 decades a step, so each parabola takes the best λ and both neighbours."""
+
+
+def column_estimate(grid: MethodGrid, lr: float, seeds: int) -> Estimate | None:
+    """λ* of one learning-rate column of a grid, as a finished search's: each seed's parabola through the
+    column's best λ > 0 and its neighbours (validation metric; NaN where a run diverged)."""
+    sign = 1.0 if grid.scale.higher_is_better else -1.0
+    scores = {
         math.log10(decay): {run["seed"]: score(run, "val_metric", sign) for run in grid.cell(decay, lr).runs}
         for decay in grid.weight_decays
         if decay > 0
     }
+    return estimate(scores, range(seeds), GRID_WINDOW)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def shift_verdict(method: str, scale: float, shift: float, expected: float) -> V
     moves = f"moves the best λ up by {decades}" if expected else "leaves the best λ put"
     claim = f"{method}: loss × {scale:g} {moves}"
     if not math.isfinite(shift):
-        return not_measured(claim, "needs a best λ > 0 at both scales")
+        return not_measured(claim, "needs a best λ > 0 inside the grid at both scales")
     verdict = HOLDS if abs(shift - expected) <= 0.5 else FAILS if abs(shift - expected) > 1.0 else INCONCLUSIVE
     return Verdict(claim, f"shift {shift:+.2f} decades", verdict, "holds within ±0.5 decade; does not hold beyond ±1")
 
@@ -110,7 +110,7 @@ class ScaleFreeness:
                 decays = [d for d in grid.weight_decays if d > 0]
                 scores = [cell_score(grid.cell(d, alpha), grid.scale) for d in decays]
                 shown = [grid.scale.shown(grid.cell(d, alpha).mean()) for d in decays]
-                log_decay = best_log_decay(decays, scores)
+                log_decay = best_log_decay(decays, scores, interior=True)  # an edge only bounds λ*
                 log_decay = math.nan if log_decay is None else log_decay
                 curves.setdefault(method, {})[scale] = Curve(decays, shown, log_decay)
         return Measured(alpha, curves, grid.scale.label)

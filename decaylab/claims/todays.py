@@ -36,22 +36,22 @@ def role(lab: Lab) -> str:
     return lab.subset("charlm", EXAMPLES)
 
 
-def axes(lab: Lab, method: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``method``'s α and λ (a cautious rule: its plain rule's); ``--quick`` takes every other λ."""
-    lrs, decays = GRIDS[method.removesuffix("-cautious")]
-    return lrs, decays[::2] if lab.plan.quick else decays
+def axes(method: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``method``'s α and λ (a cautious rule: its plain rule's). ``--quick`` keeps them all (its one seed and
+    shorter training make it quick): a column needs three λ > 0 for an interior λ*."""
+    return GRIDS[method.removesuffix("-cautious")]
 
 
 def grid(lab: Lab, method: str, lrs: tuple[float, ...] | None = None) -> list[RunConfig]:
     """``method``'s α × λ grid over the plan's seeds (only the learning rates ``lrs``, if given)."""
-    own_lrs, decays = axes(lab, method)
+    own_lrs, decays = axes(method)
     return lab.grid(role(lab), method, lrs or own_lrs, decays, batch_size=BATCH)
 
 
 def coupling(lab: Lab, method: str) -> Coupling | None:
     """How ``method``'s λ* moves with α on its grid (:meth:`~decaylab.claims.base.Lab.coupling`, λ* read from
     the grid's columns), once the grid is stored."""
-    lrs, decays = axes(lab, method)
+    lrs, decays = axes(method)
     return lab.coupling(role(lab), method, lrs, decays, search=False, batch_size=BATCH)[1]
 
 

@@ -5,7 +5,7 @@ changes, and the torch form ``1 − lr_t·λ`` (``torch.optim.Muon``; Lion's Alg
 Per method, λ* at each good learning-rate column of a charlm grid, seed by seed (:mod:`decaylab.claims.todays`),
 and the slope ``s = d log λ*/d log α`` with a 95% interval over seeds. The torch form's runs are the paper
 form's under ``λ_torch = λ_paper/α`` (the same update, tested in ``tests/optim``), so its slope is ``s − 1``
-from the same runs: what a user tuning torch's λ would see.
+from the same runs: what a user tuning torch's λ would see, reported beside the verdict, not as a second one.
 """
 
 from __future__ import annotations
@@ -52,14 +52,14 @@ class TodaysDecoupling:
         return Measured([coupling for method in PAPER_TO_TORCH if (coupling := todays.coupling(lab, method))])
 
     def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
+        """A verdict per paper-form method; the torch form's slope, s − 1 from the same runs, is a detail: it
+        holds exactly when the paper form's does, so it adds no evidence to the scoreboard."""
         details = ["| method | s = d log λ*/d log α | columns with λ* inside the grid |", "|---|---|---|"]
-        verdicts = []
         for paper in measured.couplings:
             for coupling in (paper, in_torch_form(paper)):
                 slope = f"{coupling.slope.centre:+.2f} {interval(coupling.slope.low, coupling.slope.high)}"
                 details.append(f"| {coupling.method} | {slope} | {coupling.columns} |")
-                verdicts.append(coupling_verdict(coupling))
-        return verdicts, details
+        return [coupling_verdict(paper) for paper in measured.couplings], details
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
         grids = [coupling.grid for coupling in measured.couplings]

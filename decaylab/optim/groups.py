@@ -74,7 +74,8 @@ def _by_direction(
     """``group`` as the part Muon's direction takes and the part Adam's takes (:func:`param_groups`)."""
 
     def orthogonalized(param: nn.Parameter) -> bool:
-        return param.ndim == 2 and id(param) not in embeddings and not names[id(param)].startswith(adam_for)
+        matrix = param.ndim == 2 and not param.is_complex()
+        return matrix and id(param) not in embeddings and not names[id(param)].startswith(adam_for)
 
     return [
         {**group, "params": [p for p in group["params"] if orthogonalized(p)], "direction": "muon"},

@@ -512,15 +512,35 @@ class MuonCore(DecayOptimizer):
         super().__init__(params, rule, defaults, implementation)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group; one without a ``"direction"`` as two, its matrices taking Muon's and the rest Adam's."""
+        """Add a group; one without a ``"direction"`` as two, its real matrices taking Muon's and the rest Adam's
+        (``(name, parameter)`` pairs too). Both halves are checked before either is added."""
         params = param_group["params"]
         if "direction" in param_group or isinstance(params, set):  # a set: torch's own error
             return super().add_param_group(param_group)
+        candidate = {**self.defaults, **param_group}
+        if any(isinstance(candidate[name], Tensor) and candidate[name].numel() > 1 for name in ("lr", "weight_decay")):
+            raise ValueError(
+                "a group of stacked members must say its direction ('muon' for stacks of matrices (M, A, B), "
+                "'adam' for the rest): param_groups(model, λ, muon=True) writes it"
+            )
         params = [params] if isinstance(params, Tensor) else list(params)
-        matrices, others = [p for p in params if p.ndim == 2], [p for p in params if p.ndim != 2]
-        halves = [(direction, half) for direction, half in ((MUON, matrices), (ADAM, others)) if half]
-        for direction, half in halves or [(MUON, [])]:
-            super().add_param_group({**param_group, "params": half, "direction": direction})
+
+        def orthogonalized(param: Tensor | tuple[str, Tensor]) -> bool:
+            tensor = param[1] if isinstance(param, tuple) else param
+            return tensor.ndim == 2 and not tensor.is_complex()
+
+        halves = [
+            {**param_group, "params": half, "direction": direction}
+            for direction, half in (
+                (MUON, [p for p in params if orthogonalized(p)]),
+                (ADAM, [p for p in params if not orthogonalized(p)]),
+            )
+            if half
+        ] or [{**param_group, "params": [], "direction": MUON}]
+        for half in halves:
+            self._check({**self.defaults, **half})
+        for half in halves:
+            super().add_param_group(half)
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)

@@ -25,7 +25,7 @@ from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import fit_law
 from decaylab.lab.transfer.search import Estimate
 
-from .grids import grid, ridge_with_slope
+from .grids import DECAYS, LRS, grid, ridge_with_slope
 
 ACCURACY = grid(lambda *_: 0.9).scale
 
@@ -217,19 +217,21 @@ def test_a_run_of_fewer_than_three_seeds_reports_what_each_rule_would_say_and_de
 
 
 def test_decoupling_under_muon_and_lion_reads_lambda_star_from_the_grid_and_the_torch_form_from_the_same_runs():
-    from decaylab.claims.base import Lab, column_scores
+    from decaylab.claims.base import Lab, column_estimate
     from decaylab.claims.todays_decoupling import in_torch_form
-    from decaylab.lab.transfer.search import estimate
 
-    def judged(slope):
-        constructed = grid(ridge_with_slope(slope), method="muonw")
-        found = {lr: estimate(column_scores(constructed, lr, 1.0), range(3)) for lr in constructed.lrs}
+    def judged(slope, lrs=LRS, decays=DECAYS):
+        constructed = grid(ridge_with_slope(slope), method="muonw", noise=5e-4, lrs=lrs, decays=decays)
+        found = {lr: column_estimate(constructed, lr, 3) for lr in constructed.lrs}
         paper = Lab._coupling("muonw", constructed, found, 3)
         return coupling_verdict(paper).verdict, coupling_verdict(in_torch_form(paper)).verdict, paper.slope
 
     verdicts_flat, verdicts_rising = judged(0.0), judged(1.0)
     assert verdicts_flat[:2] == (HOLDS, HOLDS) and abs(verdicts_flat[2].centre) < 0.05
     assert verdicts_rising[:2] == (FAILS, FAILS)  # s = +1: the paper form rises, the torch form stays flat
+    # the claims' own grid: one decade of α, λ 0.48 and 0.52 decades a step; λ* drifts by 0.4 decades
+    drifting = judged(0.4, [3e-3, 1e-2, 3e-2], [0.0, 1e-3, 3e-3, 1e-2, 3e-2])
+    assert drifting[0] != HOLDS and 0.3 < drifting[2].centre < 0.5  # each seed's parabola, not a grid point
 
 
 def test_muons_best_cell_is_judged_in_lattice_steps_from_adamws_and_at_adamws_cell_on_fresh_seeds():

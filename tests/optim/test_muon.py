@@ -157,7 +157,12 @@ def test_every_other_rule_follows_its_formula(rule, name):
     [
         (lambda: Muon([{"params": [torch.nn.Parameter(torch.ones(3))], "direction": "muon"}]), "matrices"),
         (lambda: Muon([{"params": [torch.nn.Parameter(torch.ones(2, 2))], "direction": "sgd"}]), "direction"),
-        (lambda: Muon([torch.nn.Parameter(torch.ones(2, 2, dtype=torch.complex64))]), "real matrices"),
+        (
+            lambda: Muon(
+                [{"params": [torch.nn.Parameter(torch.ones(2, 2, dtype=torch.complex64))], "direction": "muon"}]
+            ),
+            "real matrices",
+        ),
         (lambda: Muon([torch.nn.Parameter(torch.ones(2, 2))], adjust_lr_fn="sqrt"), "adjust_lr_fn"),
         (lambda: Muon([torch.nn.Parameter(torch.ones(2, 2))], ns_dtype="float16"), "ns_dtype"),
         (lambda: Muon([torch.nn.Parameter(torch.ones(2, 2))], momentum=-1.0), "momentum"),
@@ -169,3 +174,22 @@ def test_every_other_rule_follows_its_formula(rule, name):
 def test_a_bad_argument_is_refused_by_name(build, words):
     with pytest.raises(ValueError, match=words):
         build()
+
+
+def test_named_parameters_complex_matrices_and_stacked_groups_take_the_right_direction():
+    model = Tiny()
+    named = Muon(model.named_parameters())
+    assert [g["direction"] for g in named.param_groups] == ["muon", "adam"]
+    assert named.param_groups[0]["param_names"] == ["embed.weight", "hidden.weight", "head.weight"]
+    complex_matrix = torch.nn.Parameter(torch.ones(2, 2, dtype=torch.complex128))
+    assert Muon([complex_matrix]).param_groups[0]["direction"] == "adam"  # as its pairs of reals
+    stacked = [torch.nn.Parameter(torch.ones(4, 5, 6)), torch.nn.Parameter(torch.ones(4, 6))]
+    with pytest.raises(ValueError, match="stacked members must say its direction"):  # a stacked bias is 2-D
+        Muon(stacked, lr=torch.full((4,), 1e-2))
+
+
+def test_a_bad_half_leaves_the_optimizer_as_it_was():
+    optimizer = Muon([torch.nn.Parameter(torch.ones(2, 2))])
+    with pytest.raises(ValueError, match="adam_eps"):
+        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.ones(3, 3)), torch.ones(3)], "adam_eps": -1.0})
+    assert len(optimizer.param_groups) == 1

@@ -186,8 +186,9 @@ def seed_vertex(points: Sequence[tuple[float, float]]) -> float:
     return best
 
 
-def estimate(scores: Scores, seeds: Sequence[int]) -> Estimate | None:
-    """λ* of a finished search (None if no point is finite)."""
+def estimate(scores: Scores, seeds: Sequence[int], window: float = WINDOW) -> Estimate | None:
+    """λ* of a finished search (None if no point is finite): each seed's vertex over the points within ``window``
+    decades of the best one."""
     best = best_point(scores, seeds)
     if best is None:
         return None
@@ -195,10 +196,10 @@ def estimate(scores: Scores, seeds: Sequence[int]) -> Estimate | None:
     interior = tried[0] < best < tried[-1] and not flat_toward_zero(scores, seeds, points=1)
     per_seed = {}
     for seed in seeds:
-        window = [(x, s.get(seed, math.nan)) for x, s in scores.items() if abs(x - best) <= WINDOW + 1e-9]
-        window = [(x, score) for x, score in window if math.isfinite(score)]
-        if window:
-            per_seed[seed] = seed_vertex(window)
+        near = [(x, s.get(seed, math.nan)) for x, s in scores.items() if abs(x - best) <= window + 1e-9]
+        near = [(x, score) for x, score in near if math.isfinite(score)]
+        if near:
+            per_seed[seed] = seed_vertex(near)
     values = list(per_seed.values())
     centre = statistics.fmean(values) if values else best
     low, high = t_interval(values) if interior else (math.nan, math.nan)
