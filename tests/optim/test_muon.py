@@ -193,3 +193,26 @@ def test_a_bad_half_leaves_the_optimizer_as_it_was():
     with pytest.raises(ValueError, match="adam_eps"):
         optimizer.add_param_group({"params": [torch.nn.Parameter(torch.ones(3, 3)), torch.ones(3)], "adam_eps": -1.0})
     assert len(optimizer.param_groups) == 1
+
+
+def test_every_scheduler_drives_both_directions_decay_by_the_same_eta():
+    """With no gradient, paper-form Muon only decays: ``w_t = Π (1 − η_k·λ)·w_0`` on the matrices and on the
+    parameters Adam's direction takes, ``η_k`` as each of torch's schedulers sets it."""
+    from .test_schedulers import LR, STEPS, schedulers
+
+    for name in schedulers(Muon([torch.nn.Parameter(torch.ones(2, 2))])):
+        matrix = torch.nn.Parameter(torch.ones(3, 2, dtype=torch.float64))
+        bias = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+        optimizer = Muon([matrix, bias], lr=LR, weight_decay=0.2)
+        scheduler, expected = schedulers(optimizer)[name](), 1.0
+        for _ in range(STEPS):
+            for param in (matrix, bias):
+                param.grad = torch.zeros_like(param)
+            etas = {optimizer.learning_rate(group)[1] for group in optimizer.param_groups}
+            assert len(etas) == 1, name
+            expected *= 1 - 0.2 * etas.pop()
+            optimizer.step()
+            scheduler.step(1.0) if name == "ReduceLROnPlateau" else scheduler.step()
+        assert [group["direction"] for group in optimizer.param_groups] == ["muon", "adam"]
+        for param in (matrix, bias):
+            assert torch.allclose(param.detach(), torch.full_like(param, expected), rtol=1e-12), name
