@@ -79,11 +79,16 @@ class ScaleFreeness:
         at = f"at the best learning rate of {chosen}" + (" without decay" if base_decays == (0.0,) else "")
         self.procedure = (
             f"The loss multiplied by c ∈ {{10, 100}}, ε = {SMALL_EPS:g}, {at} on {on}, over each method's "
-            "λ grid: how far the best λ (mean over seeds, parabola-refined) moves."
+            "λ grid (one decade more on top for those whose best λ should move up): how far the best λ (mean over "
+            "seeds, parabola-refined) moves."
         )
 
     def scaled_runs(self, lab: Lab, alpha: float, method: str, scale: float) -> list[RunConfig]:
-        return lab.grid(self.role, method, [alpha], eps=SMALL_EPS, loss_scale=scale)
+        """``method``'s λ grid at ``α``; a method whose best λ should move up gets one decade more on top, so
+        that at loss × 100 its best λ can lie inside the grid (an edge only bounds it)."""
+        decays = lab.plan.decays_of(method)
+        decays = (*decays, 10 * max(decays)) if self.coupled[method] else decays
+        return lab.grid(self.role, method, [alpha], decays, eps=SMALL_EPS, loss_scale=scale)
 
     def base_runs(self, lab: Lab) -> list[RunConfig]:
         return lab.grid(self.role, self.base, decays=self.base_decays)
