@@ -93,9 +93,12 @@ def main() -> None:
         ("torch SGD", "fused"): ("sgd", baselines["sgd"][1]),
         ("torch SGD", "foreach"): ("sgd", torch.optim.SGD(params(), lr=1e-2, momentum=0.9, foreach=True)),
     }
+    matrices = int(math.sqrt(args.params // args.tensors))  # Muon: the same parameters as square matrices
     for method, record in METHODS.items():
-        for path in ("auto",) if args.no_compiled else ("auto", "compiled"):
-            optimizer = make_optimizer(method, params(), lr=1e-2 if record.family == "sgd" else 1e-3,
+        muon = record.family == "muon"  # on matrices, its one path (Newton–Schulz has no compiled form here)
+        for path in ("auto",) if args.no_compiled or muon else ("auto", "compiled"):
+            weights = make_matrices(args.tensors, matrices, device) if muon else params()
+            optimizer = make_optimizer(method, weights, lr=1e-2 if record.family == "sgd" else 1e-3,
                                        weight_decay=1e-2, momentum=0.9, implementation=path)  # fmt: skip
             contenders[(method, path)] = (record.family, optimizer)
 
@@ -105,7 +108,6 @@ def main() -> None:
             lion = Lion(params(), lr=1e-4, weight_decay=1e-2, convention=convention, implementation=path)
             contenders[(f"lion-{convention}", path)] = ("lion", lion)
 
-    matrices = int(math.sqrt(args.params // args.tensors))  # Muon: the same parameters as square matrices
     baselines["muon"] = ("torch Muon", torch.optim.Muon(make_matrices(args.tensors, matrices, device), lr=1e-3))
     contenders[("torch Muon", "fused")] = ("muon", baselines["muon"][1])
     for path in ("auto", "reference"):
