@@ -518,6 +518,7 @@ class MuonCore(DecayOptimizer):
         if "direction" in param_group or isinstance(params, set):  # a set: torch's own error
             return super().add_param_group(param_group)
         candidate = {**self.defaults, **param_group}
+        DecayOptimizer._check(self, candidate)  # a bad lr or λ is named first, whatever the direction
         if any(isinstance(candidate[name], Tensor) and candidate[name].numel() > 1 for name in ("lr", "weight_decay")):
             raise ValueError(
                 "a group of stacked members must say its direction ('muon' for stacks of matrices (M, A, B), "

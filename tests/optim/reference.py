@@ -170,6 +170,18 @@ def decaylab_maker(method: str, **options) -> Callable[[list[dict]], torch.optim
     return make
 
 
+def with_directions(method: str, weights: list[torch.nn.Parameter], **options) -> list[dict]:
+    """Param groups of stacked members, ``options`` in each: a Muon method's say which direction each takes
+    (stacks of matrices Muon's, the rest Adam's), as ``param_groups(model, λ, muon=True)`` would."""
+    if METHODS[method].family != "muon":
+        return [{"params": weights, **options}]
+    return [
+        {"params": [w for w in weights if (w.ndim == 3) == matrices], "direction": direction, **options}
+        for direction, matrices in (("muon", True), ("adam", False))
+        if any((w.ndim == 3) == matrices for w in weights)
+    ]
+
+
 def relative_error(actual: list, expected: list) -> float:
     worst = 0.0
     for a, e in zip(actual, expected):

@@ -5,7 +5,16 @@ import torch
 
 from decaylab.optim import METHODS, AdamP, AdamW, make_optimizer, param_groups
 
-from .reference import BETAS, GROUPS, MOMENTUM, decaylab_maker, reference_trajectory, relative_error, torch_trajectory
+from .reference import (
+    BETAS,
+    GROUPS,
+    MOMENTUM,
+    decaylab_maker,
+    reference_trajectory,
+    relative_error,
+    torch_trajectory,
+    with_directions,
+)
 
 
 def minimize(method: str, loss_fn, start: list[float], steps: int, lr: float) -> torch.Tensor:
@@ -94,7 +103,7 @@ def test_per_member_fast_path_matches_the_reference(method, maximize):
 
     def run(implementation):
         weights = [torch.nn.Parameter(w.clone()) for w in init]
-        groups = [{"params": weights, "maximize": maximize}]
+        groups = with_directions(method, weights, maximize=maximize)
         lr, decay = torch.tensor([1e-2, 0.0, 3e-2]), torch.tensor([0.1, 0.2, 0.0])
         optimizer = make_optimizer(method, groups, lr=lr, weight_decay=decay, implementation=implementation)
         for step_grads in grads:

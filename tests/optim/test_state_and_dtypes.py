@@ -7,6 +7,8 @@ import torch
 
 from decaylab.optim import METHODS, SGDL2, SGDW, AdamW, make_optimizer
 
+from .reference import with_directions
+
 
 def make_model(seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     torch.manual_seed(seed)
@@ -47,7 +49,7 @@ def test_a_state_dict_with_per_member_hyperparameters_loads_and_continues_identi
     grads = [torch.randn(3, 4, generator=generator) for _ in range(6)]
 
     def optimizer_of(weight):
-        return make_optimizer(method, [weight], lr=torch.tensor([1e-2, 3e-2, 0.1]),
+        return make_optimizer(method, with_directions(method, [weight]), lr=torch.tensor([1e-2, 3e-2, 0.1]),
                               weight_decay=torch.tensor([0.0, 0.1, 0.2]), momentum=0.9)  # fmt: skip
 
     def steps(weight, optimizer, gradients):
