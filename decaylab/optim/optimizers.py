@@ -156,7 +156,7 @@ class DecayOptimizer(Optimizer):
         unsaid = [group for group in groups if group.pop(UNSAID, False)]
         if unsaid:
             warnings.warn(
-                f"this checkpoint does not say what its weight_decay means; torch.optim.AdamW's is a decay of "
+                f"this checkpoint does not say what its weight_decay means; torch's (AdamW's, Muon's) is a decay of "
                 f"lr·λ per step, and {type(self).__name__} reads λ as a decay per step at the peak (paper form). "
                 "Convert it with convert_weight_decay(λ, lr, 'torch', 'paper'), or build the optimizer with "
                 "convention='torch'",
