@@ -231,7 +231,7 @@ def claims_parser() -> OneLineParser:
         "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
     )
     parser.add_argument("--out", type=directory, default=None, help="results directory (default: runs/claims-TASK)")
-    parser.add_argument("--quick", action="store_true", help="small grids, one seed, 4 epochs (under 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="small grids, one seed, 4 epochs (about 2.5 minutes)")
     return parser
 
 

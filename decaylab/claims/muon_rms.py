@@ -62,7 +62,7 @@ class MuonRms:
 
     def reuse_runs(self, lab: Lab, adamw: Cell) -> list[RunConfig]:
         """Muon at AdamW's best cell, over the seeds (a cell of Muon's grid, or one beside it)."""
-        return lab.grid(todays.role(lab), "muonw", [adamw.lr], [adamw.weight_decay], batch_size=todays.BATCH)
+        return lab.grid(todays.role(lab), "muonw", [adamw.lr], [adamw.weight_decay], **todays.settings(lab))
 
     def runs(self, lab: Lab) -> list[RunConfig]:
         grids = self.grid_runs(lab)

@@ -45,14 +45,20 @@ def axes(method: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 def grid(lab: Lab, method: str, lrs: tuple[float, ...] | None = None) -> list[RunConfig]:
     """``method``'s α × λ grid over the plan's seeds (only the learning rates ``lrs``, if given)."""
     own_lrs, decays = axes(method)
-    return lab.grid(role(lab), method, lrs or own_lrs, decays, batch_size=BATCH)
+    return lab.grid(role(lab), method, lrs or own_lrs, decays, **settings(lab))
 
 
 def coupling(lab: Lab, method: str) -> Coupling | None:
     """How ``method``'s λ* moves with α on its grid (:meth:`~decaylab.claims.base.Lab.coupling`, λ* read from
     the grid's columns), once the grid is stored."""
     lrs, decays = axes(method)
-    return lab.coupling(role(lab), method, lrs, decays, search=False, batch_size=BATCH)[1]
+    return lab.coupling(role(lab), method, lrs, decays, search=False, **settings(lab))[1]
+
+
+def settings(lab: Lab) -> dict[str, int]:
+    """The runs' batch, and under ``--quick`` one epoch (a smoke run of the plumbing: charlm at the quick plan's
+    4 epochs would take most of its time)."""
+    return {"batch_size": BATCH, **({"epochs": 1} if lab.plan.quick else {})}
 
 
 def steps_apart(a: float, b: float, floor: float) -> int:
