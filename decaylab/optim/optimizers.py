@@ -927,3 +927,9 @@ class ProxSGD(SGDCore):
         implementation: Implementation = "auto",
     ) -> None:
         super().__init__(params, PROXIMAL_L2, lr, momentum, dampening, weight_decay, nesterov, implementation)
+
+
+MuonW = Muon
+"""The design's contract name for :class:`Muon` (decoupled decay in either convention)."""
+LionW = Lion
+"""The design's contract name for :class:`Lion` (decoupled decay in either convention)."""

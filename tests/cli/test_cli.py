@@ -378,6 +378,15 @@ def test_a_muon_method_on_a_model_without_a_matrix_for_it_is_refused_and_adam_fo
     assert {row["method"] for row in rows} == {"adamw", "muonw"} and all(row["status"] == "done" for row in rows)
 
 
+@pytest.mark.parametrize("field", ["adam_for", "no_decay"])
+def test_a_name_prefix_field_that_is_not_strings_is_one_line_and_exit_2(capsys, tmp_path, field):
+    body = f"return Task('t', (x, y), (x, y), lambda: nn.Linear(4, 3), {field}=['head'])"
+    (tmp_path / "listed.py").write_text(TASK_FILE.format(body=body))
+    argv = ["study", "--task", f"{tmp_path / 'listed.py'}:make_task", "--methods", "muonw", "--lrs", "1e-2",
+            "--seeds", "1", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+    assert_one_line_error(*run_cli(capsys, *argv)[::2], f"{field} must be a tuple of parameter-name prefixes")
+
+
 def test_adam_for_left_at_its_default_keeps_a_custom_tasks_run_keys(monkeypatch):
     """A setting added after stores existed enters the key only when set: the keys of runs stored before it
     are those of the task without it."""

@@ -216,3 +216,9 @@ def test_every_scheduler_drives_both_directions_decay_by_the_same_eta():
         assert [group["direction"] for group in optimizer.param_groups] == ["muon", "adam"]
         for param in (matrix, bias):
             assert torch.allclose(param.detach(), torch.full_like(param, expected), rtol=1e-12), name
+
+
+def test_the_designs_contract_names_are_the_classes():
+    from decaylab.optim import Lion, LionW, MuonW
+
+    assert MuonW is Muon and LionW is Lion

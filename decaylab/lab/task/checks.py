@@ -51,6 +51,10 @@ def check_fields(task: Task) -> None:
             multipliers(task.schedule, steps)
         except UsageError as error:
             raise UsageError(f"task {task.name}: {error}") from None
+    for names in ("no_decay", "adam_for"):  # name prefixes, as str.startswith takes them
+        value = getattr(task, names)
+        if not (isinstance(value, str) or (isinstance(value, tuple) and all(isinstance(n, str) for n in value))):
+            raise UsageError(f"task {task.name}: {names} must be a tuple of parameter-name prefixes, got {value!r}")
     if not 0.0 <= task.warmup < 1.0:
         raise UsageError(f"task {task.name}: warmup must be a fraction in [0, 1), got {task.warmup}")
     if task.clip is not None and not task.clip > 0:
