@@ -50,37 +50,33 @@ def param_groups(
         id(p) for module in model.modules() if isinstance(module, NORM_LAYERS) for p in module.parameters()
     }
     embeddings = {id(p) for module in model.modules() if isinstance(module, nn.Embedding) for p in module.parameters()}
-    names = {id(param): name.replace(COMPILED_PREFIX, "") for name, param in model.named_parameters()}
     decayed: list[nn.Parameter] = []
     kept: list[nn.Parameter] = []
+    orthogonalized: set[int] = set()
     for prefixed, param in model.named_parameters():
         if not param.requires_grad:
             continue
         name = prefixed.replace(COMPILED_PREFIX, "")
         by_rule = param.ndim <= 1 or name.endswith("bias") or id(param) in in_norm_layer
         (kept if (by_rule and not decay_all) or name.startswith(no_decay) else decayed).append(param)
+        if is_matrix(param) and id(param) not in embeddings and not name.startswith(adam_for):
+            orthogonalized.add(id(param))
     groups: list[dict[str, Any]] = [
         {"params": decayed, "weight_decay": weight_decay},
         {"params": kept, "weight_decay": 0.0},
     ]
     if muon:
-        groups = [half for group in groups for half in _by_direction(group, names, embeddings, adam_for)]
+        groups = [
+            {**group, "params": [p for p in group["params"] if (id(p) in orthogonalized) == muon_half], "direction": d}
+            for group in groups
+            for d, muon_half in (("muon", True), ("adam", False))
+        ]
     return [group for group in groups if group["params"]]
 
 
-def _by_direction(
-    group: dict[str, Any], names: dict[int, str], embeddings: set[int], adam_for: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    """``group`` as the part Muon's direction takes and the part Adam's takes (:func:`param_groups`)."""
-
-    def orthogonalized(param: nn.Parameter) -> bool:
-        matrix = param.ndim == 2 and not param.is_complex()
-        return matrix and id(param) not in embeddings and not names[id(param)].startswith(adam_for)
-
-    return [
-        {**group, "params": [p for p in group["params"] if orthogonalized(p)], "direction": "muon"},
-        {**group, "params": [p for p in group["params"] if not orthogonalized(p)], "direction": "adam"},
-    ]
+def is_matrix(tensor: Tensor) -> bool:
+    """A real 2-D tensor: what Muon's direction takes unless a group says otherwise."""
+    return tensor.ndim == 2 and not tensor.is_complex()
 
 
 def convert_weight_decay(value: float, lr: float, src: Convention, dst: Convention) -> float:

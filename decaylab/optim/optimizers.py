@@ -25,6 +25,7 @@ from torch.optim import Optimizer
 from decaylab.optim import dispatch
 from decaylab.optim.dispatch import Implementation
 from decaylab.optim.fused import momentum_buffer_as_torch_
+from decaylab.optim.groups import is_matrix
 from decaylab.optim.reference import MUON_DIRECTION, NEWTON_SCHULZ, NS_DTYPES
 from decaylab.optim.rules import (
     CORRECTED,
@@ -527,8 +528,7 @@ class MuonCore(DecayOptimizer):
         params = [params] if isinstance(params, Tensor) else list(params)
 
         def orthogonalized(param: Tensor | tuple[str, Tensor]) -> bool:
-            tensor = param[1] if isinstance(param, tuple) else param
-            return tensor.ndim == 2 and not tensor.is_complex()
+            return is_matrix(param[1] if isinstance(param, tuple) else param)
 
         halves = [
             {**param_group, "params": half, "direction": direction}
