@@ -408,7 +408,7 @@ def claims_command(args: argparse.Namespace) -> None:
 
 def transfer_command(args: argparse.Namespace) -> None:
     from decaylab.api import transfer
-    from decaylab.lab.transfer.search import MIN_SEEDS
+    from decaylab.lab.statistics import MIN_SEEDS
 
     if args.seeds is not None and 1 <= args.seeds < MIN_SEEDS:
         print(

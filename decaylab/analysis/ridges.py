@@ -13,49 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
-from decaylab.lab.transfer.search import t_interval
+from decaylab.lab.optimum import column_optimum
+from decaylab.lab.statistics import fit_slope, t_interval
 
 GOOD_COLUMN = 0.05
 """A learning-rate column enters the ridge if its best cell is within 5 points of accuracy (5% of a
 loss) of the grid's best: the ridge is where λ* sits wherever training works."""
-
-
-def parabola_vertex(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """The ``x`` of the vertex of the parabola through three points, kept within them."""
-    (x0, x1, x2), (y0, y1, y2) = xs, ys
-    numerator = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
-    denominator = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
-    if denominator == 0:
-        return x1
-    return min(max(x1 - 0.5 * numerator / denominator, x0), x2)
-
-
-def best_log_decay(decays: Sequence[float], scores: Sequence[float], interior: bool = False) -> float | None:
-    """``log10 λ*`` of one column (``scores``: larger is better): the best ``λ > 0``, refined by a
-    parabola in ``log λ``. At the edge of the grid the edge value, or None with ``interior=True``
-    (an edge only bounds λ*); None if no ``λ > 0`` is finite."""
-    points = sorted((math.log10(d), s) for d, s in zip(decays, scores, strict=True) if d > 0 and math.isfinite(s))
-    if not points:
-        return None
-    best = max(range(len(points)), key=lambda i: points[i][1])
-    if best in (0, len(points) - 1):
-        return None if interior else points[best][0]
-    xs, ys = zip(*points[best - 1 : best + 2], strict=True)
-    return parabola_vertex(xs, ys)
-
-
-def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
-    """Least-squares slope of ``ys`` on ``xs`` and its standard error (the error is NaN with 2 points, both
-    are NaN with fewer, or when all ``xs`` are equal)."""
-    if len(xs) < 2 or len(set(xs)) < 2:
-        return math.nan, math.nan
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-    if len(xs) < 3:
-        return slope, math.nan
-    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys, strict=True))
-    return slope, math.sqrt(residual / (len(xs) - 2) / sxx)
 
 
 def seeds_of(grid: MethodGrid) -> list[int]:
@@ -111,7 +74,7 @@ def decay_ridge(grid: MethodGrid, seeds: Sequence[int] | None = None) -> DecayRi
     log_lrs, log_decays = [], []
     for lr in good_columns(grid, seeds):
         column = [cell_score(grid.cell(d, lr), grid.scale, seeds) for d in grid.weight_decays]
-        log_decay = best_log_decay(grid.weight_decays, column, interior=True)
+        log_decay = column_optimum(grid.weight_decays, column, interior=True)
         if log_decay is not None:
             log_lrs.append(math.log10(lr))
             log_decays.append(log_decay)

@@ -12,11 +12,12 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter
 
 from decaylab.analysis.export import spreadsheet_safe
+from decaylab.lab.optimum import Estimate
+from decaylab.lab.statistics import MIN_SEEDS, Value
 from decaylab.lab.transfer.axes import LABELS, Setting
-from decaylab.lab.transfer.laws import Value, in_units
+from decaylab.lab.transfer.laws import in_units
 from decaylab.lab.transfer.measure import Check, Transfer
 from decaylab.lab.transfer.rules import RULES
-from decaylab.lab.transfer.search import MIN_SEEDS, Estimate
 from decaylab.optim import METHODS
 
 REPORT, FIGURE, TABLE = "transfer.md", "transfer.png", "transfer.csv"

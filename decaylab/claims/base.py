@@ -20,7 +20,9 @@ from decaylab.analysis.cells import Cell, MethodGrid, method_grids
 from decaylab.analysis.figures import Ridge
 from decaylab.analysis.ridges import good_columns
 from decaylab.lab.execution.base import Job
+from decaylab.lab.optimum import Estimate, estimate
 from decaylab.lab.runs import RunConfig
+from decaylab.lab.statistics import Value
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import job_of, run_config
 from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
@@ -28,9 +30,9 @@ from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import prepare_task
 from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, first_examples
 from decaylab.lab.transfer.axes import Setting
-from decaylab.lab.transfer.laws import Value, fit_law
+from decaylab.lab.transfer.laws import fit_law
 from decaylab.lab.transfer.scores import prior_of, score, stored
-from decaylab.lab.transfer.search import Estimate, estimate, replay
+from decaylab.lab.transfer.search import replay
 from decaylab.optim import METHODS
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"

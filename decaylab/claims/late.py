@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 
 from decaylab.analysis.cells import Cell, MetricScale
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Lab, Unmeasured, Verdict, not_measured
-from decaylab.claims.statistics import ACCURACY_FLOOR, RELATIVE_FLOOR
 from decaylab.lab.runs import RunConfig
+from decaylab.lab.statistics import noise_floor
 from decaylab.lab.store import ResultStore
 
 
@@ -31,7 +31,7 @@ def late_verdict(gap: list[float], scale: MetricScale, reference: float) -> Verd
     claim = "AdamW's lead over AdamL2 grows in the second half of training"
     if len(gap) < 2:
         return not_measured(claim, "needs at least 2 epochs")
-    floor = ACCURACY_FLOOR if scale.percent else RELATIVE_FLOOR * abs(reference)
+    floor = noise_floor(scale.percent, reference)
     middle, end = gap[len(gap) // 2], gap[-1]
     factor, unit = (100, " points") if scale.percent else (1, "")
     statistic = f"gap {factor * middle:+.2f}{unit} half-way (epoch {len(gap) // 2 + 1}), {factor * end:+.2f} at the end"

@@ -30,11 +30,11 @@ from decaylab.claims.base import (
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
 from decaylab.lab.runs import RunConfig
+from decaylab.lab.statistics import MIN_SEEDS
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import Planned, exclusive, run_configs
 from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
 from decaylab.lab.task.loading import prepare_task
-from decaylab.lab.transfer.search import MIN_SEEDS
 
 CLAIMS_FILE, FIGURES = "claims.md", "claims"
 ROUNDS = 20

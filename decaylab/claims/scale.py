@@ -13,8 +13,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from decaylab.analysis.ridges import best_log_decay, cell_score
+from decaylab.analysis.ridges import cell_score
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Lab, Unmeasured, Verdict, not_measured
+from decaylab.lab.optimum import column_optimum
 from decaylab.lab.runs import RunConfig
 
 LOSS_SCALES = (1.0, 10.0, 100.0)
@@ -115,7 +116,7 @@ class ScaleFreeness:
                 decays = [d for d in grid.weight_decays if d > 0]
                 scores = [cell_score(grid.cell(d, alpha), grid.scale) for d in decays]
                 shown = [grid.scale.shown(grid.cell(d, alpha).mean()) for d in decays]
-                log_decay = best_log_decay(decays, scores, interior=True)  # an edge only bounds λ*
+                log_decay = column_optimum(decays, scores, interior=True)  # an edge only bounds λ*
                 log_decay = math.nan if log_decay is None else log_decay
                 curves.setdefault(method, {})[scale] = Curve(decays, shown, log_decay)
         return Measured(alpha, curves, grid.scale.label)

@@ -10,17 +10,10 @@ from __future__ import annotations
 import math
 import statistics
 
-from scipy import stats
-
 from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Coupling, Verdict, interval, not_measured
-from decaylab.lab.transfer.search import MIN_SEEDS
+from decaylab.lab.statistics import MIN_SEEDS, noise_floor, t_quantile
 from decaylab.optim import METHODS
-
-ACCURACY_FLOOR = 0.005
-"""Differences under half a point of accuracy are not told apart, whatever the seeds say."""
-RELATIVE_FLOOR = 0.005
-"""For other metrics, differences under 0.5% of the value."""
 
 
 def paired_difference(a: Cell, b: Cell, scale: MetricScale, column: str = "test_metric") -> tuple[float, float, int]:
@@ -38,8 +31,7 @@ def paired_difference(a: Cell, b: Cell, scale: MetricScale, column: str = "test_
 
 def margin(error: float, scale: MetricScale, reference: float, seeds: int) -> float:
     """The half-width of the 95% t interval of a mean difference over ``seeds`` seeds, at least the noise floor."""
-    floor = ACCURACY_FLOOR if scale.percent else RELATIVE_FLOOR * abs(reference)
-    return max(float(stats.t.ppf(0.975, seeds - 1)) * error, floor)
+    return max(t_quantile(seeds - 1) * error, noise_floor(scale.percent, reference))
 
 
 def difference_text(mean: float, error: float, n: int, scale: MetricScale) -> str:

@@ -20,10 +20,10 @@ from matplotlib.ticker import NullFormatter
 
 from decaylab.claims.base import Lab, LambdaSearch, Unmeasured, Verdict
 from decaylab.claims.statistics import slope_near_verdict
+from decaylab.lab.optimum import Estimate
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import Law, fit_law, moved_only
-from decaylab.lab.transfer.search import Estimate
 
 FRACTIONS = (1, 2, 4)
 """The training set, all of it, half and a quarter; and the training length likewise."""

@@ -5,8 +5,10 @@ import math
 import pytest
 
 from decaylab.analysis import ridges
-from decaylab.analysis.ridges import best_log_decay, decay_ridge, fit_slope, slope_interval
+from decaylab.analysis.ridges import decay_ridge, slope_interval
 from decaylab.claims.statistics import paired_difference
+from decaylab.lab.optimum import column_optimum
+from decaylab.lab.statistics import fit_slope
 
 from .grids import LRS, grid, ridge_with_slope
 
@@ -14,10 +16,10 @@ from .grids import LRS, grid, ridge_with_slope
 def test_the_parabola_refines_the_best_decay_between_grid_points():
     decays = [1e-4, 1e-3, 1e-2]
     scores = [0.9 - (math.log10(d) + 2.6) ** 2 for d in decays]
-    assert best_log_decay(decays, scores) == pytest.approx(-2.6)
-    assert best_log_decay([0.0, 1e-3, 1e-2], [0.9, 0.5, 0.4]) == pytest.approx(-3)  # the edge
-    assert best_log_decay([0.0, 1e-3, 1e-2], [0.9, 0.5, 0.4], interior=True) is None  # only a bound
-    assert best_log_decay([0.0], [0.9]) is None
+    assert column_optimum(decays, scores) == pytest.approx(-2.6)
+    assert column_optimum([0.0, 1e-3, 1e-2], [0.9, 0.5, 0.4]) == pytest.approx(-3)  # the edge
+    assert column_optimum([0.0, 1e-3, 1e-2], [0.9, 0.5, 0.4], interior=True) is None  # only a bound
+    assert column_optimum([0.0], [0.9]) is None
 
 
 def test_a_slope_and_its_standard_error():

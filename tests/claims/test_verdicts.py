@@ -21,9 +21,9 @@ from decaylab.claims.statistics import (
     on_par,
     slope_near_verdict,
 )
+from decaylab.lab.optimum import Estimate
 from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import fit_law
-from decaylab.lab.transfer.search import Estimate
 
 from .grids import DECAYS, LRS, grid, ridge_with_slope
 
@@ -118,7 +118,7 @@ def timescale_law(slope, jitter=0.0, seeds=(0, 1, 2, 3)):
     for n in (250, 500, 1000):
         per_seed = {s: -2 + (slope + jitter * (s - 1.5)) * math.log10(n / 1000) for s in seeds}
         estimates[base.moved("N", n)] = Estimate(
-            sum(per_seed.values()) / len(seeds), math.nan, math.nan, per_seed, True, -2
+            sum(per_seed.values()) / len(seeds), math.nan, math.nan, per_seed, "interior", -2
         )
     return fit_law(base, ["N"], estimates, seeds)
 

@@ -5,8 +5,11 @@ import random
 
 import pytest
 
+from decaylab.lab import optimum
+from decaylab.lab.optimum import estimate
+from decaylab.lab.statistics import t_interval
 from decaylab.lab.transfer import search
-from decaylab.lab.transfer.search import estimate, next_points, t_interval
+from decaylab.lab.transfer.search import next_points
 
 SEEDS = (0, 1, 2)
 
@@ -72,7 +75,7 @@ def test_a_curve_flat_toward_small_lambda_has_no_interior_optimum_and_stops_grow
 
 def test_an_optimum_that_beats_the_plateau_by_a_little_more_than_the_tolerance_is_interior():
     flat = plateau(noise=0.0)
-    dip = 3 * search.FLAT * 0.42  # three times the tolerance of the curve's span
+    dip = 3 * optimum.FLAT * 0.42  # three times the tolerance of the curve's span
 
     def score(x):
         return {seed: value + dip * math.exp(-((x + 5.5) ** 2) / 0.5) for seed, value in flat(x).items()}
@@ -133,8 +136,10 @@ def simulated(case, curvature, noise, spread, shape=2.0):
 def test_the_nominal_95_percent_interval_covers_the_true_optimum_90_to_99_percent_of_the_time(
     curvature, noise, spread, shape
 ):
-    """400 simulated settings per regime, 3 seeds each: the interval covers the known λ* in 90–99% of them."""
+    """400 simulated settings per regime, 3 seeds each: the interval covers the known λ* in 90–99% of them.
+    A few settings are called flat (their best does not beat the smallest λ tried, a decade below, by more
+    than 3 seeds' noise: 23 of 400 in the noisier regime) and get no interval."""
     results = [simulated(case, curvature, noise, spread, shape) for case in range(400)]
     covered = [result.low <= truth <= result.high for truth, result in results if result.has_interval]
-    assert len(covered) >= 390
+    assert len(covered) >= 370
     assert 0.90 <= sum(covered) / len(covered) <= 0.99

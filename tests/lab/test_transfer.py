@@ -85,7 +85,7 @@ def test_the_axes_hold_the_base_and_refuse_what_cannot_be_measured():
 
 def constructed(slopes: dict[str, float], base: Setting, values: dict[str, tuple], noise: float, case: int):
     """Estimates of λ* along axes with known exponents: each seed's λ* is the law plus its own noise."""
-    from decaylab.lab.transfer.search import Estimate
+    from decaylab.lab.optimum import Estimate
 
     draw = random.Random(case)
     settings = [base, *(base.moved(axis, v) for axis, vs in values.items() for v in vs if v != base.value(axis))]
@@ -93,7 +93,7 @@ def constructed(slopes: dict[str, float], base: Setting, values: dict[str, tuple
     for setting in settings:
         truth = -2.0 + sum(b * math.log10(setting.value(a) / base.value(a)) for a, b in slopes.items())
         per_seed = {seed: truth + draw.gauss(0, noise) for seed in range(3)}
-        estimates[setting] = Estimate(sum(per_seed.values()) / 3, math.nan, math.nan, per_seed, True, truth)
+        estimates[setting] = Estimate(sum(per_seed.values()) / 3, math.nan, math.nan, per_seed, "interior", truth)
     return estimates
 
 

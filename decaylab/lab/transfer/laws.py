@@ -25,38 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from decaylab.lab.optimum import Estimate
+from decaylab.lab.statistics import Value
 from decaylab.lab.transfer.axes import Setting
-from decaylab.lab.transfer.search import Estimate, t_interval
 
 UNITS = ("paper", "torch", "τ_iter", "τ_epoch")
 """The units an exponent is read in (the method's own first, where it is one of the first two)."""
-
-
-@dataclass(frozen=True)
-class Value:
-    """A number with its 95% interval (NaN bounds: none), and what it came from."""
-
-    centre: float
-    low: float = math.nan
-    high: float = math.nan
-
-    @classmethod
-    def over_seeds(cls, values: Sequence[float]) -> Value:
-        """The mean of per-seed values and its t interval."""
-        return cls(statistics.fmean(values), *t_interval(values)) if values else cls(math.nan)
-
-    @property
-    def has_interval(self) -> bool:
-        return math.isfinite(self.low) and math.isfinite(self.high)
-
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
-    def plus(self, shift: float) -> Value:
-        return Value(self.centre + shift, self.low + shift, self.high + shift)
-
-    def negated(self) -> Value:
-        return Value(-self.centre, -self.high, -self.low)
 
 
 @dataclass(frozen=True)

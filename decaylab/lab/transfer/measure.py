@@ -22,14 +22,16 @@ from pathlib import Path
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
 from decaylab.lab.execution.base import Job
+from decaylab.lab.optimum import Estimate, best_point, estimate
 from decaylab.lab.runs import RunConfig
+from decaylab.lab.statistics import Value
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import Planned, exclusive, job_of, run_config, run_configs
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import prepare_task
 from decaylab.lab.transfer import search
 from decaylab.lab.transfer.axes import Axes, Pool, Setting, choose_axes, pool_of, setting_task, target_setting
-from decaylab.lab.transfer.laws import Law, Value, fit_law
+from decaylab.lab.transfer.laws import Law, fit_law
 from decaylab.lab.transfer.scores import prior_of, stored, test_metrics
 from decaylab.optim import METHODS
 
@@ -52,8 +54,8 @@ class Search:
     scores: dict[float, Mapping[int, float]] = field(default_factory=dict)
     tests: dict[float, dict[int, float]] = field(default_factory=dict)
 
-    def estimate(self, seeds: Sequence[int]) -> search.Estimate | None:
-        return search.estimate(self.scores, seeds)
+    def estimate(self, seeds: Sequence[int]) -> Estimate | None:
+        return estimate(self.scores, seeds)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Check:
     setting: Setting
     predicted: Value
     """``log10 λ*``, with the law's 95% interval."""
-    measured: search.Estimate | None
+    measured: Estimate | None
     regret: Value
     """The best point's test metric minus the predicted λ's (larger: the prediction lost more), mean over seeds."""
 
@@ -80,7 +82,7 @@ class Transfer:
     axes: Axes
     seeds: tuple[int, ...]
     searches: dict[Setting, Search]
-    estimates: dict[Setting, search.Estimate]
+    estimates: dict[Setting, Estimate]
     validation_law: Law | None
     """Fitted without the held-out settings."""
     law: Law | None
@@ -159,7 +161,7 @@ def regret(one: Search, at: float, seeds: Sequence[int], higher_is_better: bool)
     """Per seed, the best point's test metric (the best by validation, mean over seeds) minus the test metric
     at ``at``, turned so that larger means more lost; mean and t interval over seeds. Infinite where the
     runs at ``at`` diverged."""
-    best = search.best_point(one.scores, seeds)
+    best = best_point(one.scores, seeds)
     if best is None or at not in one.tests:
         return Value(math.nan)
     if not any(math.isfinite(one.tests[at][seed]) for seed in seeds):
