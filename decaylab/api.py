@@ -14,6 +14,7 @@ from typing import Any
 from decaylab.analysis.export import export_rows
 from decaylab.analysis.members import KEEP
 from decaylab.analysis.transfer import rows as transfer_rows
+from decaylab.analysis.transfer import summary as transfer_summary
 from decaylab.analysis.transfer import write_transfer_report
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor, LocalExecutor, make_executor
@@ -91,6 +92,11 @@ class TransferRun:
     report: Path
     rows: Any
     """A pandas ``DataFrame`` when pandas is installed, else a list of dicts (``transfer.csv``'s rows)."""
+
+    def __repr__(self) -> str:
+        """The advice: the held-out verdict, then the λ to use with its interval, units and the line to paste, or
+        what to do instead."""
+        return f"{transfer_summary(self.result)}\n(report: {self.report})"
 
 
 def transfer(

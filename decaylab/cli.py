@@ -274,7 +274,7 @@ def transfer_parser() -> OneLineParser:
         "--lr",
         type=positive_number,
         default=None,
-        help="the base learning rate α (default: 1e-2 for Adam, 1e-1 for SGD)",
+        help="the base learning rate α (default: found by a short scan of the method's α grid at the base setting)",
     )
     parser.add_argument(
         "--seeds", type=positive_int, default=None, help="seeds per setting (default: 5, 3 with --quick)"
@@ -431,7 +431,7 @@ def transfer_command(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         progress=not args.quiet,
     )
-    print(f"transfer: {result.report}")
+    print(repr(result))
 
 
 def report_command(args: argparse.Namespace) -> None:

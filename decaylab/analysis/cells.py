@@ -66,15 +66,26 @@ class Cell:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def status(self) -> str:
+        """``diverged`` if any seed's run diverged, else ``unstable`` if any was, else ``done``."""
+        statuses = {run["status"] for run in self.runs}
+        return next((status for status in ("diverged", "unstable") if status in statuses), "done")
+
+    @property
     def diverged(self) -> bool:
-        return any(run["status"] == "diverged" for run in self.runs)
+        return self.status == "diverged"
+
+    @property
+    def failed(self) -> bool:
+        """Diverged or unstable: the cell has no score."""
+        return self.status != "done"
 
     def values(self, column: str) -> list[float]:
         return [run[column] for run in self.runs if run["status"] == "done" and run[column] is not None]
 
     def mean(self, column: str = SELECTION) -> float:
         values = self.values(column)
-        return statistics.fmean(values) if values and not self.diverged else math.nan
+        return statistics.fmean(values) if values and not self.failed else math.nan
 
     def spread(self, column: str = SELECTION) -> float:
         values = self.values(column)

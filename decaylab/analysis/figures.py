@@ -42,7 +42,8 @@ def draw_heatmaps(grids: Sequence[MethodGrid], path: Path, title: str) -> None:
 
     Axes are the grid's log-spaced values (λ = 0 as its own bottom row). Each cell shows its
     value; bright is better whatever the metric's direction; the best cell of each panel is
-    framed in red; a diverged cell is hatched grey and marked "div".
+    framed in red; a diverged cell is hatched grey and marked "div", an unstable one (finite, but its
+    training loss ended above where it started) hatched the other way and marked "unst".
     """
     scale = grids[0].scale
     finite = [scale.shown(c.mean()) for g in grids for c in g.cells.values() if math.isfinite(c.mean())]
@@ -60,9 +61,10 @@ def draw_heatmaps(grids: Sequence[MethodGrid], path: Path, title: str) -> None:
         for i, decay in enumerate(grid.weight_decays):
             for j, lr in enumerate(grid.lrs):
                 cell = grid.cell(decay, lr)
-                if cell.diverged:
-                    axis.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.85", hatch="///", edgecolor="0.5"))
-                    axis.text(j, i, "div", ha="center", va="center", fontsize=7, color="0.2")
+                if cell.failed:
+                    hatch, label = ("///", "div") if cell.diverged else ("\\\\\\", "unst")
+                    axis.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.85", hatch=hatch, edgecolor="0.5"))
+                    axis.text(j, i, label, ha="center", va="center", fontsize=7, color="0.2")
                 elif math.isfinite(values[i, j]):
                     shade = (values[i, j] - bottom) / max(top - bottom, 1e-12)
                     good = shade > 0.6 if scale.higher_is_better else shade < 0.4
@@ -82,7 +84,12 @@ def draw_heatmaps(grids: Sequence[MethodGrid], path: Path, title: str) -> None:
     if image is not None:
         bar = figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
         bar.set_label(f"{scale.label}, {clipping}")
-    figure.suptitle(title + "\nred frame: best cell per method · hatched 'div': diverged", fontsize=11, y=1.0)
+    figure.suptitle(
+        title
+        + "\nred frame: best cell per method · hatched 'div': diverged, 'unst': unstable (loss ended above its start)",
+        fontsize=11,
+        y=1.0,
+    )
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
 

@@ -50,8 +50,8 @@ def best_cells(store: ResultStore, planned: Sequence[RunConfig]) -> list[RunConf
 
 
 def every_run(store: ResultStore, planned: Sequence[RunConfig]) -> list[RunConfig]:
-    """Every run that finished (a diverged one has no weights worth keeping)."""
-    done = {row["key"] for row in store.runs([run.key for run in planned]) if row["status"] == "done"}
+    """Every run that finished, unstable ones included (a diverged one has no weights worth keeping)."""
+    done = {row["key"] for row in store.runs([run.key for run in planned]) if row["status"] != "diverged"}
     return [run for run in planned if run.key in done]
 
 

@@ -112,14 +112,15 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         "",
         f"| method | rule | λ means | best α | best λ | {scale.selected_on} {scale.name} | test {scale.name} "
         + ("" if metric_is_loss else "| test loss ")
-        + "| train loss | diverged cells |",
+        + "| train loss | diverged / unstable cells |",
         "|---|---|---|---|---|---|---|" + ("" if metric_is_loss else "---|") + "---|---|",
     ]
     for grid in grids:
         method = METHODS[grid.method]
         units = method.decay_units
         best = grid.best()
-        diverged = f"{sum(cell.diverged for cell in grid.cells.values())} of {len(grid.cells)}"
+        cells = grid.cells.values()
+        diverged = f"{sum(c.diverged for c in cells)} / {sum(c.status == 'unstable' for c in cells)} of {len(cells)}"
         if best is None:
             blanks = " — |" * (5 if metric_is_loss else 6)  # best α, best λ, the metrics, train loss
             lines.append(f"| {grid.method} | {method.description} | {units} |{blanks} {diverged} |")

@@ -28,7 +28,7 @@ def seeds_of(grid: MethodGrid) -> list[int]:
 def cell_score(cell: Cell, scale: MetricScale, seeds: Sequence[int] | None = None) -> float:
     """The cell's mean selection metric over ``seeds`` (repeats count, as a bootstrap draws them), larger
     is better; NaN for a diverged or missing cell."""
-    if cell.diverged:
+    if cell.failed:
         return math.nan
     by_seed = {run["seed"]: run["val_metric"] for run in cell.runs if run["status"] == "done"}
     values = [by_seed[s] for s in (seeds if seeds is not None else sorted(by_seed)) if by_seed.get(s) is not None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +15,15 @@ from matplotlib.ticker import NullFormatter
 from decaylab.analysis.export import spreadsheet_safe
 from decaylab.lab.optimum import Estimate
 from decaylab.lab.statistics import MIN_SEEDS, Value
+from decaylab.lab.transfer.advice import Advice, advise, paste_lines
 from decaylab.lab.transfer.axes import LABELS, Setting
 from decaylab.lab.transfer.laws import in_units
-from decaylab.lab.transfer.measure import Check, Transfer
+from decaylab.lab.transfer.measure import Transfer
 from decaylab.lab.transfer.rules import RULES
 from decaylab.optim import METHODS
 
 REPORT, FIGURE, TABLE = "transfer.md", "transfer.png", "transfer.csv"
 UNIT_NAMES = {"paper": "λ paper", "torch": "λ torch", "τ_iter": "τ_iter", "τ_epoch": "τ_epoch", "own": "λ"}
-TORCH_LINES = {
-    "adamw": "torch.optim.AdamW(params, lr={lr:g}, weight_decay={torch:.3g})",
-    "adamw-torch": "torch.optim.AdamW(params, lr={lr:g}, weight_decay={torch:.3g})",
-    "adaml2": "torch.optim.Adam(params, lr={lr:g}, weight_decay={own:.3g})",
-    "sgdl2": "torch.optim.SGD(params, lr={lr:g}, momentum=0.9, weight_decay={own:.3g})",
-}
-"""The line to paste, where a torch optimizer computes exactly the method's update."""
 
 
 def units_of(method: str) -> str:
@@ -60,18 +55,23 @@ def write_transfer_report(result: Transfer, out: Path) -> Path:
 def markdown(result: Transfer) -> str:
     method = METHODS[result.method]
     seeds = len(result.seeds)
-    lines = [
-        f"# Which λ at my scale? {result.task}, {result.method}",
+    advice = advise(result)
+    lines = [f"# Which λ at my scale? {result.task}, {result.method}", ""]
+    if result.quick:
+        lines += [f"**{SMOKE}**", ""]
+    lines += [*verdict_section(result, advice), *target_section(result, advice), *base_lr_section(result)]
+    lines += [
+        "## How it was measured",
         "",
         f"{method.description}; λ means {units_of(result.method)}. Selected on validation {result.metric} "
         f"({'higher' if result.higher_is_better else 'lower'} is better), {seeds} seeds; base setting "
         f"{result.axes.base}. λ* is searched in rounds at each setting (a bracket of decades, grown at an "
-        "edge, then half- and quarter-decade points), estimated seed by seed, with a 95% interval from "
-        f"Student's t over the seeds{'' if seeds >= MIN_SEEDS else ' (none here: fewer than 3 seeds)'}.",
+        "edge, then half- and quarter-decade points), estimated seed by seed; only an interior λ* enters the law "
+        "(not one at an edge, at a stability edge, or on a flat curve).",
+        "",
+        f"{COVERAGE}{'' if seeds >= MIN_SEEDS else ' None here: fewer than 3 seeds.'}",
         "",
     ]
-    if result.target is not None:
-        lines += target_section(result, result.target)
     lines += law_section(result)
     lines += rules_section(result)
     lines += check_section(result)
@@ -80,54 +80,88 @@ def markdown(result: Transfer) -> str:
         "",
         f"![log10 λ* along each axis]({FIGURE})",
         "",
-        "| setting | log10 λ* (95% interval) | λ* | points searched | interior |",
+        "| setting | log10 λ* (95% interval) | λ* | points searched | kind |",
         "|---|---|---|---|---|",
     ]
     for setting, one in result.searches.items():
         estimate = result.estimates.get(setting)
         value = estimate_value(estimate)
         shown = f"{10**value.centre:.3g}" if math.isfinite(value.centre) else "—"
-        interior = "yes" if estimate is not None and estimate.interior else "no: at the edge"
-        lines.append(f"| {setting} | {interval(value)} | {shown} | {len(one.scores)} | {interior} |")
+        kind = estimate.kind if estimate is not None else "every run diverged"
+        lines.append(f"| {setting} | {interval(value)} | {shown} | {len(one.scores)} | {kind} |")
     lines += ["", f"Every run is in `results.sqlite` (`decaylab export DIR`); one row per setting in `{TABLE}`.", ""]
     return "\n".join(lines)
 
 
-def target_section(result: Transfer, target: Check) -> list[str]:
+SMOKE = "A smoke run (--quick): small axes and few seeds check the plumbing; its numbers are not advice."
+COVERAGE = (
+    "What the 95% intervals cover: Student's t over the seeds, and a seed draws the initialization, the batch order "
+    "and the training subset (below the pool's full size). Every seed shares one validation split and one test "
+    "split, and where a setting trains on the whole pool every seed trains on the same examples: the intervals do "
+    "not cover another validation split or another draw of the pool. A prediction's interval adds the measurement's "
+    "own seed noise, the power law's misfit and the distance from the data, and is never narrower than the seeds' "
+    "own predictions."
+)
+
+
+def verdict_section(result: Transfer, advice: Advice) -> list[str]:
+    lines = ["## Verdict", "", advice.headline, ""]
+    if not advice.passed:
+        lines += ["No λ to use: this law is not advice. Instead:", "", *(f"- {step}" for step in advice.instead), ""]
+    return lines
+
+
+def summary(result: Transfer) -> str:
+    """The advice in a few lines: a smoke run's mark, the verdict, then the λ to use or what to do instead."""
+    advice = advise(result)
+    lines = [SMOKE] if result.quick else []
+    lines.append(advice.headline)
+    if advice.passed and advice.target is not None:
+        lines += [use_line(result, advice), *paste_lines(result.method, advice.target.lr, 10**advice.predicted.centre)]
+    elif advice.passed:
+        lines.append("Give --to AXIS=VALUE for the λ to use at your scale.")
+    else:
+        lines += [f"- {step}" for step in advice.instead]
+    return "\n".join(lines)
+
+
+def use_line(result: Transfer, advice: Advice) -> str:
+    """The λ to use at the target, its interval, units, and how far past the data it lies."""
+    assert advice.target is not None
+    predicted = advice.predicted
+    bounds = (
+        f" (95% prediction interval {10**predicted.low:.3g} to {10**predicted.high:.3g})"
+        if predicted.has_interval
+        else " (no interval)"
+    )
+    past = "; ".join(
+        f"{LABELS[a]} {abs(d):.2f} decades {'past' if d > 0 else 'below'} the data" for a, d in advice.reach.items()
+    )
+    where = f", extrapolated: {past}" if past else ", inside the measured range"
+    return f"The λ to use at {advice.target}: λ = {10**predicted.centre:.3g}{bounds}, {units_of(result.method)}{where}."
+
+
+def target_section(result: Transfer, advice: Advice) -> list[str]:
+    target = result.target
+    if target is None:
+        return []
+    if not advice.passed:
+        return ["## The λ to use", "", f"None at {target.setting}: the law failed its held-out check (above).", ""]
     method = METHODS[result.method]
-    predicted = target.predicted
-    lines = ["## The λ to use", ""]
-    if not math.isfinite(predicted.centre):
-        return [*lines, "No prediction: the law could not be fitted (see below).", ""]
-    own = 10**predicted.centre
-    low, high = (10**predicted.low, 10**predicted.high) if predicted.has_interval else (math.nan, math.nan)
-    bounds = f" (95% interval {low:.3g} to {high:.3g})" if predicted.has_interval else " (no interval)"
-    lines.append(f"At **{target.setting}**: λ = **{own:.3g}**{bounds}, {units_of(result.method)}.")
-    values = {"own": own, "lr": target.setting.lr}
+    own, lr = 10**advice.predicted.centre, target.setting.lr
+    lines = ["## The λ to use", "", use_line(result, advice)]
     if method.convention in ("paper", "torch"):
-        paper = own if method.convention == "paper" else own * target.setting.lr
-        values |= {"paper": paper, "torch": paper / target.setting.lr}
-        lines.append(
-            f"In the other convention: λ_paper = {paper:.3g}, λ_torch = λ_paper/α = {paper / target.setting.lr:.3g}."
-        )
-    decay_per_step = values.get("paper", own if method.convention == "paper" else math.nan)
-    if decay_per_step >= 1:
-        lines.append(
-            f"**Beyond the law's reach**: a decay of {decay_per_step:.3g} per step makes the shrink 1 − λ ≤ 0, so the "
-            "weights would change sign every step. The law was extrapolated too far: measure closer to this target."
-        )
+        paper = own if method.convention == "paper" else own * lr
+        lines.append(f"In the other convention: λ_paper = {paper:.3g}, λ_torch = λ_paper/α = {paper / lr:.3g}.")
+        if paper >= 1:
+            lines.append(
+                f"**Beyond the law's reach**: a decay of {paper:.3g} per step makes the shrink 1 − λ ≤ 0, so the "
+                "weights would change sign every step. The law was extrapolated too far: measure closer to this target."
+            )
     muon = ", muon=True" if method.family == "muon" else ""
     directions = "; matrices orthogonalized, embeddings and the rest on Adam's direction" if muon else ""
+    lines += ["", "```python", *paste_lines(result.method, lr, own), "```", ""]
     lines += [
-        "",
-        "```python",
-        f"decaylab.optim.make_optimizer({result.method!r}, params, lr={target.setting.lr:g}, weight_decay={own:.3g})",
-    ]
-    if result.method in TORCH_LINES:
-        lines.append(TORCH_LINES[result.method].format(**values) + "  # the same update in torch")
-    lines += [
-        "```",
-        "",
         f"`params`: as decaylab's runs had them, `decaylab.optim.param_groups(model, λ{muon})` (biases and "
         f"normalization layers undecayed{directions}), not `model.parameters()`.",
         f"It rests on the law below, fitted on {len(result.law.settings) if result.law else 0} settings.",
@@ -136,8 +170,32 @@ def target_section(result: Transfer, target: Check) -> list[str]:
         measured = estimate_value(target.measured)
         lines.append(
             f"Measured at the target (`--verify`): log10 λ* = {interval(measured)}, "
-            f"{difference(predicted, measured)}; regret {regret_text(target.regret, result)}."
+            f"{difference(advice.predicted, measured)}; regret {regret_text(target.regret, result)}."
         )
+    return [*lines, ""]
+
+
+def base_lr_section(result: Transfer) -> list[str]:
+    chosen = result.base_lr
+    if chosen.given:
+        return ["## The base α", "", f"α = {chosen.lr:g}, given with --lr.", ""]
+    middle, smallest = (f"{10**x:.3g}" for x in chosen.log_lambdas)
+    lines = [
+        "## The base α",
+        "",
+        f"α = {chosen.lr:g}, found on the data: each α of the method's grid trained at the base setting (seed "
+        f"{0}) at λ = {middle} (the middle of its λ grid) and at λ = {smallest} (its smallest); the base is the "
+        "largest α that trained stably at both and scored within the metric's noise floor of the best at the "
+        "middle. A learning rate that needs decay to stay stable would make λ* a stability limit; one far too "
+        "small stops training early, which regularizes by itself. `--lr` sets it instead.",
+        "",
+        f"| α | validation {result.metric} at λ = {middle} | stable at both λ |",
+        "|---|---|---|",
+    ]
+    sign = 1.0 if result.higher_is_better else -1.0
+    for lr, (value, stable) in chosen.scan.items():
+        shown = f"{sign * value:.4g}" if math.isfinite(value) else "—"
+        lines.append(f"| {lr:g}{' (chosen)' if lr == chosen.lr else ''} | {shown} | {'yes' if stable else 'no'} |")
     return [*lines, ""]
 
 
@@ -156,8 +214,7 @@ def law_section(result: Transfer) -> list[str]:
         "|---|---|" + "---|" * len(units),
     ]
     for axis, values in result.axes.values.items():
-        exponent = result.law.exponent(axis) if result.law else Value(math.nan)
-        shown = in_units(exponent, axis, convention)
+        shown = in_units(exponent(result, axis), axis, convention)
         lines.append(
             f"| {LABELS[axis]} | {', '.join(f'{v:g}' for v in values)} | "
             + " | ".join(interval(shown[u]) for u in units)
@@ -180,34 +237,60 @@ def rules_section(result: Transfer) -> list[str]:
     lines = [
         "## The published rules",
         "",
-        f"Each rule's predicted exponent of log λ* in the {convention} convention, beside the measured one: "
-        "**rejected** where the prediction lies outside the measured 95% interval.",
+        f"Each rule's predicted exponent of log λ* in the {convention} convention, beside the measured one, and "
+        "what it says of two axes together (Power Lines: λ* depends on N and T only through D = N·T, so their "
+        "exponents are equal, whatever its fitted power): **rejected** where the prediction lies outside the "
+        "measured 95% interval. A rule is rejected if any of its predictions is; consistent if every one it "
+        "makes here is; — where it predicts nothing on an axis (its notes say why).",
         "",
-        "| rule | source | states | " + " | ".join(LABELS[a] for a in axes) + " |",
-        "|---|---|---|" + "---|" * len(axes),
-        "| **measured** | this run | | "
-        + " | ".join(interval(result.law.exponent(a) if result.law else Value(math.nan)) for a in axes)
-        + " |",
+        "| rule | source | states | " + " | ".join(LABELS[a] for a in axes) + " | two axes | verdict |",
+        "|---|---|---|" + "---|" * len(axes) + "---|---|",
+        "| **measured** | this run | | " + " | ".join(interval(exponent(result, a)) for a in axes) + " | | |",
     ]
     rejected = []
     for rule in RULES:
-        cells = []
+        cells, tested, failed = [], 0, []
         for axis in axes:
             predicted = rule.exponent(axis, convention)
-            measured = result.law.exponent(axis) if result.law else Value(math.nan)
-            if predicted is None:
-                cells.append("—")
-            elif not measured.has_interval:
-                cells.append(f"{predicted:+g}")
-            elif measured.contains(predicted):
-                cells.append(f"{predicted:+g} (consistent)")
-            else:
-                cells.append(f"{predicted:+g} **rejected**")
-                rejected.append(f"{rule.name} on {LABELS[axis]}")
-        lines.append(f"| {rule.name} | {rule.source} | {rule.formula} | " + " | ".join(cells) + " |")
+            shown, consistent = judged(predicted, exponent(result, axis))
+            cells.append(shown)
+            tested += consistent is not None
+            failed += [LABELS[axis]] if consistent is False else []
+        relations = []
+        for relation in rule.relations:
+            if relation.first not in axes or relation.second not in axes:
+                relations.append(f"b_{relation.first} − b_{relation.second}: not measured")
+                continue
+            measured = result.law.difference(relation.first, relation.second) if result.law else Value(math.nan)
+            shown, consistent = judged(relation.difference, measured)
+            relations.append(f"b_{relation.first} − b_{relation.second} = {shown}, measured {interval(measured)}")
+            tested += consistent is not None
+            failed += [f"{relation.first} with {relation.second}"] if consistent is False else []
+        verdict = "**rejected** (" + ", ".join(failed) + ")" if failed else "consistent" if tested else "not tested"
+        rejected += [f"{rule.name} ({', '.join(failed)})"] if failed else []
+        lines.append(
+            f"| {rule.name} | {rule.source} | {rule.formula} | "
+            + " | ".join(cells)
+            + f" | {'; '.join(relations) or '—'} | {verdict} |"
+        )
     notes = [f"- {rule.name}: {rule.note}" for rule in RULES if rule.note]
     verdict = "The data reject " + "; ".join(rejected) + "." if rejected else "The data reject no rule's prediction."
     return [*lines, "", verdict, "", *notes, ""]
+
+
+def exponent(result: Transfer, axis: str) -> Value:
+    return result.law.exponent(axis) if result.law else Value(math.nan)
+
+
+def judged(predicted: float | None, measured: Value) -> tuple[str, bool | None]:
+    """A predicted number beside a measured interval: its cell, and whether it is consistent (None: untested)."""
+    if predicted is None:
+        return "—", None
+    if not measured.has_interval:
+        return f"{predicted:+g}", None
+    if measured.contains(predicted):
+        return f"{predicted:+g} (consistent)", True
+    return f"{predicted:+g} **rejected**", False
 
 
 def check_section(result: Transfer) -> list[str]:
@@ -246,6 +329,10 @@ def regret_text(regret: Value, result: Transfer) -> str:
     return interval(scaled, 2 if factor == 100.0 else 3)
 
 
+NOT_INTERIOR = {"at an edge": "^", "at a stability edge": "x", "flat": "_"}
+"""How a setting whose λ* is not interior is marked in the figure (at its best point)."""
+
+
 def draw_axes(result: Transfer, path: Path) -> None:
     """One panel per axis: the measured λ* with their intervals, the law, the rules' lines through the base
     point, and the held-out point with its prediction."""
@@ -253,12 +340,17 @@ def draw_axes(result: Transfer, path: Path) -> None:
     convention = METHODS[result.method].convention
     figure, panels = plt.subplots(1, len(axes), figsize=(4.6 * len(axes), 4), squeeze=False)
     base = result.estimates.get(result.axes.base)
+    advice = advise(result)
     for panel, axis in zip(panels[0], axes, strict=True):
         held_out = result.checks[axis].setting
         on_axis = [s for s in result.estimates if s in axis_settings(result, axis)]
         for setting in on_axis:
             value = estimate_value(result.estimates[setting])
-            if not math.isfinite(value.centre):
+            if not math.isfinite(value.centre):  # no λ* to draw: where its best point lay, and why
+                kind = result.estimates[setting].kind
+                marker = NOT_INTERIOR.get(kind, "x")
+                panel.plot(setting.value(axis), result.estimates[setting].best, marker, color="0.4", mfc="none")
+                panel.plot([], [], marker, color="0.4", mfc="none", label=f"best point, {kind}")
                 continue
             marker = "s" if setting == held_out else "o"
             error = [[value.centre - value.low], [value.high - value.centre]] if value.has_interval else None
@@ -273,8 +365,9 @@ def draw_axes(result: Transfer, path: Path) -> None:
             )
         xs = sorted(setting.value(axis) for setting in axis_settings(result, axis))
         if result.law is not None and axis in result.law.axes:
-            line = [result.law.predict(result.axes.base.moved(axis, x)).centre for x in xs]
-            panel.plot(xs, line, "-", color="C0", label=f"law, exponent {result.law.exponent(axis).centre:+.2f}")
+            panel.plot(
+                *law_line(result, axis), "-", color="C0", label=f"law, exponent {exponent(result, axis).centre:+.2f}"
+            )
         predicted = result.checks[axis].predicted
         if math.isfinite(predicted.centre):
             error = (
@@ -295,10 +388,16 @@ def draw_axes(result: Transfer, path: Path) -> None:
         if base is not None and base.interior and convention in ("paper", "torch"):
             x0 = result.axes.base.value(axis)
             for number, rule in enumerate(RULES):
-                exponent = rule.exponent(axis, convention)
-                if exponent is not None:
-                    rule_line = [base.log_lambda + exponent * math.log10(x / x0) for x in xs]
-                    panel.plot(xs, rule_line, ":", color=f"C{number + 2}", label=f"{rule.name} ({exponent:+g})")
+                predicted_exponent = rule.exponent(axis, convention)
+                if predicted_exponent is not None:
+                    rule_line = [base.log_lambda + predicted_exponent * math.log10(x / x0) for x in xs]
+                    label = f"{rule.name} ({predicted_exponent:+g})"
+                    panel.plot(xs, rule_line, ":", color=f"C{number + 2}", label=label)
+        if advice.passed and advice.target is not None and advice.target.value(axis) != result.axes.base.value(axis):
+            target = advice.predicted
+            error = [[target.centre - target.low], [target.high - target.centre]] if target.has_interval else None
+            panel.errorbar(advice.target.value(axis), target.centre, yerr=error, fmt="*", color="C1", capsize=3)
+            panel.plot([], [], "*", color="C1", label="target, predicted")
         panel.set(xscale="log", xlabel=LABELS[axis], ylabel=f"log10 λ* ({result.method})", title=f"λ* against {axis}")
         panel.set_xticks(xs, [f"{x:g}" for x in xs], minor=False)
         panel.xaxis.set_minor_formatter(NullFormatter())
@@ -307,6 +406,18 @@ def draw_axes(result: Transfer, path: Path) -> None:
     figure.suptitle(f"{result.task}, {result.method}: best λ along each axis (95% intervals over seeds)", fontsize=10)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
+
+
+def law_line(result: Transfer, axis: str, points: int = 50) -> tuple[list[float], list[float]]:
+    """The law along ``axis`` as drawn: its prediction, from the smallest value measured to the largest or the
+    target, whichever lies further."""
+    assert result.law is not None
+    values = [*result.axes.values[axis], *([result.target.setting.value(axis)] if result.target else [])]
+    low, high = math.log10(min(values)), math.log10(max(values))
+    xs = [10 ** (low + (high - low) * i / (points - 1)) for i in range(points)]
+    # between the measured values (not whole numbers: points on the law, not settings to train)
+    moved: list[dict[str, Any]] = [{axis: x} for x in xs]
+    return xs, [result.law.predict(replace(result.axes.base, **point)).centre for point in moved]
 
 
 def axis_settings(result: Transfer, axis: str) -> list[Setting]:
@@ -333,7 +444,7 @@ def rows(result: Transfer) -> list[dict[str, Any]]:
                 "high": estimate.high,
                 "lambda": 10**estimate.log_lambda,
                 "lambda_units": METHODS[result.method].decay_units,
-                "interior": estimate.interior,
+                "kind": estimate.kind,
                 "seeds": len(estimate.per_seed),
                 **{f"seed_{seed}": value for seed, value in estimate.per_seed.items()},
             }

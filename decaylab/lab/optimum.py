@@ -16,8 +16,9 @@ Not every curve has an optimum to read. An estimate is of one :data:`KINDS`, and
 enters a law or a slope:
 
 - ``at an edge``: the best λ is the smallest or largest tried, so λ* is only bounded;
-- ``at a stability edge``: the next smaller λ tried was unstable or diverged, so the best λ is the least
-  decay that keeps this learning rate stable, not a regularization optimum (a lower α would tell);
+- ``at a stability edge``: the next smaller λ tried was unstable or diverged (or the best does not beat the
+  least decay that trained stably by more than the seeds' noise), so the best λ is the least decay that
+  keeps this learning rate stable, not a regularization optimum (a lower α would tell);
 - ``flat``: the best λ does not beat the smallest λ tried by more than the seeds' noise (a one-sided 95%
   t test of the paired differences, at least :data:`FLAT` of the curve's scale): decay does not matter there, and
   the "best" is chance. (Toward large λ a search grows until the best is inside; a curve flat there has
@@ -94,11 +95,15 @@ def kind_of(scores: Scores, seeds: Sequence[int], best: float) -> str:
     tried = sorted(scores)
     means = pooled(scores, seeds)
     below = tried[tried.index(best) - 1] if best != tried[0] else None
+    smallest = next(x for x in tried if math.isfinite(means[x]))
     if below is not None and not math.isfinite(means[below]):
         return STABILITY_EDGE
+    if smallest != tried[0] and not beats(scores, seeds, best, smallest):
+        return STABILITY_EDGE  # flat from the least stable decay up: the edge decides, not regularization
+    if best == tried[0] and not beats(scores, seeds, best, tried[1]):
+        return FLAT_CURVE  # the lowest λ tried, no better than the next: decay does not matter down there
     if best in (tried[0], tried[-1]):
         return EDGE
-    smallest = next(x for x in tried if math.isfinite(means[x]))
     if not beats(scores, seeds, best, smallest):
         return FLAT_CURVE
     return INTERIOR

@@ -57,7 +57,8 @@ Curve = tuple[int, float, float, float]
 
 @dataclass
 class RunResult:
-    """A finished run: ``done`` or ``diverged``, with per-epoch curves up to where it stopped."""
+    """A finished run, with per-epoch curves up to where it stopped. Its ``status`` is one of :data:`STATUSES`:
+    ``diverged`` (its loss became non-finite), ``unstable`` (finite, but :attr:`unstable`) or ``done``."""
 
     config: RunConfig
     status: str = "done"
@@ -70,11 +71,31 @@ class RunResult:
     measurements: list[tuple[int, str, float]] = field(default_factory=list)
     """``(epoch, name, value)`` of the run's probes."""
     seconds: float = 0.0
+    initial_loss: float = math.nan
+    """The training loss of the first minibatch, before any step."""
+
+    @property
+    def unstable(self) -> bool:
+        """Whether the run ended worse than it started, or far above its best: its final training loss (the
+        last epoch's mean) is half again its initial loss (the first minibatch's, whose own noise the half
+        covers), or both ten times its lowest epoch's and more than half-way back from there to the initial
+        loss. The learning rate was too large for it; a heavily decayed run, whose loss rises a little as the
+        decay catches up, is neither."""
+        if not self.curves or not math.isfinite(self.initial_loss):
+            return False
+        initial, final = self.initial_loss, self.curves[-1][1]
+        lowest = min(curve[1] for curve in self.curves)
+        if final > initial + 0.5 * abs(initial):
+            return True
+        return lowest > 0 and final > 10 * lowest and final - lowest > (initial - lowest) / 2
 
     @property
     def final(self) -> tuple[float, float, float]:
         """``(train_loss, held_out_loss, held_out_metric)`` of the last finished epoch (NaN if none)."""
         return self.curves[-1][1:] if self.curves else (math.nan, math.nan, math.nan)
+
+
+STATUSES = ("done", "unstable", "diverged")
 
 
 def unit_key(runs: Sequence[RunConfig]) -> str:

@@ -1,6 +1,6 @@
 """The results store: SQLite at ``OUT/results.sqlite``, one writer, runs keyed by configuration.
 
-Tables: ``runs`` (one row per finished run, ``done`` or ``diverged``), ``curves`` (per-epoch
+Tables: ``runs`` (one row per finished run, ``done``, ``unstable`` or ``diverged``), ``curves`` (per-epoch
 metrics on the held-out split the best cell is chosen on), ``layers`` (per-epoch norm and
 rotation of BatchNorm-fed weights), ``measurements`` (per-epoch values of a run's probes),
 ``studies`` (each study's specification, so a report can be redrawn), ``meta`` (marks the
@@ -30,7 +30,9 @@ from decaylab.lab.runs import RunResult
 from decaylab.lab.task.objectives import Metric
 
 APPLICATION = "decaylab"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = ("2", "3")
+"""Version 3 admits the status ``unstable``; a version-2 store reads as it is, and is migrated when written."""
 RESULTS_FILE = "results.sqlite"
 
 SCHEMA = """
@@ -38,7 +40,7 @@ CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
     key TEXT PRIMARY KEY, task TEXT NOT NULL, method TEXT NOT NULL, lr REAL NOT NULL,
     weight_decay REAL NOT NULL, seed INTEGER NOT NULL, epochs INTEGER NOT NULL, schedule TEXT NOT NULL,
-    warmup REAL NOT NULL, status TEXT NOT NULL CHECK (status IN ('done', 'diverged')),
+    warmup REAL NOT NULL, status TEXT NOT NULL CHECK (status IN ('done', 'unstable', 'diverged')),
     epochs_done INTEGER NOT NULL, metric TEXT NOT NULL, higher_is_better INTEGER NOT NULL,
     selected_on TEXT NOT NULL, train_loss REAL, val_loss REAL, val_metric REAL, test_loss REAL, test_metric REAL,
     seconds REAL NOT NULL, finished_at REAL NOT NULL, config TEXT NOT NULL
@@ -123,7 +125,7 @@ class ResultStore:
             raise UsageError(f"{self.path} is not a readable decaylab results database ({error})") from error
         if meta.get("application") != APPLICATION:
             raise UsageError(f"{self.path} is not a decaylab results database: use another --out")
-        if meta.get("schema_version") != str(SCHEMA_VERSION):
+        if meta.get("schema_version") not in READABLE_VERSIONS:
             raise UsageError(
                 f"{self.path} holds results of an older decaylab (schema {meta.get('schema_version')}, this one "
                 f"reads {SCHEMA_VERSION}): use another --out"
@@ -147,6 +149,7 @@ class ResultStore:
             db.executescript(f"BEGIN; {drop} {SCHEMA} {meta} COMMIT;")
         with db:
             db.executescript(ROUND_SCHEMA)
+        _admit_unstable(db)
         db.execute("PRAGMA journal_mode=WAL")  # the driver writes while others read
         return db
 
@@ -277,6 +280,27 @@ def _is_sqlite(path: Path) -> bool:
 def _tables(db: sqlite3.Connection) -> set[str]:
     """The tables of ``db``, SQLite's own left out."""
     return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} - {"sqlite_sequence"}
+
+
+def _admit_unstable(db: sqlite3.Connection) -> None:
+    """Migrate a version-2 store to version 3: its status check admits ``unstable``. Only the table's declared
+    CHECK changes, which SQLite's documented ``writable_schema`` procedure does without rewriting a row."""
+    if "meta" not in _tables(db):  # not decaylab's: refused by the caller
+        return
+    version = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    if version is None or version[0] != "2":
+        return
+    old, new = "CHECK (status IN ('done', 'diverged'))", "CHECK (status IN ('done', 'unstable', 'diverged'))"
+    schema = db.execute("PRAGMA schema_version").fetchone()[0]
+    with db:
+        db.execute("PRAGMA writable_schema = ON")
+        db.execute(
+            "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'runs'", (old, new)
+        )
+        db.execute(f"PRAGMA schema_version = {schema + 1}")
+        db.execute("PRAGMA writable_schema = OFF")
+        db.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+    db.execute("PRAGMA integrity_check").fetchone()
 
 
 def _half_made(db: sqlite3.Connection) -> bool:

@@ -128,7 +128,8 @@ def sgd(
     chosen = path(implementation, [t for t in (*weights, *grads, *buffers) if t is not None], lr, weight_decay)
     if chosen == "fused" and rule.cautious:  # its mask needs the direction
         chosen = "reference"
-    if chosen == "fused" and nesterov and not rule.in_gradient:  # the kernel divides by the shrink a
+    if chosen == "fused" and not rule.in_gradient:  # the kernel divides by the shrink a, or carries it into the
+        # next step's momentum, where torch's kernel takes a momentum of 0 for one without a buffer
         chosen = "fused" if float(rule.coefficients(float(lr), eta, float(weight_decay), None)[0]) > 0 else "reference"
     momenta: dict[str, Any] = {"momentum": momentum, "dampening": dampening, "nesterov": nesterov}
     if chosen == "fused":

@@ -263,7 +263,7 @@ def test_a_diverging_grid_point_is_stored_and_drawn_as_diverged_and_the_study_go
     assert run_cli(capsys, *argv)[0] == 0
     rows = {row["weight_decay"]: row for row in csv.DictReader(io.StringIO(run_cli(capsys, "export", str(out))[1]))}
     assert rows["0.0"]["status"] == "done" and rows["1000.0"]["status"] == "diverged"
-    assert "| 1 of 2 |" in (out / "report.md").read_text()  # the report counts the diverged cell
+    assert "| 1 / 0 of 2 |" in (out / "report.md").read_text()  # the report counts the diverged cell
     assert (out / "heatmaps.png").stat().st_size > 0
 
 

@@ -84,9 +84,18 @@ def test_an_optimum_that_beats_the_plateau_by_a_little_more_than_the_tolerance_i
     assert result.interior and result.log_lambda == pytest.approx(-5.5, abs=0.15)
 
 
-def test_every_diverged_point_ends_the_search_with_no_estimate():
+def test_where_every_point_failed_the_bracket_grows_toward_larger_decay_until_its_end():
+    """Unstable or diverged everywhere: a decoupled decay may hold α stable above, so the search grows up."""
     scores = {x: {seed: math.nan for seed in SEEDS} for x in next_points({}, SEEDS, -3.0)}
-    assert next_points(scores, SEEDS, -3.0) == [] and estimate(scores, SEEDS) is None
+    assert next_points(scores, SEEDS, -3.0) == [0.0, 1.0] and estimate(scores, SEEDS) is None
+    failing, _ = search_on(lambda x: {seed: math.nan for seed in SEEDS}, prior=-3.0)
+    assert max(failing) == search.HIGHEST and estimate(failing, SEEDS) is None  # it stops at the range's end
+
+
+def test_a_stability_edge_is_found_above_a_bracket_that_failed_everywhere():
+    edge = search_on(lambda x: {seed: -0.01 * (x + 1) ** 2 if x >= -0.5 else math.nan for seed in SEEDS}, -3.0)
+    found = estimate(edge[0], SEEDS)
+    assert found.kind == "at a stability edge" and found.best == -0.5
 
 
 def test_no_interval_comes_from_fewer_than_three_seeds():

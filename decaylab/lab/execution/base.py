@@ -27,7 +27,7 @@ import torch
 from decaylab.lab.errors import UsageError
 from decaylab.lab.runs import RunConfig, RunResult, checkpoint_path
 from decaylab.lab.task.contract import Task
-from decaylab.lab.task.loading import load_task
+from decaylab.lab.task.loading import load_task, task_file_modules
 from decaylab.lab.training.loop import train_unit
 
 Unit = Sequence[RunConfig]
@@ -114,10 +114,14 @@ def placed(work: Sequence[Work], device: str, portable_tasks: bool) -> list[Work
 
 
 def portable(job: Job) -> Job:
-    """The job as another process can receive it: a task object pickled by value (lambdas and all)."""
+    """The job as another process can receive it: a task object pickled by value (lambdas and all, and the
+    classes and functions of the task file it came from, which the other process cannot import)."""
     if not isinstance(job.task, Task):
         return job
     import cloudpickle
+
+    for module in task_file_modules():
+        cloudpickle.register_pickle_by_value(module)
 
     return replace(job, task=cloudpickle.dumps(job.task))
 

@@ -177,7 +177,7 @@ class RayExecutor:
     def _run(self, work: Sequence[Work], on_epoch: EpochCallback) -> Iterator[Finished]:
         import ray
 
-        work = placed(work, self.device, portable_tasks=False)
+        work = placed(work, self.device, portable_tasks=True)
         references: dict[int, Any] = {}  # each job sent once, not per unit
         for job, _ in work:
             references.setdefault(id(job), ray.put(job))

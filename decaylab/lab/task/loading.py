@@ -8,6 +8,7 @@ import importlib.util
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
 from decaylab.lab.errors import UsageError, one_line
 from decaylab.lab.task.builtin.catalogue import BUILT_IN
@@ -26,6 +27,16 @@ def load_task(spec: str, data_dir: Path | None = None) -> Task:
     if ":" not in spec or not spec.split(":", 1)[0].endswith(".py"):
         raise UsageError(f"unknown task {spec!r}; choose from {', '.join(BUILT_IN)} or give path/to/file.py:make_task")
     return _load_from_file(*spec.rsplit(":", 1))
+
+
+TASK_FILE_PREFIX = "decaylab_task_"
+"""The module name a task file is imported under: ``decaylab_task_FILE``."""
+
+
+def task_file_modules() -> list[ModuleType]:
+    """The task files this process imported. Their classes and functions exist nowhere a worker can import them
+    from, so a task object that uses them is sent by value (:func:`~decaylab.lab.execution.base.portable`)."""
+    return [module for name, module in list(sys.modules.items()) if name.startswith(TASK_FILE_PREFIX)]
 
 
 def absolute_spec(spec: str) -> str:
@@ -51,7 +62,7 @@ def _load_from_file(file: str, function: str) -> Task:
         raise UsageError(f"task file {file} not found")
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))
-    module_spec = importlib.util.spec_from_file_location(f"decaylab_task_{path.stem}", path)
+    module_spec = importlib.util.spec_from_file_location(f"{TASK_FILE_PREFIX}{path.stem}", path)
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_spec.name] = module  # as an import would: dataclasses look their module up there

@@ -46,7 +46,7 @@ def save(path: Path, epoch: int, unit: UnitState, elapsed: float) -> None:
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
         "batches": unit.batches.get_state(),
         "alive": unit.alive.cpu(),
-        "results": [(r.curves, r.layers, r.measurements) for r in unit.results],
+        "results": [(r.curves, r.layers, r.measurements, r.initial_loss) for r in unit.results],
         "elapsed": elapsed,
     }
     _write(path, state)
@@ -90,7 +90,8 @@ def resume(path: Path, unit: UnitState) -> tuple[int, float]:
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     unit.batches.set_state(state["batches"])
     unit.alive.copy_(state["alive"])
-    for result, (curves, layers, measurements) in zip(unit.results, state["results"], strict=True):
+    for result, (curves, layers, measurements, initial_loss) in zip(unit.results, state["results"], strict=True):
+        result.initial_loss = float(initial_loss)
         result.curves = [tuple(point) for point in curves]  # type: ignore[misc]
         result.layers = [tuple(entry) for entry in layers]  # type: ignore[misc]
         result.measurements = [tuple(entry) for entry in measurements]  # type: ignore[misc]

@@ -164,6 +164,9 @@ def train_unit(
             if task.augment is not None:
                 x = task.augment(x, batches)
             losses = model.per_member(task.objective, model(x), y)
+            if epoch == 1 and batch_number == 0:
+                for result, loss in zip(results, losses.detach().tolist(), strict=True):
+                    result.initial_loss = loss
             diverged = alive & ~torch.isfinite(losses.detach())
             (torch.where(alive & ~diverged, losses, 0.0).sum() * first.loss_scale).backward()
             if first.clip is not None:
@@ -207,7 +210,7 @@ def train_unit(
     if task.validation is not None:
         test_loss, test_metric = evaluate(model, task, on_device(task.test, dtype, device))
     for i, result in enumerate(results):
-        result.status = "done" if alive[i] else "diverged"
+        result.status = "diverged" if not alive[i] else "unstable" if result.unstable else "done"
         if task.validation is None:  # the held-out split is the test split
             result.test = result.curves[-1][2:] if result.curves else None
         elif alive[i]:

@@ -1,5 +1,8 @@
 """``decaylab transfer``: λ* measured along axes, fitted into a law, checked on held-out settings.
 
+0. Without a given α, the base α is found on the data (:func:`scan_lr`): the method's α grid at the base
+   setting, at the middle of its λ grid and at its smallest λ, one grid-batched unit; the best α that
+   trains stably at both is the base.
 1. Every setting but the held-out ones searches its λ* in rounds (:mod:`.search`), all settings' rounds
    trained together, each round one grid-batched unit per setting and seed.
 2. The law fitted on them (:mod:`.laws`) predicts λ* at each axis's held-out largest value; each
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +28,7 @@ from decaylab.lab.execution import Executor
 from decaylab.lab.execution.base import Job
 from decaylab.lab.optimum import Estimate, best_point, estimate
 from decaylab.lab.runs import RunConfig
-from decaylab.lab.statistics import Value
+from decaylab.lab.statistics import Value, noise_floor
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import Planned, exclusive, job_of, run_config, run_configs
 from decaylab.lab.task.contract import Task
@@ -32,13 +36,28 @@ from decaylab.lab.task.loading import prepare_task
 from decaylab.lab.transfer import search
 from decaylab.lab.transfer.axes import Axes, Pool, Setting, choose_axes, pool_of, setting_task, target_setting
 from decaylab.lab.transfer.laws import Law, fit_law
-from decaylab.lab.transfer.scores import prior_of, stored, test_metrics
+from decaylab.lab.transfer.scores import prior_of, score, stored, test_metrics
 from decaylab.optim import METHODS
 
 SEEDS, QUICK_SEEDS = 5, 3
+"""Seeds per setting: five narrow the t intervals (t with 4 degrees of freedom is 2.78, with 2 it is 4.30)."""
 MAX_SEEDS = 1000
 """A bound checked before planning: every seed is a search at every setting."""
-"""Seeds per setting: five narrow the t intervals (t with 4 degrees of freedom is 2.78, with 2 it is 4.30)."""
+SCAN_SEED = 0
+"""The α scan trains one seed: it chooses where to measure, it decides nothing."""
+
+
+@dataclass(frozen=True)
+class BaseRate:
+    """The base α and how it was chosen: given, or found by the scan (:func:`scan_lr`), whose results are
+    ``scan``: per α, the validation score at the middle of the λ grid (larger is better; NaN if it failed)
+    and whether every scanned λ trained stably."""
+
+    lr: float
+    given: bool
+    scan: dict[float, tuple[float, bool]] = field(default_factory=dict)
+    log_lambdas: tuple[float, ...] = ()
+    """The ``log10 λ`` the scan trained each α at."""
 
 
 @dataclass
@@ -69,6 +88,9 @@ class Check:
     measured: Estimate | None
     regret: Value
     """The best point's test metric minus the predicted λ's (larger: the prediction lost more), mean over seeds."""
+    noise: float
+    """The smallest regret that counts: the noise floor of the metric at the best point
+    (:func:`~decaylab.lab.statistics.noise_floor`)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +114,8 @@ class Transfer:
     target: Check | None
     keys: frozenset[str]
     """Every run the transfer trained or read."""
+    base_lr: BaseRate
+    quick: bool = False
 
 
 class Measurement:
@@ -196,10 +220,10 @@ def run_transfer(
     seeds = seeds if seeds is not None else QUICK_SEEDS if quick else SEEDS
     if not 1 <= seeds <= MAX_SEEDS:
         raise UsageError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds:,}")
-    base_lr = lr if lr is not None else {"sgd": 0.1, "lion": 1e-3}.get(METHODS[method].family, 1e-2)
     task = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     spec = source if isinstance(source, str) else None
-    chosen = choose_axes(spec or "", task, base_lr, quick, axes, values or {})
+    scan_at = lr if lr is not None else statistics.median(METHODS[method].default_lrs)
+    chosen = choose_axes(spec or "", task, scan_at, quick, axes, values or {})
     unmeasured = [axis for axis in to or {} if axis not in chosen.values]
     if unmeasured:
         raise UsageError(
@@ -222,13 +246,55 @@ def run_transfer(
             measurement = Measurement(
                 task, spec, chosen, method, seeds, store, executor, data_dir, out, progress, largest
             )
-            return measure(measurement, target, verify)
+            base_lr = BaseRate(lr, given=True) if lr is not None else scan_lr(measurement, chosen.base)
+            if not base_lr.given:
+                measurement.axes = choose_axes(spec or "", task, base_lr.lr, quick, axes, values or {})
+                target = target_setting(measurement.axes.base, to) if to else None
+            return measure(measurement, target, verify, base_lr, quick)
         finally:
             executor.stop()
             store.close()
 
 
-def measure(m: Measurement, target: Setting | None, verify: bool) -> Transfer:
+def scan_lr(m: Measurement, base: Setting) -> BaseRate:
+    """The base α found on the data: each α of the method's grid trained at ``base`` (one seed) at the middle
+    and at the smallest λ of the method's grid; among the α that train stably (neither diverged nor unstable)
+    at both, the largest whose validation score at the middle is within the metric's noise floor of the best.
+    A learning rate that needs weight decay to stay stable would make λ* a stability limit, not a
+    regularization optimum; one far smaller than needed stops training early, which regularizes on its own
+    (on a ridge task whose α barely mattered at the base, the smallest α put λ* 0.15 decades low at a
+    quarter of the data)."""
+    decays = [math.log10(d) for d in METHODS[m.method].default_weight_decays if d > 0]
+    middle, smallest = prior_of(m.method), min(decays)
+    lrs = METHODS[m.method].default_lrs
+    if m.axes.values.get("lr"):
+        lrs = tuple(sorted({*lrs, *m.axes.values["lr"]}))
+    runs = {(lr, x): m.run(base.moved("lr", lr), SCAN_SEED, x) for lr in lrs for x in (middle, smallest)}
+    task, job = m.tasks[(base.N, base.width, SCAN_SEED)]
+    while not run_configs([Planned(task, job, list(runs.values()))], m.store, m.executor, m.progress, "choosing α"):
+        pass
+    m.keys |= {run.key for run in runs.values()}
+    rows = {row["key"]: row for row in m.store.runs([run.key for run in runs.values()])}
+    sign = 1.0 if m.task.selection_metric.higher_is_better else -1.0
+    scan = {
+        lr: (
+            score(rows[runs[lr, middle].key], "val_metric", sign),
+            all(rows[runs[lr, x].key]["status"] == "done" for x in (middle, smallest)),
+        )
+        for lr in lrs
+    }
+    stable = {lr: value for lr, (value, steady) in scan.items() if steady and math.isfinite(value)}
+    if not stable:
+        raise UsageError(
+            f"no learning rate of {', '.join(f'{lr:g}' for lr in lrs)} trains {m.method} stably at the base "
+            f"setting ({base}); give one with --lr"
+        )
+    best = max(stable.values())
+    floor = noise_floor(m.task.selection_metric.name == "accuracy", best)
+    return BaseRate(max(lr for lr, value in stable.items() if value >= best - floor), False, scan, (middle, smallest))
+
+
+def measure(m: Measurement, target: Setting | None, verify: bool, base_lr: BaseRate, quick: bool) -> Transfer:
     """The three steps of the module docstring."""
     held_out = m.axes.held_out
     prior = prior_of(m.method)
@@ -250,7 +316,7 @@ def measure(m: Measurement, target: Setting | None, verify: bool) -> Transfer:
         m.search([searches[target]], "the target")
         checked_target = check(m, searches[target], law)
     elif target is not None:
-        checked_target = Check(target, law.predict(target) if law else Value(math.nan), None, Value(math.nan))
+        checked_target = Check(target, law.predict(target) if law else Value(math.nan), None, Value(math.nan), math.nan)
     metric = m.task.selection_metric
     return Transfer(
         m.task.name,
@@ -266,6 +332,8 @@ def measure(m: Measurement, target: Setting | None, verify: bool) -> Transfer:
         checks,
         checked_target,
         frozenset(m.keys),
+        base_lr,
+        quick,
     )
 
 
@@ -280,4 +348,8 @@ def check(m: Measurement, one: Search, law: Law | None) -> Check:
     predicted = law.predict(one.setting) if law is not None else Value(math.nan)
     higher = m.task.selection_metric.higher_is_better
     lost = regret(one, one.extra[0], m.seeds, higher) if one.extra else Value(math.nan)
-    return Check(one.setting, predicted, one.estimate(m.seeds), lost)
+    best = best_point(one.scores, m.seeds)
+    tests = [value for value in one.tests[best].values() if math.isfinite(value)] if best is not None else []
+    reference = statistics.fmean(tests) if tests else math.nan
+    noise = noise_floor(m.task.selection_metric.name == "accuracy", reference)
+    return Check(one.setting, predicted, one.estimate(m.seeds), lost, noise)

@@ -4,7 +4,8 @@ Measured as ``decaylab transfer`` measures: one axis moves, the others stay at t
 along the α axis). A rule states its λ in one convention (torch: decay ``α·λ`` per step; paper: ``λ`` per
 step at the peak); the other follows from ``λ_paper = α·λ_torch``, which adds 1 to the exponent along α.
 ``None``: the rule says nothing about that axis, or nothing fixed (Power Lines fits its exponent in
-tokens per parameter to the data).
+tokens per parameter to the data). A rule may also relate two axes (:class:`Relation`): Power Lines puts λ*
+on the tokens seen, ``D = N·T``, so whatever its fitted exponent, it must be the same along N and T.
 """
 
 from __future__ import annotations
@@ -16,6 +17,17 @@ Convention = Literal["paper", "torch"]
 
 
 @dataclass(frozen=True)
+class Relation:
+    """A rule's statement about two axes: the exponent along ``first`` minus that along ``second`` is
+    ``difference`` (neither is α, so it reads the same in both conventions)."""
+
+    first: str
+    second: str
+    difference: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str
     source: str
@@ -24,6 +36,7 @@ class Rule:
     exponents: dict[str, float | None]
     """Per axis (``N``, ``epochs``, ``batch``, ``lr``, ``width``): the predicted exponent of ``log λ*``."""
     note: str = ""
+    relations: tuple[Relation, ...] = ()
 
     def exponent(self, axis: str, convention: Convention) -> float | None:
         """The predicted exponent along ``axis`` for λ in ``convention``."""
@@ -49,6 +62,16 @@ RULES = (
         "torch",
         {"N": None, "epochs": None, "batch": 1.0, "lr": -1.0, "width": None},
         "N, epochs, width: λ* ∝ D^-(1+c)·P^c with c fitted per setup (not fixed by the rule)",
+        (Relation("N", "epochs", 0.0, "λ* depends on N and T only through D = N·T"),),
+    ),
+    Rule(
+        "nanochat recipe",
+        "karpathy/nanochat, scripts/base_train.py (practice)",
+        "λ = λ_ref·√(B/B_ref)·(D_ref/D), with η ∝ √B",
+        "torch",
+        {"N": -1.0, "epochs": -1.0, "batch": None, "lr": None, "width": None},
+        "batch: it moves η with √B, so at a fixed α it states nothing; α: not in the rule",
+        (Relation("N", "epochs", 0.0, "λ ∝ 1/D with D = N·T"),),
     ),
     Rule(
         "normalized decay (Loshchilov & Hutter)",

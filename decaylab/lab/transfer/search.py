@@ -7,7 +7,8 @@ decay is found in rounds, each one grid-batched unit per seed:
 2. while the best λ (the mean over seeds) lies at the bracket's edge, the bracket grows two decades
    that way (at most :data:`EXTENSIONS` times, within [1e-9, 1e3]), unless the curve has gone flat
    toward small λ (:func:`flat_toward_zero`): there the penalty has stopped mattering, and no λ below
-   does better than no decay;
+   does better than no decay. Where every point was unstable or diverged, it grows toward larger λ: a
+   decoupled decay can hold a learning rate stable that no smaller one does (a stability edge);
 3. around the best, the half-decade points, then the quarter-decade points.
 
 Points lie on a lattice of quarter decades (``log10 λ = k/4``), so every round of every setting asks for
@@ -53,12 +54,13 @@ def next_points(scores: Scores, seeds: Sequence[int], prior: float, extra: Seque
     if not scores:
         return sorted({*bracket(prior), *extra})
     best = best_point(scores, seeds)
-    if best is None:  # every point diverged: no λ helps; α is too large
-        return []
-    if flat_toward_zero(scores, seeds, points=2):
+    if best is not None and flat_toward_zero(scores, seeds, points=2):
         return []
     tried, first = sorted(scores), bracket(prior)
-    edge = -1 if best == tried[0] else 1 if best == tried[-1] else 0
+    if best is None:  # every point unstable or diverged: a larger decoupled decay may yet hold α stable
+        best, edge = tried[-1], 1
+    else:
+        edge = -1 if best == tried[0] else 1 if best == tried[-1] else 0
     if edge:
         beyond = [on_lattice(best) + edge * step for step in EXTENSION]
         grown = [x for x in tried if x == on_lattice(x) and not first[0] <= x <= first[-1]]
