@@ -288,7 +288,7 @@ def transfer_parser() -> OneLineParser:
     )
     parser.add_argument("--verify", action="store_true", help="also measure λ* at the target")
     parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: a quarter of the data, 10 epochs, two short axes"
+        "--quick", action="store_true", help="a smoke run: a quarter of the data, 6 epochs, two short axes, 3 seeds"
     )
     parser.add_argument(
         "--out", type=directory, default=None, help="results directory (default: runs/transfer-TASK-METHOD)"

@@ -43,12 +43,26 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None, device: str = "cpu") -> None:
         self.workers = workers or os.cpu_count() or 1
         self.device = resolve_device(device)
+        self.pool: ProcessPoolExecutor | None = None
+        self.progress: Any = None
 
     def start(self) -> None:
-        """Nothing to connect to: worker processes start with each run."""
+        """Nothing to connect to: the worker processes start with the first run that needs them."""
 
     def stop(self) -> None:
-        """Nothing to let go of: worker processes end with each run."""
+        """End the worker processes: they serve every run between :meth:`start` and here (a transfer's rounds
+        each paid seconds of process start-up and imports before)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = None
+
+    def workers_pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            context = multiprocessing.get_context("spawn")  # fork would copy the driver's torch threads
+            self.progress = context.SimpleQueue()
+            initargs = (self.progress, os.getpid())
+            self.pool = ProcessPoolExecutor(self.workers, context, initializer=_worker_start, initargs=initargs)
+        return self.pool
 
     def run(self, work: Sequence[Work], on_epoch: EpochCallback) -> Iterator[Finished]:
         in_process = self.workers == 1 or len(work) <= 1  # no pool to start for one unit, or none
@@ -57,11 +71,7 @@ class LocalExecutor:
             for index, (job, unit) in enumerate(work):
                 yield index, run_unit(job, index, unit, on_epoch)
             return
-        context = multiprocessing.get_context("spawn")  # fork would copy the driver's torch threads
-        progress = context.SimpleQueue()
-        pool = ProcessPoolExecutor(
-            min(self.workers, len(work)), context, initializer=_worker_start, initargs=(progress, os.getpid())
-        )
+        pool, progress = self.workers_pool(), self.progress
         pending: dict[Future[list[RunResult]], int] = {
             pool.submit(_run_unit_in_worker, job, index, unit): index for index, (job, unit) in enumerate(work)
         }
@@ -80,4 +90,4 @@ class LocalExecutor:
             if pending:  # interrupted or failed: stop the units in flight rather than wait for them
                 for process in list(pool._processes.values()):
                     process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
+                self.stop()

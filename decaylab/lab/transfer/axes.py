@@ -166,13 +166,13 @@ DEFAULT_AXES: dict[str, Mapping[str, tuple[float, ...]]] = {
 published 4,000 to 32,000 (with the generated examples): a power law is local, and λ* against N bends
 below a few thousand examples (``docs/design-notes.md``), so the law is fitted on the octaves below the
 target rather than across two decades."""
-QUICK_EPOCHS = 10
+QUICK_EPOCHS = 6
 
 
 def default_axes(name: str, task: Task, lr: float, quick: bool) -> Axes:
     """A task's default axes at ``lr``: its table in :data:`DEFAULT_AXES`, or for a task of the user's, its
     training set and length halved, quartered and doubled (N only down). ``quick``: a smoke run, a quarter
-    of the training set and at most 10 epochs at the base, and two axes."""
+    of the training set and at most :data:`QUICK_EPOCHS` epochs at the base, and two axes."""
     base = base_setting(task, lr)
     if quick:
         epochs = max(2, min(QUICK_EPOCHS, base.epochs))

@@ -271,7 +271,8 @@ def scan_lr(m: Measurement, base: Setting) -> BaseRate:
         lrs = tuple(sorted({*lrs, *m.axes.values["lr"]}))
     runs = {(lr, x): m.run(base.moved("lr", lr), SCAN_SEED, x) for lr in lrs for x in (middle, smallest)}
     task, job = m.tasks[(base.N, base.width, SCAN_SEED)]
-    while not run_configs([Planned(task, job, list(runs.values()))], m.store, m.executor, m.progress, "choosing α"):
+    units = [Planned(task, job, [run for (_, x), run in runs.items() if x == at]) for at in (middle, smallest)]
+    while not run_configs(units, m.store, m.executor, m.progress, "choosing α"):  # one unit per λ: one per core
         pass
     m.keys |= {run.key for run in runs.values()}
     rows = {row["key"]: row for row in m.store.runs([run.key for run in runs.values()])}
@@ -337,10 +338,18 @@ def measure(m: Measurement, target: Setting | None, verify: bool, base_lr: BaseR
     )
 
 
+PLAUSIBLE = 4.0
+"""How many decades from the method's own prior a law's prediction may lie and still centre a search."""
+
+
 def guided(setting: Setting, law: Law | None, prior: float) -> Search:
-    """A search whose bracket is centred on the law's prediction, which it trains as one more point."""
+    """A search whose bracket is centred on the law's prediction, which it trains as one more point; around the
+    method's prior where the law predicts nothing, or something absurd (a smoke run's law of exponent +14
+    predicted a decay of 1,000 per step, where every run diverges)."""
     predicted = law.predict(setting).centre if law is not None else math.nan
-    return Search(setting, predicted, (predicted,)) if math.isfinite(predicted) else Search(setting, prior)
+    if math.isfinite(predicted) and abs(predicted - prior) <= PLAUSIBLE:
+        return Search(setting, predicted, (predicted,))
+    return Search(setting, prior)
 
 
 def check(m: Measurement, one: Search, law: Law | None) -> Check:
