@@ -120,11 +120,13 @@ def transfer(
     """Which λ at my scale: ``decaylab transfer`` from Python.
 
     Measures λ* of ``method`` along the task's axes (``N``, ``epochs``, ``batch``, ``lr``, ``width``; the
-    task's defaults, narrowed to ``axes``, with ``values`` per axis where given) at the base α ``lr``,
-    fits the law with 95% intervals over ``seeds``, checks it on each axis's held-out largest value, and
-    predicts λ at the target ``to`` (e.g. ``{"N": 64000}``), measuring it there too with ``verify``.
-    Runs are stored in ``out`` (default ``runs/transfer-TASK-METHOD``); calling again trains only what is
-    missing. Writes ``OUT/transfer.md``.
+    task's defaults, narrowed to ``axes``, with ``values`` per axis where given) at the base α ``lr``
+    (None: found by a scan of the method's α grid at the base setting), fits the law with 95% intervals
+    over ``seeds``, checks it on each axis's held-out largest value, and predicts λ at the target ``to``
+    (e.g. ``{"N": 64000}``), measuring it there too with ``verify``. Runs are stored in ``out`` (default
+    ``runs/transfer-TASK-METHOD``); calling again trains only what is missing. Writes ``OUT/transfer.md``.
+    The result's ``repr`` is the advice: the held-out verdict, then the λ to use with its interval, units
+    and the line to paste, only where the law passed it.
     """
     name = short_name(task) if isinstance(task, str) else task.name
     out = Path(out) if out is not None else Path("runs") / f"transfer-{name}-{method}"

@@ -70,3 +70,12 @@ def test_a_study_of_500_runs_completes_through_ray(tmp_path):
     spec = StudySpec(TINY, ("adamw", "adaml2", "proxadam", "adamp", "adamc"), lrs, decays, epochs=1, seeds=1)
     planned = run_study(spec, tmp_path / "out", RayExecutor(2), progress=False)
     assert len(planned) == 500 and len(stored(tmp_path / "out")) == 500
+
+
+def test_a_transfer_on_a_task_file_with_a_model_class_runs_on_ray(tmp_path):
+    """Transfer sends task variants (a drawn training set) as objects; the file's class travels with them."""
+    from decaylab.lab.transfer.measure import run_transfer
+
+    classes = f"{HERE / 'class_task.py'}:make_task"
+    result = run_transfer(classes, "adamw", tmp_path, RayExecutor(2), quick=True, progress=False)
+    assert result.estimates and result.base_lr.scan

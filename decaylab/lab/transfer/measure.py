@@ -212,8 +212,8 @@ def run_transfer(
     progress: bool = True,
 ) -> Transfer:
     """Measure λ* along the task's axes (its defaults, narrowed to ``axes``, with ``values`` where given) at
-    the base α ``lr`` (default 1e-2 for Adam, 1e-1 for SGD), fit the law, check it on the held-out settings,
-    and predict (and with ``verify`` measure) λ at the target ``to``. ``seeds``: :data:`SEEDS` (3 ``quick``)."""
+    the base α ``lr`` (None: found by :func:`scan_lr`), fit the law, check it on the held-out settings, and
+    predict (and with ``verify`` measure) λ at the target ``to``. ``seeds``: :data:`SEEDS` (3 ``quick``)."""
     if method not in METHODS or not METHODS[method].takes_weight_decay:
         choices = ", ".join(name for name, m in METHODS.items() if m.takes_weight_decay)
         raise UsageError(f"--method must be a method with a weight decay, one of {choices}; got {method!r}")
