@@ -5,8 +5,9 @@ import random
 
 import pytest
 
+from decaylab.lab import optimum
 from decaylab.lab.optimum import estimate
-from decaylab.lab.statistics import RELATIVE_FLOOR, t_interval
+from decaylab.lab.statistics import t_interval
 from decaylab.lab.transfer import search
 from decaylab.lab.transfer.search import next_points
 
@@ -74,9 +75,9 @@ def test_a_curve_flat_toward_small_lambda_has_no_interior_optimum_and_stops_grow
 
 @pytest.mark.parametrize(("depth", "kind"), [(3.0, "interior"), (0.5, "flat")])
 def test_an_optimum_is_interior_only_where_it_beats_the_plateau_by_more_than_the_noise_floor(depth, kind):
-    """A dip of three noise floors (0.5% of the loss each) is an optimum; half a floor is not told apart."""
+    """A dip of three tolerances (0.1% of the curve's span each) is an optimum; half of one is not told apart."""
     flat = plateau(noise=0.0)
-    dip = depth * RELATIVE_FLOOR * 0.76
+    dip = depth * optimum.FLAT * 0.42
 
     def score(x):
         return {seed: value + dip * math.exp(-((x + 5.5) ** 2) / 0.5) for seed, value in flat(x).items()}
