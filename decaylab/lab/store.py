@@ -135,6 +135,8 @@ class ResultStore:
         if missing or damage != "ok":
             found = f"no table {', '.join(sorted(missing))}" if missing else damage
             raise RunFailure(f"{self.path} is damaged ({found}): {RECOVER}")
+        if not read_only and meta["schema_version"] != str(SCHEMA_VERSION):
+            _admit_unstable(self.db)  # a whole, readable store of version 2
         self.inode = self.path.stat().st_ino
         self.frozen = False
 
@@ -149,7 +151,6 @@ class ResultStore:
             db.executescript(f"BEGIN; {drop} {SCHEMA} {meta} COMMIT;")
         with db:
             db.executescript(ROUND_SCHEMA)
-        _admit_unstable(db)
         db.execute("PRAGMA journal_mode=WAL")  # the driver writes while others read
         return db
 
@@ -285,11 +286,6 @@ def _tables(db: sqlite3.Connection) -> set[str]:
 def _admit_unstable(db: sqlite3.Connection) -> None:
     """Migrate a version-2 store to version 3: its status check admits ``unstable``. Only the table's declared
     CHECK changes, which SQLite's documented ``writable_schema`` procedure does without rewriting a row."""
-    if "meta" not in _tables(db):  # not decaylab's: refused by the caller
-        return
-    version = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-    if version is None or version[0] != "2":
-        return
     old, new = "CHECK (status IN ('done', 'diverged'))", "CHECK (status IN ('done', 'unstable', 'diverged'))"
     schema = db.execute("PRAGMA schema_version").fetchone()[0]
     with db:
