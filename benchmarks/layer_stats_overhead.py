@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from decaylab.lab.study import run_config
+from decaylab.lab.rounds import run_config
 from decaylab.lab.task.loading import load_task
 from decaylab.lab.training import loop as train
 from decaylab.optim import METHODS

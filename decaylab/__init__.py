@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from decaylab.lab.objectives import Metric
     from decaylab.lab.task.contract import Task
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["Metric", "Task", "load_member", "reproduce", "study", "transfer"]
 _HOMES = {
     "Metric": "decaylab.lab.task.objectives",

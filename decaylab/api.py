@@ -1,7 +1,8 @@
 """The Python entry point: a study from a notebook, with the same store and resume as ``decaylab study``.
 
 It sits above ``lab`` and ``analysis`` (it returns the rows ``decaylab export`` prints), so that
-the dependencies point one way: optim ← lab ← claims/analysis ← cli and this module.
+the dependencies point one way: optim ← lab ← analysis ← claims ← cli, with this module beside cli
+(``tests/test_layers.py``).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def with_units(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             **run,
-            "weight_decay_units": METHODS[run["method"]].convention if run["method"] in METHODS else None,
+            "weight_decay_units": METHODS[run["method"]].units if run["method"] in METHODS else None,
             "higher_is_better": bool(run["higher_is_better"]),
         }
         for run in runs

@@ -23,9 +23,9 @@ from decaylab.lab.runs import RunConfig, weights_path
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import WEIGHTS, Chooser
 from decaylab.lab.task.contract import Task
-from decaylab.lab.task.loading import prepare_task
 from decaylab.lab.training.plain import plain_run
 from decaylab.lab.training.stacking import eager
+from decaylab.lab.training.trial import prepare_task
 
 TOLERANCE = 1e-3
 """A run reproduces when its final training loss and its test loss lie within this relative difference

@@ -115,24 +115,7 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         + "| train loss | diverged / unstable cells |",
         "|---|---|---|---|---|---|---|" + ("" if metric_is_loss else "---|") + "---|---|",
     ]
-    for grid in grids:
-        method = METHODS[grid.method]
-        units = method.decay_units
-        best = grid.best()
-        cells = grid.cells.values()
-        diverged = f"{sum(c.diverged for c in cells)} / {sum(c.status == 'unstable' for c in cells)} of {len(cells)}"
-        if best is None:
-            blanks = " — |" * (5 if metric_is_loss else 6)  # best α, best λ, the metrics, train loss
-            lines.append(f"| {grid.method} | {method.description} | {units} |{blanks} {diverged} |")
-            continue
-        decay = format_value(best.weight_decay) if method.takes_weight_decay else "—"
-        lines.append(
-            f"| {grid.method} | {method.description} | {units} | {format_value(best.lr)} | {decay} | "
-            f"{scale.format(best.mean(), best.spread())} | "
-            f"{scale.format(best.mean('test_metric'), best.spread('test_metric'))} | "
-            + ("" if metric_is_loss else f"{best.mean('test_loss'):.4g} | ")
-            + f"{best.mean('train_loss'):.4g} | {diverged} |"
-        )
+    lines += [_best_cell_row(grid, scale, metric_is_loss) for grid in grids]
     lines += _references(spec, grids)
     lines += [
         "",
@@ -147,16 +130,38 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         "| method | " + " | ".join(f"α={format_value(lr)}" for lr in _all_lrs(grids)) + " |",
         "|---|" + "---|" * len(_all_lrs(grids)),
     ]
-    for grid in grids:
-        if not METHODS[grid.method].takes_weight_decay:
-            continue
-        row = []
-        for lr in _all_lrs(grids):
-            best = grid.best_at(lr) if lr in grid.lrs else None
-            row.append(f"{format_value(best.weight_decay)} ({scale.format(best.mean())})" if best else "—")
-        lines.append(f"| {grid.method} | " + " | ".join(row) + " |")
+    lines += [_ridge_row(grid, scale, _all_lrs(grids)) for grid in grids if METHODS[grid.method].takes_weight_decay]
     lines.append("")
     return "\n".join(lines)
+
+
+def _best_cell_row(grid: MethodGrid, scale: MetricScale, metric_is_loss: bool) -> str:
+    """A method's row of the best-cell table: its best α and λ, their metrics, and its failed cells."""
+    method = METHODS[grid.method]
+    units = method.decay_units
+    best = grid.best()
+    cells = grid.cells.values()
+    diverged = f"{sum(c.diverged for c in cells)} / {sum(c.status == 'unstable' for c in cells)} of {len(cells)}"
+    if best is None:
+        blanks = " — |" * (5 if metric_is_loss else 6)  # best α, best λ, the metrics, train loss
+        return f"| {grid.method} | {method.description} | {units} |{blanks} {diverged} |"
+    decay = format_value(best.weight_decay) if method.takes_weight_decay else "—"
+    return (
+        f"| {grid.method} | {method.description} | {units} | {format_value(best.lr)} | {decay} | "
+        f"{scale.format(best.mean(), best.spread())} | "
+        f"{scale.format(best.mean('test_metric'), best.spread('test_metric'))} | "
+        + ("" if metric_is_loss else f"{best.mean('test_loss'):.4g} | ")
+        + f"{best.mean('train_loss'):.4g} | {diverged} |"
+    )
+
+
+def _ridge_row(grid: MethodGrid, scale: MetricScale, lrs: list[float]) -> str:
+    """A method's best λ at each learning rate, with its score (— where the grid has no such α)."""
+    row = []
+    for lr in lrs:
+        best = grid.best_at(lr) if lr in grid.lrs else None
+        row.append(f"{format_value(best.weight_decay)} ({scale.format(best.mean())})" if best else "—")
+    return f"| {grid.method} | " + " | ".join(row) + " |"
 
 
 def _what_the_figure_shows(grids: list[MethodGrid]) -> list[str]:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-from matplotlib.ticker import NullFormatter
-
 from decaylab.analysis.export import spreadsheet_safe
-from decaylab.lab.optimum import Estimate
-from decaylab.lab.statistics import MIN_SEEDS, Value
+from decaylab.analysis.transfer_figure import draw_axes
+from decaylab.lab.optimum import interior_value
+from decaylab.lab.statistics import MIN_SEEDS, Value, sign_of
 from decaylab.lab.transfer.advice import Advice, advise, paste_lines
-from decaylab.lab.transfer.axes import LABELS, Setting
+from decaylab.lab.transfer.axes import AXES, LABELS
 from decaylab.lab.transfer.laws import in_units
 from decaylab.lab.transfer.measure import Transfer
 from decaylab.lab.transfer.rules import RULES
@@ -36,12 +33,6 @@ def interval(value: Value, digits: int = 2) -> str:
         return "—"
     shown = f"{value.centre:+.{digits}f}"
     return shown + (f" [{value.low:+.{digits}f}, {value.high:+.{digits}f}]" if value.has_interval else " (no interval)")
-
-
-def estimate_value(estimate: Estimate | None) -> Value:
-    if estimate is None or not estimate.interior:
-        return Value(math.nan)
-    return Value(estimate.log_lambda, estimate.low, estimate.high)
 
 
 def write_transfer_report(result: Transfer, out: Path) -> Path:
@@ -65,9 +56,10 @@ def markdown(result: Transfer) -> str:
         "",
         f"{method.description}; λ means {units_of(result.method)}. Selected on validation {result.metric} "
         f"({'higher' if result.higher_is_better else 'lower'} is better), {seeds} seeds; base setting "
-        f"{result.axes.base}. λ* is searched in rounds at each setting (a bracket of decades, grown at an "
-        "edge, then half- and quarter-decade points), estimated seed by seed; only an interior λ* enters the law "
-        "(not one at an edge, at a stability edge, or on a flat curve).",
+        f"{result.axes.base}. λ* is searched in rounds at each setting (a bracket of decades, or of half "
+        "decades around a held-out setting's prediction, grown at an edge, then half- and quarter-decade points), "
+        "estimated seed by seed; only an interior λ* enters the law (not one at an edge, at a stability edge, or on "
+        "a flat curve).",
         "",
         f"{COVERAGE}{'' if seeds >= MIN_SEEDS else ' None here: fewer than 3 seeds.'}",
         "",
@@ -85,14 +77,15 @@ def markdown(result: Transfer) -> str:
     ]
     for setting, one in result.searches.items():
         estimate = result.estimates.get(setting)
-        value = estimate_value(estimate)
+        value = interior_value(estimate)
         shown = f"{10**value.centre:.3g}" if math.isfinite(value.centre) else "—"
-        kind = estimate.kind if estimate is not None else "every run diverged"
+        kind = estimate.kind if estimate is not None else NO_ESTIMATE
         lines.append(f"| {setting} | {interval(value)} | {shown} | {len(one.scores)} | {kind} |")
     lines += ["", f"Every run is in `results.sqlite` (`decaylab export DIR`); one row per setting in `{TABLE}`.", ""]
     return "\n".join(lines)
 
 
+NO_ESTIMATE = "every run diverged"
 SMOKE = "A smoke run (--quick): small axes and few seeds check the plumbing; its numbers are not advice."
 COVERAGE = (
     "What the 95% intervals cover: Student's t over the seeds, and a seed draws the initialization, the batch order "
@@ -150,8 +143,8 @@ def target_section(result: Transfer, advice: Advice) -> list[str]:
     method = METHODS[result.method]
     own, lr = 10**advice.predicted.centre, target.setting.lr
     lines = ["## The λ to use", "", use_line(result, advice)]
-    if method.convention in ("paper", "torch"):
-        paper = own if method.convention == "paper" else own * lr
+    if method.units in ("paper", "torch"):
+        paper = own if method.units == "paper" else own * lr
         lines.append(f"In the other convention: λ_paper = {paper:.3g}, λ_torch = λ_paper/α = {paper / lr:.3g}.")
         if paper >= 1:
             lines.append(
@@ -167,7 +160,7 @@ def target_section(result: Transfer, advice: Advice) -> list[str]:
         f"It rests on the law below, fitted on {len(result.law.settings) if result.law else 0} settings.",
     ]
     if target.measured is not None:
-        measured = estimate_value(target.measured)
+        measured = interior_value(target.measured)
         lines.append(
             f"Measured at the target (`--verify`): log10 λ* = {interval(measured)}, "
             f"{difference(advice.predicted, measured)}; regret {regret_text(target.regret, result)}."
@@ -192,7 +185,7 @@ def base_lr_section(result: Transfer) -> list[str]:
         f"| α | validation {result.metric} at λ = {middle} | stable at both λ |",
         "|---|---|---|",
     ]
-    sign = 1.0 if result.higher_is_better else -1.0
+    sign = sign_of(result.higher_is_better)
     for lr, (value, stable) in chosen.scan.items():
         shown = f"{sign * value:.4g}" if math.isfinite(value) else "—"
         lines.append(f"| {lr:g}{' (chosen)' if lr == chosen.lr else ''} | {shown} | {'yes' if stable else 'no'} |")
@@ -200,7 +193,7 @@ def base_lr_section(result: Transfer) -> list[str]:
 
 
 def law_section(result: Transfer) -> list[str]:
-    convention = METHODS[result.method].convention
+    convention = METHODS[result.method].units
     units = list(in_units(Value(0.0), "N", convention))
     lines = [
         "## The law",
@@ -214,7 +207,7 @@ def law_section(result: Transfer) -> list[str]:
         "|---|---|" + "---|" * len(units),
     ]
     for axis, values in result.axes.values.items():
-        shown = in_units(exponent(result, axis), axis, convention)
+        shown = in_units(result.exponent(axis), axis, convention)
         lines.append(
             f"| {LABELS[axis]} | {', '.join(f'{v:g}' for v in values)} | "
             + " | ".join(interval(shown[u]) for u in units)
@@ -224,7 +217,7 @@ def law_section(result: Transfer) -> list[str]:
 
 
 def rules_section(result: Transfer) -> list[str]:
-    convention = METHODS[result.method].convention
+    convention = METHODS[result.method].units
     if convention not in ("paper", "torch"):
         return [
             "## The published rules",
@@ -245,14 +238,14 @@ def rules_section(result: Transfer) -> list[str]:
         "",
         "| rule | source | states | " + " | ".join(LABELS[a] for a in axes) + " | two axes | verdict |",
         "|---|---|---|" + "---|" * len(axes) + "---|---|",
-        "| **measured** | this run | | " + " | ".join(interval(exponent(result, a)) for a in axes) + " | | |",
+        "| **measured** | this run | | " + " | ".join(interval(result.exponent(a)) for a in axes) + " | | |",
     ]
     rejected = []
     for rule in RULES:
         cells, tested, failed = [], 0, []
         for axis in axes:
             predicted = rule.exponent(axis, convention)
-            shown, consistent = judged(predicted, exponent(result, axis))
+            shown, consistent = judged(predicted, result.exponent(axis))
             cells.append(shown)
             tested += consistent is not None
             failed += [LABELS[axis]] if consistent is False else []
@@ -276,10 +269,6 @@ def rules_section(result: Transfer) -> list[str]:
     notes = [f"- {rule.name}: {rule.note}" for rule in RULES if rule.note]
     verdict = "The data reject " + "; ".join(rejected) + "." if rejected else "The data reject no rule's prediction."
     return [*lines, "", verdict, "", *notes, ""]
-
-
-def exponent(result: Transfer, axis: str) -> Value:
-    return result.law.exponent(axis) if result.law else Value(math.nan)
 
 
 def judged(predicted: float | None, measured: Value) -> tuple[str, bool | None]:
@@ -306,7 +295,7 @@ def check_section(result: Transfer) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for axis, check in result.checks.items():
-        measured = estimate_value(check.measured)
+        measured = interior_value(check.measured)
         lines.append(
             f"| {LABELS[axis]} | {check.setting} | {interval(check.predicted)} | {interval(measured)} | "
             f"{difference(check.predicted, measured)} | {regret_text(check.regret, result)} |"
@@ -329,124 +318,28 @@ def regret_text(regret: Value, result: Transfer) -> str:
     return interval(scaled, 2 if factor == 100.0 else 3)
 
 
-NOT_INTERIOR = {"at an edge": "^", "at a stability edge": "x", "flat": "_"}
-"""How a setting whose λ* is not interior is marked in the figure (at its best point)."""
-
-
-def draw_axes(result: Transfer, path: Path) -> None:
-    """One panel per axis: the measured λ* with their intervals, the law, the rules' lines through the base
-    point, and the held-out point with its prediction."""
-    axes = list(result.axes.values)
-    convention = METHODS[result.method].convention
-    figure, panels = plt.subplots(1, len(axes), figsize=(4.6 * len(axes), 4), squeeze=False)
-    base = result.estimates.get(result.axes.base)
-    advice = advise(result)
-    for panel, axis in zip(panels[0], axes, strict=True):
-        held_out = result.checks[axis].setting
-        on_axis = [s for s in result.estimates if s in axis_settings(result, axis)]
-        for setting in on_axis:
-            value = estimate_value(result.estimates[setting])
-            if not math.isfinite(value.centre):  # no λ* to draw: where its best point lay, and why
-                kind = result.estimates[setting].kind
-                marker = NOT_INTERIOR.get(kind, "x")
-                panel.plot(setting.value(axis), result.estimates[setting].best, marker, color="0.4", mfc="none")
-                panel.plot([], [], marker, color="0.4", mfc="none", label=f"best point, {kind}")
-                continue
-            marker = "s" if setting == held_out else "o"
-            error = [[value.centre - value.low], [value.high - value.centre]] if value.has_interval else None
-            panel.errorbar(
-                setting.value(axis),
-                value.centre,
-                yerr=error,
-                fmt=marker,
-                color="C0" if marker == "o" else "C3",
-                capsize=3,
-                label="held out, measured" if marker == "s" else None,
-            )
-        xs = sorted(setting.value(axis) for setting in axis_settings(result, axis))
-        if result.law is not None and axis in result.law.axes:
-            panel.plot(
-                *law_line(result, axis), "-", color="C0", label=f"law, exponent {exponent(result, axis).centre:+.2f}"
-            )
-        predicted = result.checks[axis].predicted
-        if math.isfinite(predicted.centre):
-            error = (
-                [[predicted.centre - predicted.low], [predicted.high - predicted.centre]]
-                if predicted.has_interval
-                else None
-            )
-            panel.errorbar(
-                held_out.value(axis),
-                predicted.centre,
-                yerr=error,
-                fmt="D",
-                mfc="none",
-                color="C3",
-                capsize=3,
-                label="held out, predicted",
-            )
-        if base is not None and base.interior and convention in ("paper", "torch"):
-            x0 = result.axes.base.value(axis)
-            for number, rule in enumerate(RULES):
-                predicted_exponent = rule.exponent(axis, convention)
-                if predicted_exponent is not None:
-                    rule_line = [base.log_lambda + predicted_exponent * math.log10(x / x0) for x in xs]
-                    label = f"{rule.name} ({predicted_exponent:+g})"
-                    panel.plot(xs, rule_line, ":", color=f"C{number + 2}", label=label)
-        if advice.passed and advice.target is not None and advice.target.value(axis) != result.axes.base.value(axis):
-            target = advice.predicted
-            error = [[target.centre - target.low], [target.high - target.centre]] if target.has_interval else None
-            panel.errorbar(advice.target.value(axis), target.centre, yerr=error, fmt="*", color="C1", capsize=3)
-            panel.plot([], [], "*", color="C1", label="target, predicted")
-        panel.set(xscale="log", xlabel=LABELS[axis], ylabel=f"log10 λ* ({result.method})", title=f"λ* against {axis}")
-        panel.set_xticks(xs, [f"{x:g}" for x in xs], minor=False)
-        panel.xaxis.set_minor_formatter(NullFormatter())
-        panel.grid(alpha=0.3)
-        panel.legend(fontsize=6)
-    figure.suptitle(f"{result.task}, {result.method}: best λ along each axis (95% intervals over seeds)", fontsize=10)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-
-
-def law_line(result: Transfer, axis: str, points: int = 50) -> tuple[list[float], list[float]]:
-    """The law along ``axis`` as drawn: its prediction, from the smallest value measured to the largest or the
-    target, whichever lies further."""
-    assert result.law is not None
-    values = [*result.axes.values[axis], *([result.target.setting.value(axis)] if result.target else [])]
-    low, high = math.log10(min(values)), math.log10(max(values))
-    xs = [10 ** (low + (high - low) * i / (points - 1)) for i in range(points)]
-    # between the measured values (not whole numbers: points on the law, not settings to train)
-    moved: list[dict[str, Any]] = [{axis: x} for x in xs]
-    return xs, [result.law.predict(replace(result.axes.base, **point)).centre for point in moved]
-
-
-def axis_settings(result: Transfer, axis: str) -> list[Setting]:
-    return [result.axes.base.moved(axis, value) for value in result.axes.values[axis]]
-
-
 def rows(result: Transfer) -> list[dict[str, Any]]:
-    """One row per setting: its values, λ* with its interval and its per-seed estimates."""
+    """One row per setting searched, as the report lists them: its values, λ* with its interval, its kind and its
+    per-seed estimates (empty where it has no estimate: every run diverged)."""
     table = []
-    for setting, estimate in result.estimates.items():
+    for setting in result.searches:
+        estimate = result.estimates.get(setting)
         role = next((a for a, c in result.checks.items() if c.setting == setting), "")
+        measured: dict[str, Any] = {"log10_lambda": None, "low": None, "high": None, "lambda": None}
+        if estimate is not None:
+            measured = {"log10_lambda": estimate.log_lambda, "low": estimate.low, "high": estimate.high}
+            measured["lambda"] = 10**estimate.log_lambda
         table.append(
             {
                 "task": result.task,
                 "method": result.method,
-                "N": setting.N,
-                "epochs": setting.epochs,
-                "batch": setting.batch,
-                "lr": setting.lr,
-                "width": setting.width,
+                **{axis: getattr(setting, axis) for axis in AXES},
                 "held_out_on": role,
-                "log10_lambda": estimate.log_lambda,
-                "low": estimate.low,
-                "high": estimate.high,
-                "lambda": 10**estimate.log_lambda,
+                **measured,
                 "lambda_units": METHODS[result.method].decay_units,
-                "kind": estimate.kind,
-                "seeds": len(estimate.per_seed),
-                **{f"seed_{seed}": value for seed, value in estimate.per_seed.items()},
+                "kind": estimate.kind if estimate is not None else NO_ESTIMATE,
+                "seeds": len(estimate.per_seed) if estimate is not None else 0,
+                **{f"seed_{seed}": value for seed, value in (estimate.per_seed if estimate else {}).items()},
             }
         )
     return table

@@ -21,14 +21,14 @@ from decaylab.analysis.figures import Ridge
 from decaylab.analysis.ridges import good_columns
 from decaylab.lab.execution.base import Job
 from decaylab.lab.optimum import Estimate, estimate
+from decaylab.lab.rounds import job_of, run_config
 from decaylab.lab.runs import RunConfig
-from decaylab.lab.statistics import Value
+from decaylab.lab.statistics import Value, sign_of
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import job_of, run_config
 from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
 from decaylab.lab.task.contract import Task
-from decaylab.lab.task.loading import prepare_task
 from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, first_examples
+from decaylab.lab.training.trial import prepare_task
 from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import fit_law
 from decaylab.lab.transfer.scores import prior_of, score, stored
@@ -197,7 +197,7 @@ class Lab:
         def runs_at(log_lambda: float) -> list[RunConfig]:
             return [self.run(role_of(seed), method, lr, 10.0**log_lambda, seed, **overrides) for seed in seeds_]
 
-        sign = 1.0 if self.task(role_of(0)).selection_metric.higher_is_better else -1.0
+        sign = sign_of(self.task(role_of(0)).selection_metric.higher_is_better)
         scores, pending = replay(stored(self.rows, runs_at, sign), seeds_, prior_of(method))
         trained = [run for log_lambda in scores for run in runs_at(log_lambda)]
         return LambdaSearch(scores, seeds_, trained, [run for log_lambda in pending for run in runs_at(log_lambda)])
@@ -263,7 +263,7 @@ GRID_WINDOW = 0.55
 def column_estimate(grid: MethodGrid, lr: float, seeds: int) -> Estimate | None:
     """λ* of one learning-rate column of a grid, as a finished search's: each seed's parabola through the
     column's best λ > 0 and its neighbours (validation metric; NaN where a run diverged)."""
-    sign = 1.0 if grid.scale.higher_is_better else -1.0
+    sign = sign_of(grid.scale.higher_is_better)
     scores = {
         math.log10(decay): {run["seed"]: score(run, "val_metric", sign) for run in grid.cell(decay, lr).runs}
         for decay in grid.weight_decays
@@ -347,6 +347,11 @@ class Claim(Protocol):
 def not_measured(claim: str, reason: str) -> Verdict:
     """The verdict of a statement the runs could not decide (too few good columns, no BN twin, ...)."""
     return Verdict(claim, "not measured", INCONCLUSIVE, reason)
+
+
+def signed(value: float) -> str:
+    """A slope or difference with its sign, or — where nothing was measured (never ``+nan``)."""
+    return f"{value:+.2f}" if math.isfinite(value) else "—"
 
 
 def interval(low: float, high: float) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from decaylab.analysis.figures import draw_grids_and_ridges
 from decaylab.analysis.ridges import top_cells_slope
-from decaylab.claims.base import Coupling, Lab, Verdict, interval
+from decaylab.claims.base import Coupling, Lab, Verdict, interval, signed
 from decaylab.claims.statistics import coupling_verdict
 from decaylab.lab.runs import RunConfig
 
@@ -54,8 +54,8 @@ class Decoupling:
             top, count = top_cells_slope(coupling.grid)
             slope = coupling.slope
             details.append(
-                f"| {coupling.method} | {slope.centre:+.2f} {interval(slope.low, slope.high)} | "
-                f"{top:+.2f} over the top {count} |"
+                f"| {coupling.method} | {signed(slope.centre)} {interval(slope.low, slope.high)} | "
+                f"{signed(top)} over the top {count} |"
             )
         return [coupling_verdict(coupling) for coupling in measured.couplings], details
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decaylab.analysis.figures import draw_grids_and_ridges
-from decaylab.claims.base import Coupling, Lab, Verdict, interval
+from decaylab.claims.base import Coupling, Lab, Verdict, interval, signed
 from decaylab.claims.statistics import coupling_verdict, slope_near_verdict
 from decaylab.lab.runs import RunConfig
 
@@ -73,7 +73,7 @@ class RidgeRegression:
                 )
                 verdicts.append(near)
             schaipp, fixed_point = PREDICTED[coupling.method]
-            shown = f"{slope.centre:+.2f} {interval(slope.low, slope.high)}"
+            shown = f"{signed(slope.centre)} {interval(slope.low, slope.high)}"
             details.append(f"| {coupling.method} | {shown} | {schaipp:+g} | {fixed_point:+g} |")
         return verdicts, details
 

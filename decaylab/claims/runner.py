@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from decaylab.claims import registry
+from decaylab.claims import registry, todays
 from decaylab.claims.base import (
     FAILS,
     FULL,
@@ -23,18 +23,19 @@ from decaylab.claims.base import (
     Claim,
     Finding,
     Lab,
+    Plan,
     Unmeasured,
     Verdict,
     not_measured,
 )
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
+from decaylab.lab.rounds import Planned, exclusive, run_configs
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.statistics import MIN_SEEDS
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import Planned, exclusive, run_configs
 from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
-from decaylab.lab.task.loading import prepare_task
+from decaylab.lab.training.trial import prepare_task
 
 CLAIMS_FILE, FIGURES = "claims.md", "claims"
 ROUNDS = 20
@@ -140,6 +141,16 @@ def undecided(verdict: Verdict, seeds: int) -> Verdict:
     return replace(verdict, verdict=INCONCLUSIVE, rule=reason)
 
 
+def smoke_note(plan: Plan) -> str:
+    """What a ``--quick`` run trained instead of the procedure above it: said under every claim, so no figure or
+    number of a smoke run reads as the full measurement."""
+    return (
+        f"*This smoke run (--quick) trained less than that: {plan.seeds} seed(s), {plan.epochs} epochs "
+        f"(charlm's claims: 1 epoch on its first {todays.QUICK_EXAMPLES} sequences), cut grids. It checks the "
+        "plumbing; its numbers are not the measurement.*"
+    )
+
+
 def markdown(claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs: dict[str, str]) -> str:
     verdicts = [v for finding in findings.values() for v in finding.verdicts]
     counts = {v: sum(x.verdict == v for x in verdicts) for v in (HOLDS, FAILS, INCONCLUSIVE)}
@@ -167,6 +178,8 @@ def markdown(claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs:
     for number, claim in enumerate(claims, 1):
         finding = findings[claim.name]
         lines += ["", f"## {number}. {claim.title}", "", f"*{claim.source}.* {claim.procedure}", ""]
+        if plan.quick:
+            lines += [smoke_note(plan), ""]
         lines += [f"![{claim.title}]({FIGURES}/{figure})" for figure in finding.figures]
         lines += ["", "| claim | measured | verdict | rule |", "|---|---|---|---|"]
         lines += [f"| {v.claim} | {v.statistic} | **{v.verdict}** | {v.rule} |" for v in finding.verdicts]

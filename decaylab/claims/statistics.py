@@ -11,7 +11,7 @@ import math
 import statistics
 
 from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Coupling, Verdict, interval, not_measured
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Coupling, Verdict, interval, not_measured, signed
 from decaylab.lab.statistics import MIN_SEEDS, noise_floor, t_quantile
 from decaylab.optim import METHODS
 
@@ -119,8 +119,8 @@ def slope_near_verdict(
     if settings < 3:
         return not_measured(claim, f"needs an interior best λ at 3 settings, found {settings}")
     if not math.isfinite(low):
-        return not_measured(claim, f"slope {slope:+.2f}, but a 95% interval needs {MIN_SEEDS} seeds")
-    statistic = f"slope {slope:+.2f}, 95% interval {interval(low, high)}" + (f"; {aside}" if aside else "")
+        return not_measured(claim, f"slope {signed(slope)}, but a 95% interval needs {MIN_SEEDS} seeds")
+    statistic = f"slope {signed(slope)}, 95% interval {interval(low, high)}" + (f"; {aside}" if aside else "")
     band = (expected - 0.5, expected + 0.5)
     rule = f"holds if the interval lies within [{band[0]:+g}, {band[1]:+g}]; does not hold if it lies outside"
     return band_verdict(claim, statistic, slope, low, high, holds_within=band, fails_outside=band, rule=rule)
@@ -142,8 +142,8 @@ def decoupling_verdict(
     if columns < 3:
         return not_measured(claim, f"a slope needs λ* inside the searched range at 3 good columns; {columns} had it")
     if seeds < MIN_SEEDS or not math.isfinite(low):
-        return not_measured(claim, f"s = {slope:+.2f}, but a 95% interval needs {MIN_SEEDS} seeds; {seeds} here")
-    statistic = f"s = {slope:+.2f}, 95% interval {interval(low, high)} ({how}; {columns} columns)"
+        return not_measured(claim, f"s = {signed(slope)}, but a 95% interval needs {MIN_SEEDS} seeds; {seeds} here")
+    statistic = f"s = {signed(slope)}, 95% interval {interval(low, high)} ({how}; {columns} columns)"
     bands: dict[str, Band]
     if expect == "decoupled":
         rule = f"holds if the interval lies within [−{2 * DECOUPLED:g}, {2 * DECOUPLED:g}] and |s| ≤ {DECOUPLED}; "

@@ -18,6 +18,8 @@ from decaylab.lab.runs import RunConfig
 
 EXAMPLES = 1000
 """charlm's first training sequences the claims train on."""
+QUICK_EXAMPLES = 128
+"""… and under ``--quick``, a smoke run of the plumbing: 16 steps an epoch (1,000 sequences took 150 s of it)."""
 BATCH = 8
 GRIDS = {
     "adamw": ((1e-3, 3e-3, 1e-2), (0.0, 3e-4, 1e-3, 3e-3, 1e-2)),
@@ -32,8 +34,8 @@ LATTICE = 0.5
 
 
 def role(lab: Lab) -> str:
-    """The claims' task: charlm on its first :data:`EXAMPLES` training sequences."""
-    return lab.subset("charlm", EXAMPLES)
+    """The claims' task: charlm on its first :data:`EXAMPLES` training sequences (:data:`QUICK_EXAMPLES` quick)."""
+    return lab.subset("charlm", QUICK_EXAMPLES if lab.plan.quick else EXAMPLES)
 
 
 def axes(method: str) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from decaylab.analysis.figures import draw_grids_and_ridges
 from decaylab.claims import todays
-from decaylab.claims.base import Coupling, Lab, Verdict, interval
+from decaylab.claims.base import Coupling, Lab, Verdict, interval, signed
 from decaylab.claims.statistics import coupling_verdict
 from decaylab.lab.runs import RunConfig
 
@@ -57,7 +57,7 @@ class TodaysDecoupling:
         details = ["| method | s = d log λ*/d log α | columns with λ* inside the grid |", "|---|---|---|"]
         for paper in measured.couplings:
             for coupling in (paper, in_torch_form(paper)):
-                slope = f"{coupling.slope.centre:+.2f} {interval(coupling.slope.low, coupling.slope.high)}"
+                slope = f"{signed(coupling.slope.centre)} {interval(coupling.slope.low, coupling.slope.high)}"
                 details.append(f"| {coupling.method} | {slope} | {coupling.columns} |")
         return [coupling_verdict(paper) for paper in measured.couplings], details
 

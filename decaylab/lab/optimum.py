@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decaylab.lab.statistics import one_sided_margin, t_interval
+from decaylab.lab.statistics import Value, one_sided_margin, t_interval
 
 Scores = Mapping[float, Mapping[int, float]]
 """``log10 λ → seed → score`` (larger is better; NaN for a diverged, unstable or missing run)."""
@@ -137,6 +137,13 @@ class Estimate:
     @property
     def half_width(self) -> float:
         return (self.high - self.low) / 2
+
+
+def interior_value(estimate: Estimate | None) -> Value:
+    """An interior estimate's ``log10 λ*`` with its interval; NaN for any other (none, at an edge, flat)."""
+    if estimate is None or not estimate.interior:
+        return Value(math.nan)
+    return Value(estimate.log_lambda, estimate.low, estimate.high)
 
 
 def seed_vertex(points: Sequence[tuple[float, float]]) -> float:

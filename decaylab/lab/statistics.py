@@ -97,3 +97,8 @@ def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
         return slope, math.nan
     residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys, strict=True))
     return slope, math.sqrt(residual / (len(xs) - 2) / sxx)
+
+
+def sign_of(higher_is_better: bool) -> float:
+    """+1 where a larger score is better, −1 where a smaller one is: a score times this is larger-is-better."""
+    return 1.0 if higher_is_better else -1.0

@@ -145,17 +145,7 @@ def sgd_fused(
     shift = (1.0 - shrink) / step
     shifted = bool(momentum) and not nesterov and not rule.in_gradient
     buffer_key = "shifted_momentum_buffer" if shifted else "momentum_buffer"
-    calls: dict[tuple[bool, float, float], list[int]] = {}  # (first step, a_{t−1}, k_{t−1}) → tensors
-    for index, (weight, state) in enumerate(zip(weights, states, strict=True)):
-        if not shifted:
-            momentum_buffer_as_torch_(weight, state)
-        elif "momentum_buffer" in state:  # torch's v is u with a_{t−1} = 1, k_{t−1} = 0
-            state["shifted_momentum_buffer"] = state.pop("momentum_buffer")
-        first = bool(momentum) and buffer_key not in state
-        if first:
-            state[buffer_key] = torch.empty_like(weight)
-        previous = (float(state.get("buffer_scale", 1.0)), float(state.get("buffer_shift", 0.0)))
-        calls.setdefault((first, *previous), []).append(index)
+    calls = _kernel_calls(weights, states, bool(momentum), shifted)
     for (first, scale_before, shift_before), indices in calls.items():
         group = [weights[i] for i in indices]
         buffers = [states[i][buffer_key] for i in indices] if momentum else []
@@ -184,6 +174,26 @@ def sgd_fused(
                 states[i]["buffer_scale"], states[i]["buffer_shift"] = shrink, shift
         elif momentum and not rule.in_gradient:  # Nesterov
             torch._foreach_mul_(group, shrink)
+
+
+def _kernel_calls(
+    weights: list[Tensor], states: list[dict[str, Any]], momentum: bool, shifted: bool
+) -> dict[tuple[bool, float, float], list[int]]:
+    """The tensors of a group by the kernel call they take: ``(first step, a_{t−1}, k_{t−1}) → indices``, with
+    each state's buffer in the form the step keeps (torch's ``v``, or the shifted ``u``), made on a first step."""
+    buffer_key = "shifted_momentum_buffer" if shifted else "momentum_buffer"
+    calls: dict[tuple[bool, float, float], list[int]] = {}
+    for index, (weight, state) in enumerate(zip(weights, states, strict=True)):
+        if not shifted:
+            momentum_buffer_as_torch_(weight, state)
+        elif "momentum_buffer" in state:  # torch's v is u with a_{t−1} = 1, k_{t−1} = 0
+            state["shifted_momentum_buffer"] = state.pop("momentum_buffer")
+        first = momentum and buffer_key not in state
+        if first:
+            state[buffer_key] = torch.empty_like(weight)
+        previous = (float(state.get("buffer_scale", 1.0)), float(state.get("buffer_shift", 0.0)))
+        calls.setdefault((first, *previous), []).append(index)
+    return calls
 
 
 @torch.no_grad()

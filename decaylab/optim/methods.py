@@ -12,23 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from decaylab.optim.optimizers import (
-    SGDL2,
-    SGDW,
-    Adam,
-    AdamC,
-    AdamL2,
-    AdamP,
-    AdamW,
-    DecayOptimizer,
-    Lion,
-    LionL2,
-    Muon,
-    MuonL2,
-    ProxAdam,
-    ProxSGD,
-)
+from decaylab.optim.adam import Adam, AdamC, AdamL2, AdamP, AdamW, ProxAdam
+from decaylab.optim.base import DecayOptimizer
+from decaylab.optim.lion import Lion, LionL2
+from decaylab.optim.muon import Muon, MuonL2
 from decaylab.optim.rules import Units
+from decaylab.optim.sgd import SGDL2, SGDW, ProxSGD
 
 ADAM_LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 SGD_LRS = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
@@ -63,7 +52,7 @@ class Method:
     ``nesterov``; Lion: ``betas``, a study's runs taking the record's own ``betas``; Muon: ``betas`` and
     ``eps`` for the Adam direction of its parameters that are not matrices, and param groups that say which
     are: :func:`~decaylab.optim.param_groups` with ``muon=True``). ``decay_units``
-    names what ``λ`` means (``convention``: which kind of λ it is), ``default_weight_decays`` is its
+    names what ``λ`` means (``units``: which kind of λ it is), ``default_weight_decays`` is its
     grid in those units, ``default_lrs`` its grid of ``α``, and ``coupling`` is what the post expects
     of its best ``λ`` as ``α`` changes: ``"decoupled"`` (flat), ``"coupled"`` (falling), or None (no
     claim).
@@ -77,7 +66,7 @@ class Method:
     coupling: Coupling | None = None
     family: Literal["adam", "sgd", "lion", "muon"] = "adam"
     takes_weight_decay: bool = True
-    convention: Units = "penalty"
+    units: Units = "penalty"
     """What λ is (:data:`~decaylab.optim.rules.UNITS`): a decay per step at the peak learning rate
     (``paper``), per step and unit of learning rate (``torch``, ``λ_paper = α·λ_torch``), a penalty's
     weight in the loss (``penalty``), an ℓ1 threshold per step (``l1``), or nothing (``none``)."""
@@ -92,7 +81,7 @@ class Method:
 METHODS: dict[str, Method] = {
     method.name: method
     for method in (
-        Method("adam", Adam, "Adam, no weight decay", "no decay", (0.0,), takes_weight_decay=False, convention="none"),
+        Method("adam", Adam, "Adam, no weight decay", "no decay", (0.0,), takes_weight_decay=False, units="none"),
         Method(
             "adaml2",
             AdamL2,
@@ -103,12 +92,12 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "adamw",
-            AdamW,
+            functools.partial(AdamW, convention="paper"),
             "decoupled decay 1 − η_t·λ (Loshchilov & Hutter)",
             "λ: decay per step (paper)",
             PER_STEP,
             "decoupled",
-            convention="paper",
+            units="paper",
         ),
         Method(
             "adamw-torch",
@@ -117,7 +106,7 @@ METHODS: dict[str, Method] = {
             "λ: decay per step / α (torch)",
             PER_STEP_OVER_LR,
             "coupled",
-            convention="torch",
+            units="torch",
         ),
         Method(
             "proxadam",
@@ -126,7 +115,7 @@ METHODS: dict[str, Method] = {
             "λ: decay per step (prox)",
             PER_STEP,
             "decoupled",
-            convention="paper",
+            units="paper",
         ),
         Method(
             "adamp",
@@ -142,7 +131,7 @@ METHODS: dict[str, Method] = {
             "λ: decay per step / α at peak (torch)",
             PER_STEP_OVER_LR,
             "coupled",
-            convention="torch",
+            units="torch",
         ),
         Method(
             "proxadam-l1",
@@ -150,7 +139,7 @@ METHODS: dict[str, Method] = {
             "ℓ1 prox in Adam's norm: soft-threshold by η_t·λ",
             "λ: ℓ1 threshold per step",
             (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3),
-            convention="l1",
+            units="l1",
         ),
         Method(
             "sgdl2",
@@ -169,7 +158,7 @@ METHODS: dict[str, Method] = {
             PER_STEP,
             "decoupled",
             family="sgd",
-            convention="paper",
+            units="paper",
         ),
         Method(
             "sgdw-torch",
@@ -179,7 +168,7 @@ METHODS: dict[str, Method] = {
             PER_STEP_OVER_SGD_LR,
             "coupled",
             family="sgd",
-            convention="torch",
+            units="torch",
         ),
         Method(
             "proxsgd",
@@ -189,7 +178,7 @@ METHODS: dict[str, Method] = {
             PER_STEP,
             "decoupled",
             family="sgd",
-            convention="paper",
+            units="paper",
         ),
         Method(
             "lionw",
@@ -199,7 +188,7 @@ METHODS: dict[str, Method] = {
             PER_STEP,
             "decoupled",
             family="lion",
-            convention="paper",
+            units="paper",
             betas=LION_BETAS,
         ),
         Method(
@@ -210,7 +199,7 @@ METHODS: dict[str, Method] = {
             PER_STEP_OVER_LION_LR,
             "coupled",
             family="lion",
-            convention="torch",
+            units="torch",
             betas=LION_BETAS,
         ),
         Method(
@@ -225,12 +214,12 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "adamw-cautious",
-            functools.partial(AdamW, cautious=True),
+            functools.partial(AdamW, convention="paper", cautious=True),
             "paper AdamW, decay only where step and weight agree in sign (Chen et al. 2025)",
             "λ: decay per step (paper)",
             PER_STEP,
             "decoupled",
-            convention="paper",
+            units="paper",
         ),
         Method(
             "muonw",
@@ -240,7 +229,7 @@ METHODS: dict[str, Method] = {
             PER_STEP,
             "decoupled",
             family="muon",
-            convention="paper",
+            units="paper",
         ),
         Method(
             "muonw-torch",
@@ -250,7 +239,7 @@ METHODS: dict[str, Method] = {
             PER_STEP_OVER_LR,
             "coupled",
             family="muon",
-            convention="torch",
+            units="torch",
         ),
         Method(
             "muonw-cautious",
@@ -260,7 +249,7 @@ METHODS: dict[str, Method] = {
             PER_STEP,
             "decoupled",
             family="muon",
-            convention="paper",
+            units="paper",
         ),
         Method(
             "muonl2",

@@ -128,7 +128,7 @@ def test_a_second_study_on_the_same_directory_is_refused_while_one_runs(capsys, 
         fcntl.flock(held, fcntl.LOCK_EX)
         for executor in ("local", "ray"):
             argv = ["study", *SMALL, "--out", str(out), "--executor", executor]
-            assert_one_line_error(*run_cli(capsys, *argv)[::2], "another decaylab study")
+            assert_one_line_error(*run_cli(capsys, *argv)[::2], "another decaylab run", "is using")
 
 
 @pytest.mark.parametrize("executor", ["local", "ray"])

@@ -207,13 +207,13 @@ def every_update(monkeypatch):
     """The study's progress bar draws every update, however fast the epochs."""
     from tqdm import tqdm
 
-    from decaylab.lab import study
+    from decaylab.lab import rounds
 
     class EveryUpdate(tqdm):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **{**kwargs, "mininterval": 0, "miniters": 0})
 
-    monkeypatch.setattr(study, "tqdm", EveryUpdate)
+    monkeypatch.setattr(rounds, "tqdm", EveryUpdate)
 
 
 def progress_study(tmp_path, epochs):

@@ -41,6 +41,9 @@ QUICK = ["transfer", "--task", TINY, "--method", "adamw", "--quick", "--workers"
         (["--to", "epochs=1.5"], ["epochs must be a whole number", "1.5"]),
         (["--to", "N=0.5"], ["N must be a whole number", "0.5"]),
         (["--axes", "N", "--N", "25,50.5,100"], ["--N", "50.5", "not a whole number"]),
+        (["--axes", "N", "--N", "51,100,200"], ["N=51", "batch of one"]),  # BatchNorm cannot train on one
+        (["--to", "epochs=1e300"], ["epochs must be at most"]),  # was an OverflowError's traceback
+        (["--to", "N=1e300"], ["N must be at most"]),  # was "λ = 0 (95% interval 0 to 0)"
     ],
 )
 def test_a_bad_transfer_flag_is_one_line_and_exit_2(capsys, tmp_path, flags, words):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from decaylab.analysis.transfer import law_line, markdown, summary
+from decaylab.analysis.transfer import markdown, rows, summary, write_rows
+from decaylab.analysis.transfer_figure import law_line
 from decaylab.lab.execution import LocalExecutor
 from decaylab.lab.execution.base import Job, portable
 from decaylab.lab.optimum import FLAT_CURVE, INTERIOR, STABILITY_EDGE, Estimate, estimate
@@ -21,7 +22,7 @@ from decaylab.lab.task.loading import load_task
 from decaylab.lab.transfer.advice import advise
 from decaylab.lab.transfer.axes import Axes, Pool, Setting, setting_task
 from decaylab.lab.transfer.laws import fit_law
-from decaylab.lab.transfer.measure import BaseRate, Check, Search, Transfer, run_transfer
+from decaylab.lab.transfer.measure import BaseRate, Check, SettingSearch, Transfer, run_transfer
 from tests.lab.minibatch_ridge import bayes_lambda
 
 HERE = Path(__file__).parent
@@ -145,7 +146,7 @@ def transfer_of(estimates, law, checks=None, quick=False, target=None):
     axes = Axes(BASE, dict(VALUES))
     return Transfer(
         "constructed", "adamw", "accuracy", True, axes, tuple(range(5)),
-        {s: Search(s, -2.0) for s in estimates}, estimates, law, law, checks or {}, target, frozenset(),
+        {s: SettingSearch(s, -2.0) for s in estimates}, estimates, law, law, checks or {}, target, frozenset(),
         BaseRate(1e-2, True), quick,
     )  # fmt: skip
 
@@ -195,3 +196,20 @@ def test_a_task_files_variants_reach_a_process_that_never_imported_the_file():
     done = subprocess.run([sys.executable, "-c", program], input=payload, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-500:]
     assert done.stdout.decode().split() == ["Linear", "400"]
+
+
+def test_every_setting_searched_has_a_csv_row_with_a_header_even_where_every_run_diverged(tmp_path):
+    """A transfer at an α where every run diverged wrote an empty transfer.csv, and a setting without an estimate
+    vanished from the CSV while the report listed it."""
+    estimates = constructed({"N": -1.0, "epochs": -0.5}, noise=0.05, case=7)
+    law = fit_law(BASE, list(VALUES), estimates, range(5))
+    lost = BASE.moved("N", 2000)
+    result = transfer_of({s: e for s, e in estimates.items() if s != lost}, law)
+    result = replace(result, searches={**result.searches, lost: SettingSearch(lost, -2.0)})
+    table = rows(result)
+    assert len(table) == len(result.searches) and table[-1]["kind"] == "every run diverged"
+    assert table[-1]["log10_lambda"] is None and table[-1]["N"] == 2000
+    diverged = replace(result, estimates={}, searches={lost: SettingSearch(lost, -2.0)})
+    write_rows(diverged, tmp_path / "transfer.csv")
+    header, row = (tmp_path / "transfer.csv").read_text().splitlines()
+    assert header.startswith("task,method,N,epochs") and "every run diverged" in row

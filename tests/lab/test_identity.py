@@ -42,7 +42,8 @@ def test_the_frozen_task_file_is_keyed_by_what_it_reaches_of_decaylab(tmp_path, 
     """The check above could pass by a task whose key reads nothing of decaylab: this one reads its model,
     loss and metric functions by module and name (KEYED_AS keeps their 0.2 names), so renaming one changes it."""
     from decaylab.lab.task import fingerprint
-    from decaylab.lab.task.loading import load_task, prepare_task
+    from decaylab.lab.task.loading import load_task
+    from decaylab.lab.training.trial import prepare_task
 
     shutil.copy(FROZEN / "frozen_task.py", tmp_path / "frozen_task.py")
     spec = str(tmp_path / "frozen_task.py") + ":make_task"

@@ -9,7 +9,7 @@ from decaylab.lab import optimum
 from decaylab.lab.optimum import estimate
 from decaylab.lab.statistics import t_interval
 from decaylab.lab.transfer import search
-from decaylab.lab.transfer.search import next_points
+from decaylab.lab.transfer.search import GUIDED, next_points
 
 SEEDS = (0, 1, 2)
 
@@ -155,3 +155,12 @@ def test_the_nominal_95_percent_interval_covers_the_true_optimum_90_to_99_percen
     covered = [result.low <= truth <= result.high for truth, result in results if result.has_interval]
     assert len(covered) >= 370
     assert 0.90 <= sum(covered) / len(covered) <= 0.99
+
+
+def test_a_law_guided_search_starts_with_half_decades_around_the_prediction_and_still_grows_past_a_miss():
+    assert next_points({}, SEEDS, prior=-3.1, extra=[-3.1], offsets=GUIDED) == [-4.0, -3.5, -3.1, -3.0, -2.5, -2.0]
+    far = -0.5  # the prediction missed by 2.5 decades: the bracket grows until the optimum is inside
+    scores, seeds = {}, SEEDS
+    while points := next_points(scores, seeds, -3.0, offsets=GUIDED):
+        scores |= {x: {s: -((x - far) ** 2) for s in seeds} for x in points}
+    assert min(scores) == -4.0 and max(scores) > far and estimate(scores, seeds).kind == "interior"

@@ -6,9 +6,10 @@ import pytest
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import LocalExecutor
+from decaylab.lab.rounds import Planned, job_of, run_config, run_configs, split_into_units
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import Planned, StudySpec, job_of, run_config, run_configs, split_into_units
+from decaylab.lab.study import StudySpec
 from decaylab.optim import METHODS
 
 from .tiny_task import make_task

@@ -21,11 +21,11 @@ from decaylab.lab.study import prepare_task
 from decaylab.lab.task import schedules
 from decaylab.lab.task.builtin import datasets, models
 from decaylab.lab.task.builtin.catalogue import BUILT_IN
-from decaylab.lab.task.checks import check_one_batch
 from decaylab.lab.task.identity import code_identity
 from decaylab.lab.task.objectives import Metric, accuracy
 from decaylab.lab.training.loop import train_unit
 from decaylab.lab.training.stacking import StackedModel, batchnorm_fed_weights
+from decaylab.lab.training.trial import check_one_batch
 from decaylab.optim import param_groups
 
 from .tiny_task import make_task
@@ -276,17 +276,36 @@ def test_the_weights_batchnorm_normalizes_are_found_in_ordinary_modules():
                                      for name in resnet)  # fmt: skip
 
 
+def values_of(schedule, total):
+    eta = schedules.multipliers(schedule, total)
+    return [eta(step) for step in range(total)]
+
+
 def test_schedules_are_the_post_multiplier_from_one_to_zero_after_warmup():
     total = 100
     for name, schedule in schedules.SCHEDULES.items():
-        values = schedules.multipliers(schedules.with_warmup(schedule, 0.1), total)
+        values = values_of(schedules.with_warmup(schedule, 0.1), total)
         assert values[:10] == pytest.approx([(k + 1) / 10 for k in range(10)]), name
         assert values[10] == 1.0 and all(0 <= v <= 1 for v in values), name
     cosine = [1, (1 + math.cos(math.pi / 4)) / 2, 0.5, (1 + math.cos(3 * math.pi / 4)) / 2]
-    assert schedules.multipliers(schedules.cosine, 4) == pytest.approx(cosine)
-    assert schedules.multipliers(schedules.wsd, 10) == [1, 1, 1, 1, 1, 1, 1, 1, 1, 0.5]
+    assert values_of(schedules.cosine, 4) == pytest.approx(cosine)
+    assert values_of(schedules.wsd, 10) == [1, 1, 1, 1, 1, 1, 1, 1, 1, 0.5]
+    assert schedules.multipliers(schedules.wsd, 10)(25) == 0.5  # past the end: the last step's
     with pytest.raises(UsageError, match="η = 2"):
-        schedules.multipliers(lambda step, total: 2.0, 5)
+        schedules.multipliers(lambda step, total: 2.0, 5)(0)
+
+
+def test_a_schedule_is_checked_before_training_at_every_step_or_evenly_past_a_bound():
+    with pytest.raises(UsageError, match=r"η = 2\.0 at step 3"):
+        schedules.check_schedule(lambda step, total: 2.0 if step == 3 else 0.5, 5)
+    asked = []
+    schedules.check_schedule(lambda step, total: asked.append(step) or 1.0, 10**12 // 100)
+    assert len(asked) == schedules.CHECKED_STEPS and asked[0] == 0 and asked[-1] == 10**10 - 1
+
+
+def test_a_run_of_a_mistyped_length_is_refused_before_anything_is_allocated():
+    with pytest.raises(UsageError, match="give fewer epochs"):
+        schedules.multipliers(schedules.cosine, 10**23)
 
 
 def test_the_run_keys_cover_the_task_file_and_the_modules_it_imports_and_no_other(tmp_path, monkeypatch):
@@ -457,3 +476,18 @@ def test_a_task_file_in_the_current_directory_loads(tmp_path, monkeypatch):
     )
     monkeypatch.chdir(tmp_path)
     assert prepare_task("mine.py:make_task").identity.startswith("here@")
+
+
+def test_a_training_set_that_ends_in_a_batch_of_one_is_refused_for_batchnorm_and_trained_without_it():
+    """21 examples in batches of 10 end in a batch of one: BatchNorm1d cannot train on it (torch's "Expected more
+    than 1 value per channel"), so the task is refused before training, naming N; a model without it trains."""
+    x, y = torch.randn(21, 3), torch.randint(0, 2, (21,))
+
+    def task(norm: bool) -> Task:
+        layers = [nn.Linear(3, 4), *([nn.BatchNorm1d(4)] if norm else []), nn.Linear(4, 2)]
+        return Task("last", (x, y), (x, y), lambda: nn.Sequential(*layers), batch_size=10)
+
+    with pytest.raises(UsageError, match="N=21 in batches of 10 leaves a last batch of one"):
+        check_one_batch(task(norm=True))
+    check_one_batch(task(norm=False))
+    check_one_batch(replace(task(norm=True), batch_size=7))

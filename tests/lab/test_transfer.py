@@ -1,5 +1,6 @@
 """``decaylab transfer`` on a problem whose best λ is known in closed form, its plan, and its resumption."""
 
+import dataclasses
 import math
 import random
 
@@ -10,9 +11,11 @@ from torch import nn
 from decaylab import Task
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import LocalExecutor
-from decaylab.lab.transfer.axes import Axes, Setting, choose_axes
-from decaylab.lab.transfer.laws import fit_law
+from decaylab.lab.statistics import Value
+from decaylab.lab.transfer.axes import AXES, Axes, Setting, choose_axes
+from decaylab.lab.transfer.laws import fit_law, in_units
 from decaylab.lab.transfer.measure import run_transfer
+from decaylab.lab.transfer.rules import RULES
 
 DIMENSION, NOISE, POOL = 400, 1.0, 12_800
 SIZES = (400, 800, 1600, 3200, 6400)
@@ -129,3 +132,23 @@ def test_every_built_in_tasks_default_axes_hold_out_a_value_above_its_base(name)
         assert quick or set(axes.values) == set(DEFAULT_AXES[name])
         for axis, held_out in axes.held_out.items():
             assert held_out.value(axis) > axes.base.value(axis)
+
+
+def test_every_axis_is_one_record_a_setting_field_a_flag_and_its_units():
+    """An axis is one :class:`Axis` in ``axes.py`` and its :class:`Setting` field: the rest of the transfer reads
+    the record (the run it fixes, the task it shapes, its flag, how its exponents convert)."""
+    assert list(AXES) == [field.name for field in dataclasses.fields(Setting)]
+    assert len({axis.flag for axis in AXES.values()}) == len(AXES)
+    for name, axis in AXES.items():
+        paper, torch_form = in_units(Value(0.25), name, "paper"), in_units(Value(0.25), name, "torch")
+        assert paper["torch"].centre == pytest.approx(0.25 + axis.torch_shift)  # λ_torch = λ_paper/α along α
+        assert torch_form["paper"].centre == pytest.approx(0.25 - axis.torch_shift)
+        for rule in RULES:
+            if (given := rule.exponents.get(name)) is not None:
+                assert rule.exponent(name, rule.convention) == given
+    base = Setting(100, 3, 10, 1e-2, 8)
+    assert base.moved("lr", 3e-2).run_options() == {"epochs": 3, "batch_size": 10, "lr": 3e-2}
+    assert base.moved("N", 200).task_key != base.task_key != base.moved("width", 16).task_key
+    assert base.moved("epochs", 6).task_key == base.moved("batch", 20).task_key == base.task_key
+    with pytest.raises(UsageError, match="epochs must be a whole number"):
+        base.moved("epochs", 2.5)

@@ -75,9 +75,14 @@ def test_one_step_decays_only_where_the_step_and_the_weight_agree():
 
 def test_per_member_cautious_adamw_trains_each_member_as_its_own_optimizer():
     lrs, decays = torch.tensor([1e-3, 1e-2], dtype=torch.float64), torch.tensor([0.1, 1.0])
-    stacked = run(lambda p: AdamW(p, lr=lrs, weight_decay=decays, cautious=True), START.expand(2, 4, 7).clone())
+    stacked = run(
+        lambda p: AdamW(p, lr=lrs, weight_decay=decays, cautious=True, convention="paper"),
+        START.expand(2, 4, 7).clone(),
+    )
     for member, (lr, decay) in enumerate(zip(lrs.tolist(), decays.tolist(), strict=True)):
-        alone = run(lambda p, lr=lr, decay=decay: AdamW(p, lr=lr, weight_decay=decay, cautious=True), START)
+        alone = run(
+            lambda p, lr=lr, decay=decay: AdamW(p, lr=lr, weight_decay=decay, cautious=True, convention="paper"), START
+        )
         assert torch.allclose(stacked[member], alone, rtol=0, atol=CLOSE), member
 
 
@@ -85,10 +90,10 @@ def test_a_cautious_optimizer_survives_a_deepcopy_and_a_checkpoint():
     import copy
 
     parameter = torch.nn.Parameter(START.clone())
-    optimizer = AdamW([parameter], lr=ALPHA, weight_decay=DECAY, cautious=True)
+    optimizer = AdamW([parameter], lr=ALPHA, weight_decay=DECAY, cautious=True, convention="paper")
     assert copy.deepcopy(optimizer).rule.cautious
     parameter.grad = gradient(parameter.detach(), 0)
     optimizer.step()
-    again = AdamW([torch.nn.Parameter(START.clone())], lr=ALPHA, weight_decay=DECAY, cautious=True)
+    again = AdamW([torch.nn.Parameter(START.clone())], lr=ALPHA, weight_decay=DECAY, cautious=True, convention="paper")
     again.load_state_dict(optimizer.state_dict())
     assert again.rule.cautious and again.param_groups[0]["weight_decay_units"] == "paper"

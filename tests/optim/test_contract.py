@@ -1,5 +1,7 @@
 """The contract every optimizer keeps: it optimizes, schedules, batches members and groups params."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -50,7 +52,7 @@ def test_every_rule_minimizes_rosenbrock(method):
 
 def test_schedulers_drive_eta_as_scheduled_lr_over_the_peak_lr():
     w = torch.nn.Parameter(torch.ones(2))
-    optimizer = AdamW([w], lr=0.1, weight_decay=0.2)
+    optimizer = AdamW([w], lr=0.1, weight_decay=0.2, convention="paper")
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
     optimizer.step()  # no gradient yet: nothing moves
     scheduler.step()
@@ -160,3 +162,18 @@ def test_a_rule_needs_no_class_of_its_own():
     proxsgd = partial(SGDCore, rule=PROXIMAL_L2, momentum=MOMENTUM)
     assert relative_error(torch_trajectory(adamw)[0], reference_trajectory("adamw")) <= 1e-12
     assert relative_error(torch_trajectory(proxsgd)[0], reference_trajectory("proxsgd")) <= 1e-12
+
+
+def test_adamw_with_a_decay_and_no_convention_warns_that_its_lambda_is_not_torchs():
+    """``AdamW(params, lr=1e-3, weight_decay=0.01)`` copied from a torch script decays 1/lr times more than torch's:
+    it warns, naming both conventions; saying the convention, or giving no decay, is silent."""
+    weight = torch.nn.Parameter(torch.ones(3))
+    with pytest.warns(UserWarning, match="convention='paper'.*convention='torch'"):
+        AdamW([weight], lr=1e-3, weight_decay=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AdamW([weight], lr=1e-3, weight_decay=0.01, convention="paper")
+        AdamW([weight], lr=1e-3, weight_decay=0.01, convention="torch")
+        AdamW([weight], lr=1e-3)
+        for method in (name for name, record in METHODS.items() if record.takes_weight_decay):
+            make_optimizer(method, [weight], lr=1e-3, weight_decay=0.01, momentum=0.9)

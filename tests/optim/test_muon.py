@@ -114,7 +114,7 @@ def test_the_parameters_that_are_not_matrices_take_adamw_in_the_same_optimizer()
     bias = torch.randn(5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     options = {"lr": ALPHA, "weight_decay": DECAY}
     in_muon = trained(lambda p: Muon(p, **options, adam_betas=(0.8, 0.99), adam_eps=1e-6), bias, 50, gradient)
-    adamw = trained(lambda p: AdamW(p, **options, betas=(0.8, 0.99), eps=1e-6), bias, 50, gradient)
+    adamw = trained(lambda p: AdamW(p, **options, betas=(0.8, 0.99), eps=1e-6, convention="paper"), bias, 50, gradient)
     assert torch.allclose(in_muon, adamw, rtol=0, atol=1e-14)
 
 
@@ -222,3 +222,13 @@ def test_the_designs_contract_names_are_the_classes():
     from decaylab.optim import Lion, LionW, MuonW
 
     assert MuonW is Muon and LionW is Lion
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [({"eps": math.nan}, "eps"), ({"ns_steps": 0}, "ns_steps"), ({"ns_steps": 2.5}, "ns_steps"),
+     ({"momentum": 1.5}, "momentum"), ({"momentum": math.nan}, "momentum")],
+)  # fmt: skip
+def test_every_muon_hyperparameter_is_checked(option, message):
+    with pytest.raises(ValueError, match=message):
+        Muon([torch.nn.Parameter(torch.ones(3, 2))], lr=1e-2, **option)

@@ -1,5 +1,6 @@
 """Acceptance 3: ProxAdam and AdamP steps solve the minimization problems the post writes."""
 
+import functools
 import itertools
 
 import numpy as np
@@ -91,7 +92,7 @@ def test_proxadam_is_paper_adamw_to_first_order(problem):
     gaps = []
     for scale in (1e-1, 1e-2, 1e-3):
         steps = []
-        for cls in (ProxAdam, AdamW):
+        for cls in (ProxAdam, functools.partial(AdamW, convention="paper")):
             w = torch.nn.Parameter(w0.clone())
             optimizer = cls([w], lr=ALPHA * scale, weight_decay=LAMBDA * scale)
             w.grad = grads[0].clone()

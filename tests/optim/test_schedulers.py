@@ -46,7 +46,7 @@ def schedulers(optimizer):
 def test_every_scheduler_keeps_eta_at_most_one_and_reaches_one_at_its_peak():
     for name in schedulers(AdamW([torch.nn.Parameter(torch.ones(1))])):
         w = torch.nn.Parameter(torch.ones(3))
-        optimizer = AdamW([w], lr=LR, weight_decay=0.1, betas=(0.9, 0.999))
+        optimizer = AdamW([w], lr=LR, weight_decay=0.1, betas=(0.9, 0.999), convention="paper")
         scheduler = schedulers(optimizer)[name]()
         etas = []
         for _ in range(STEPS):
@@ -64,7 +64,7 @@ def test_every_scheduler_keeps_eta_at_most_one_and_reaches_one_at_its_peak():
 def test_under_one_cycle_the_paper_form_decays_lambda_per_step_at_the_peak():
     """OneCycleLR overwrites initial_lr with max_lr/25; η_t is still measured from max_lr."""
     w = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
-    optimizer = AdamW([w], lr=1.0, weight_decay=0.01)
+    optimizer = AdamW([w], lr=1.0, weight_decay=0.01, convention="paper")
     scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=20, pct_start=0.5)
     shrinks = []
     for _ in range(20):

@@ -205,3 +205,43 @@ def test_a_checkpoint_of_the_other_convention_is_converted_exactly_and_of_anothe
 
     with pytest.raises(ValueError, match="penalty"):
         trained(AdamL2).load_state_dict(paper.state_dict())  # a decay per step is no penalty weight
+
+
+def test_state_dict_is_the_same_after_a_load(method):
+    """torch's ``test_state_dict_deterministic`` shape: a trained optimizer's state dict loaded into a fresh one
+    of a copy of the parameters gives back the same state dict, and both step alike (Muon's load once added a
+    ``differentiable`` key to every group)."""
+    weight = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
+    bias = torch.nn.Parameter(torch.randn(4, dtype=torch.float64))
+    optimizer = build(method, [weight, bias])
+    grads = [gradients((4, 3), 3), gradients((4,), 3, seed=2)]
+    run(optimizer, [weight, bias], grads)
+    twin_params = [torch.nn.Parameter(p.detach().clone()) for p in (weight, bias)]
+    twin = build(method, twin_params)
+    saved = optimizer.state_dict()
+    twin.load_state_dict(copy.deepcopy(saved))
+    reloaded = twin.state_dict()
+    assert reloaded["param_groups"] == saved["param_groups"]
+    assert reloaded["state"].keys() == saved["state"].keys()
+    for index, state in saved["state"].items():
+        assert state.keys() == reloaded["state"][index].keys()
+        for name, value in state.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(reloaded["state"][index][name])), name
+    later = [gradients((4, 3), 2, seed=3), gradients((4,), 2, seed=4)]
+    for ours, theirs in zip(run(optimizer, [weight, bias], later), run(twin, twin_params, later)):
+        assert torch.equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("saved", "loaded", "family"),
+    [("lionw", "proxadam", "a Lion optimizer"), ("adamw", "muonw", "an Adam-type optimizer"),
+     ("sgdw", "adamw", "an SGD optimizer"), ("muonw", "sgdw", "a Muon optimizer")],
+)  # fmt: skip
+def test_a_checkpoint_of_another_kind_of_optimizer_is_refused_in_one_line_naming_both(saved, loaded, family):
+    """A Lion state dict loaded into ProxAdam once loaded silently and failed at the first step with KeyError."""
+    weight = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
+    source = build(saved, [weight])
+    run(source, [weight], [gradients((4, 3), 2)])
+    target = build(loaded, [torch.nn.Parameter(weight.detach().clone())])
+    with pytest.raises(ValueError, match=f"saved by {family}.*not by a {type(target).__name__}"):
+        target.load_state_dict(source.state_dict())

@@ -50,14 +50,16 @@ def test_bad_hyperparameters_raise_value_error_naming_the_argument(method, kwarg
 
 
 def test_a_bad_param_group_added_later_is_refused():
-    optimizer = AdamW([torch.nn.Parameter(torch.ones(2))], weight_decay=0.1)
+    optimizer = AdamW([torch.nn.Parameter(torch.ones(2))], weight_decay=0.1, convention="paper")
     with pytest.raises(ValueError, match="weight_decay"):
         optimizer.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "weight_decay": -1.0})
 
 
 def test_a_group_of_stacked_parameters_may_come_as_a_generator():
     stacked = [torch.nn.Parameter(torch.ones(3, 2)), torch.nn.Parameter(torch.ones(3))]
-    optimizer = AdamW([{"params": (p for p in stacked), "lr": torch.full((3,), 1e-2)}], weight_decay=0.1)
+    optimizer = AdamW(
+        [{"params": (p for p in stacked), "lr": torch.full((3,), 1e-2)}], weight_decay=0.1, convention="paper"
+    )
     assert optimizer.param_groups[0]["params"] == stacked
 
 

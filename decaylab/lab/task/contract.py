@@ -2,11 +2,13 @@
 
 Built-in tasks are in :mod:`decaylab.lab.task.builtin`; a user's own task is
 ``path/to/file.py:make_task``, where ``make_task()`` returns a :class:`Task`, or a :class:`Task`
-handed to :func:`decaylab.study`. What makes a task valid is in :mod:`decaylab.lab.task.checks`.
+handed to :func:`decaylab.study`. A task's fields are checked when it is made (:func:`check_fields`); that
+decaylab can train it, in :func:`decaylab.lab.training.trial.prepare_task`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,13 +16,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from decaylab.lab.task.checks import check_fields
-from decaylab.lab.task.data import as_pair
+from decaylab.lab.errors import UsageError
+from decaylab.lab.task.data import Pair, as_pair
 from decaylab.lab.task.objectives import Loss, Metric, cross_entropy, resolve_metric
-from decaylab.lab.task.schedules import Schedule
+from decaylab.lab.task.schedules import SCHEDULES, Schedule, check_schedule
 from decaylab.optim.methods import METHODS
 
-Pair = tuple[Tensor, Tensor]
 Augment = Callable[[Tensor, torch.Generator], Tensor]
 
 
@@ -109,3 +110,57 @@ class Task:
     def held_out(self) -> tuple[str, Pair]:
         """The split the best cell is chosen on: ``validation``, or ``test`` when the task has none."""
         return ("validation", self.validation) if self.validation is not None else ("test", self.test)
+
+
+def check_fields(task: Task) -> None:
+    """The task's data and settings, when it is made."""
+    for split in ("train", "validation", "test"):
+        pair = getattr(task, split)
+        if pair is not None:
+            _check_pair(task.name, split, pair)
+    for number in ("epochs", "batch_size", "members_per_unit"):
+        value = getattr(task, number)
+        if isinstance(value, bool) or not (isinstance(value, int) and value >= 1):
+            raise UsageError(f"task {task.name}: {number} must be a whole number >= 1, got {value!r}")
+    if not (len(task.betas) == 2 and all(0.0 <= beta < 1.0 for beta in task.betas)):
+        raise UsageError(f"task {task.name}: betas must be two numbers in [0, 1), got {task.betas!r}")
+    for number in ("eps", "momentum"):
+        if not getattr(task, number) >= 0:
+            raise UsageError(f"task {task.name}: {number} must be >= 0, got {getattr(task, number)!r}")
+    if isinstance(task.schedule, str) and task.schedule not in SCHEDULES:
+        raise UsageError(f"task {task.name}: unknown schedule {task.schedule!r}; choose from {', '.join(SCHEDULES)}")
+    if callable(task.schedule):  # its own: checked over the task's steps now, not in a worker mid-training
+        steps = task.epochs * math.ceil(len(task.train[0]) / task.batch_size)
+        try:
+            check_schedule(task.schedule, steps)
+        except UsageError as error:
+            raise UsageError(f"task {task.name}: {error}") from None
+    for names in ("no_decay", "adam_for"):  # name prefixes, as str.startswith takes them
+        value = getattr(task, names)
+        if not (isinstance(value, str) or (isinstance(value, tuple) and all(isinstance(n, str) for n in value))):
+            raise UsageError(f"task {task.name}: {names} must be a tuple of parameter-name prefixes, got {value!r}")
+    if not 0.0 <= task.warmup < 1.0:
+        raise UsageError(f"task {task.name}: warmup must be a fraction in [0, 1), got {task.warmup}")
+    if task.clip is not None and not task.clip > 0:
+        raise UsageError(f"task {task.name}: clip must be > 0 (or None), got {task.clip}")
+    if isinstance(task.make_model, nn.Module):
+        raise UsageError(
+            f"task {task.name}: make_model must be a function that returns a new model, not a model; "
+            "write make_model=lambda: ..."
+        )
+    if not callable(task.make_model):
+        raise UsageError(f"task {task.name}: make_model must be a function returning an nn.Module")
+    task.selection_metric  # noqa: B018 - a bad metric fails here, when the task is made
+
+
+def _check_pair(task: str, split: str, pair: Any) -> None:
+    if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(t, Tensor) for t in pair)):
+        raise UsageError(f"task {task}: {split} must be a pair of tensors (inputs, targets)")
+    x, y = pair
+    if len(x) != len(y):
+        raise UsageError(f"task {task}: {split} has {len(x)} inputs but {len(y)} targets")
+    if len(x) == 0:
+        raise UsageError(f"task {task}: the {split} set is empty")
+    for what, tensor in (("inputs", x), ("targets", y)):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise UsageError(f"task {task}: the {split} {what} contain NaN or infinite values")

@@ -1,5 +1,5 @@
-"""Loading a task: a built-in by name, or ``path/to/file.py:make_task`` imported as a script would be;
-then checked and given its identity for the run keys (:func:`prepare_task`)."""
+"""Loading a task: a built-in by name, or ``path/to/file.py:make_task`` imported as a script would be (then
+tried and given its identity for the run keys by :func:`~decaylab.lab.training.trial.prepare_task`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from types import ModuleType
 
 from decaylab.lab.errors import UsageError, one_line
 from decaylab.lab.task.builtin.catalogue import BUILT_IN
-from decaylab.lab.task.checks import check_one_batch
 from decaylab.lab.task.contract import Task
-from decaylab.lab.task.identity import built_in_identity, code_identity, file_identity
+from decaylab.lab.task.identity import built_in_identity, file_identity
 
 
 @functools.cache
@@ -90,20 +89,3 @@ def _load_from_file(file: str, function: str) -> Task:
     if not isinstance(task, Task):
         raise UsageError(f"{file}:{function} must return decaylab.Task, got {type(task).__name__}")
     return replace(task, identity=file_identity(task, path))
-
-
-def prepare_task(source: str | Task, data_dir: Path | None = None, device: str = "cpu") -> Task:
-    """Load and check a task in the driver, and give it its identity for the run keys.
-
-    Bad tasks fail here in one line, before any training: one batch goes forward and
-    backward through two stacked members (:func:`~decaylab.lab.task.checks.check_one_batch`).
-    """
-    task = load_task(source, data_dir) if isinstance(source, str) else source
-    check_one_batch(task, device)
-    if isinstance(source, str) and source in BUILT_IN:
-        return task
-    try:
-        identity = code_identity(task, source if isinstance(source, str) else None)
-    except Exception as error:  # an object the walk cannot read: say so in one line
-        raise UsageError(f"task {task.name}: could not read its code for the run keys: {one_line(error)}") from error
-    return replace(task, identity=identity)

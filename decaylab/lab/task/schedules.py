@@ -61,10 +61,31 @@ def with_warmup(schedule: Schedule, warmup: float) -> Schedule:
     return warmed_up
 
 
-def multipliers(schedule: Schedule, total_steps: int) -> list[float]:
-    """``η_t`` for every step, checked to lie in ``[0, 1]`` (a task's own schedule may be wrong)."""
-    values = [float(schedule(step, total_steps)) for step in range(total_steps)]
-    for step, eta in enumerate(values):
-        if not 0.0 <= eta <= 1.0:
-            raise UsageError(f"the schedule gives η = {eta} at step {step}; η_t must lie in [0, 1] (a fraction of α)")
-    return values
+MAX_STEPS = 10**10
+"""The most optimizer steps a run may take: a bound on a mistyped ``--epochs``, far past any real run."""
+CHECKED_STEPS = 100_000
+"""A schedule is checked before training at each of its steps up to this many, and beyond at this many evenly
+spaced steps, its first and last among them."""
+
+
+def multipliers(schedule: Schedule, total_steps: int) -> Callable[[int], float]:
+    """``η_t`` as a function of the step (a step past the end keeps the last one's), computed as it is asked for,
+    so a long run holds no list of them, and checked to lie in ``[0, 1]`` (a task's own schedule may be wrong)."""
+    if not 1 <= total_steps <= MAX_STEPS:
+        raise UsageError(f"a run must take between 1 and {MAX_STEPS:.0e} steps, got {total_steps:,}; give fewer epochs")
+
+    def eta(step: int) -> float:
+        step = min(step, total_steps - 1)
+        value = float(schedule(step, total_steps))
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"the schedule gives η = {value} at step {step}; η_t must lie in [0, 1] (a fraction of α)")
+        return value
+
+    return eta
+
+
+def check_schedule(schedule: Schedule, total_steps: int) -> None:
+    """Raise :class:`UsageError` if ``schedule`` leaves ``[0, 1]`` at any step (:data:`CHECKED_STEPS`)."""
+    eta, checked = multipliers(schedule, total_steps), min(total_steps, CHECKED_STEPS)
+    for k in range(checked):
+        eta(k * (total_steps - 1) // max(checked - 1, 1))

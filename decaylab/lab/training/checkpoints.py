@@ -18,6 +18,7 @@ from torch import Tensor
 from decaylab.lab.errors import one_line
 from decaylab.lab.runs import RunResult, unit_key, weights_path
 from decaylab.lab.training.stacking import StackedModel
+from decaylab.optim import DecayOptimizer
 
 
 @dataclass
@@ -25,7 +26,7 @@ class UnitState:
     """What a unit carries from one epoch to the next."""
 
     model: StackedModel
-    optimizer: torch.optim.Optimizer
+    optimizer: DecayOptimizer
     schedule: torch.optim.lr_scheduler.LRScheduler
     batches: torch.Generator
     """Draws the batch order and augmentation."""

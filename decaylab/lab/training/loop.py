@@ -17,6 +17,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,7 +29,7 @@ from decaylab.lab.task.contract import Pair, Task
 from decaylab.lab.task.schedules import SCHEDULES, Schedule, multipliers, with_warmup
 from decaylab.lab.training import checkpoints
 from decaylab.lab.training.checkpoints import UnitState
-from decaylab.lab.training.probes import PROXADAM_STEP, ProxAdamStep
+from decaylab.lab.training.probes import PROBES, Probe
 from decaylab.lab.training.stacking import StackedModel, batchnorm_fed_weights, on_device
 from decaylab.optim import DecayOptimizer, make_optimizer
 
@@ -98,6 +99,25 @@ ProgressCallback = Callable[[int], None]
 """Called with the number of the epoch a unit just finished."""
 
 
+@dataclass
+class Training:
+    """A unit being trained: its stacked model and data, optimizer and schedule, and what it records."""
+
+    task: Task
+    first: RunConfig
+    """The unit's runs share everything but ``lr`` and ``λ``: the first speaks for all."""
+    unit: UnitState
+    train: Pair
+    held_out: Pair
+    tracked: dict[str, Tensor]
+    """Weights whose scale BatchNorm removes: their norm and rotation are the effective learning rate."""
+    probes: list[Probe]
+
+    @property
+    def members(self) -> int:
+        return len(self.unit.results)
+
+
 def train_unit(
     task: Task,
     runs: Sequence[RunConfig],
@@ -115,13 +135,35 @@ def train_unit(
     epoch and training resumes from it if it exists. With ``weights`` (a folder), each member
     that did not diverge is kept there at the end (:func:`~decaylab.lab.training.checkpoints.save_weights`).
     """
-    first = runs[0]
-    assert all(run.unit == first.unit for run in runs), "a unit's runs must share task, method, seed, …"
+    assert all(run.unit == runs[0].unit for run in runs), "a unit's runs must share task, method, seed, …"
     started = time.perf_counter()
+    training = set_up(task, runs, dtype, device)
+    position = resumed(checkpoint, training.unit)
+    if position is None:  # a checkpoint that could not be read was deleted: the unit starts over
+        training, position = set_up(task, runs, dtype, device), (1, 0.0)
+    start_epoch, elapsed = position
+    for epoch in range(start_epoch, training.first.epochs + 1):
+        train_loss, turned = train_epoch(training, epoch)
+        record_epoch(training, epoch, train_loss, turned)
+        if checkpoint is not None and epoch < training.first.epochs:
+            checkpoints.save(checkpoint, epoch, training.unit, elapsed + time.perf_counter() - started)
+        if on_epoch is not None:
+            on_epoch(epoch)
+        if not training.unit.alive.any():
+            break
+    finish(training, dtype, device, seconds=elapsed + time.perf_counter() - started)
+    if weights is not None:
+        checkpoints.save_weights(weights, training.unit)
+    return training.unit.results
+
+
+def set_up(task: Task, runs: Sequence[RunConfig], dtype: torch.dtype, device: str) -> Training:
+    """Seeding, the stacked model (one member per run), its data, the optimizer with each member's ``lr`` and
+    ``λ``, the schedule (as a torch scheduler, as a user's loop has it) and the probes the runs asked for."""
+    first = runs[0]
     torch.manual_seed(first.seed)
     model = StackedModel(task.make_model().to(device, dtype), len(runs))
     train_x, train_y = on_device(task.train, dtype, device)
-    held_out = on_device(task.held_out[1], dtype, device)
     batches = torch.Generator().manual_seed(first.seed)
     model.choose_batching(train_x[: first.batch_size], train_y[: first.batch_size], task.objective)
 
@@ -132,93 +174,107 @@ def train_unit(
         first.method, groups, lr=base_lr, betas=first.betas, eps=first.eps, momentum=first.momentum
     )
     steps_per_epoch = math.ceil(len(train_x) / first.batch_size)
-    etas = multipliers(schedule_of(task, first), first.epochs * steps_per_epoch)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: etas[min(step, len(etas) - 1)])
-    # weights whose scale BatchNorm removes: their norm and rotation are the effective learning rate
+    eta = multipliers(schedule_of(task, first), first.epochs * steps_per_epoch)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, eta)
+    alive = torch.ones(len(runs), dtype=torch.bool, device=device)
+    unit = UnitState(model, optimizer, schedule, batches, alive, [RunResult(run) for run in runs])
     tracked = {name: model.parameters[name] for name in batchnorm_fed_weights(model.module)}
     options = {"decay_all": task.decay_all, "no_decay": task.no_decay}
-    probe = ProxAdamStep(model, optimizer, options) if PROXADAM_STEP in first.probes else None
+    probes = [PROBES[name](model, optimizer, options) for name in first.probes]
+    return Training(task, first, unit, (train_x, train_y), on_device(task.held_out[1], dtype, device), tracked, probes)
 
-    results = [RunResult(run) for run in runs]
-    alive = torch.ones(len(runs), dtype=torch.bool, device=device)
-    unit = UnitState(model, optimizer, schedule, batches, alive, results)
-    start_epoch, elapsed = 1, 0.0
-    if checkpoint is not None and checkpoint.exists():
-        try:
-            start_epoch, elapsed = checkpoints.resume(checkpoint, unit)
-        except checkpoints.NotThisUnit as error:
+
+def resumed(checkpoint: Path | None, unit: UnitState) -> tuple[int, float] | None:
+    """Where the unit goes on from: ``(first epoch, seconds spent)``, from its checkpoint if it has one; None if the
+    checkpoint could not be read (another unit's, a disk fault, an older format), which is then deleted."""
+    if checkpoint is None or not checkpoint.exists():
+        return 1, 0.0
+    try:
+        return checkpoints.resume(checkpoint, unit)
+    except Exception as error:  # starting over costs time only
+        if isinstance(error, checkpoints.NotThisUnit):
             print(f"decaylab: {error}; the unit starts over", file=sys.stderr)
-            checkpoint.unlink(missing_ok=True)
-            return train_unit(task, runs, dtype, device, checkpoint, on_epoch, weights)
-        except Exception:  # unreadable (a disk fault, an older format): the unit starts over, costing time only
-            checkpoint.unlink(missing_ok=True)
-            return train_unit(task, runs, dtype, device, checkpoint, on_epoch, weights)
-    for epoch in range(start_epoch, first.epochs + 1):
-        order = torch.randperm(len(train_x), generator=batches).to(device)
-        loss_sum = torch.zeros(len(runs), dtype=torch.float64, device=device)
-        turned = {name: torch.zeros(len(runs), dtype=torch.float64, device=device) for name in tracked}
-        sampled_steps = 0
-        for batch_number, start in enumerate(range(0, len(order), first.batch_size)):
-            index = order[start : start + first.batch_size]
-            x, y = train_x[index], train_y[index]
-            if task.augment is not None:
-                x = task.augment(x, batches)
-            losses = model.per_member(task.objective, model(x), y)
-            if epoch == 1 and batch_number == 0:
-                for result, loss in zip(results, losses.detach().tolist(), strict=True):
-                    result.initial_loss = loss
-            diverged = alive & ~torch.isfinite(losses.detach())
-            (torch.where(alive & ~diverged, losses, 0.0).sum() * first.loss_scale).backward()
-            if first.clip is not None:
-                clip_per_member(list(model.parameters.values()), first.clip)
-            sampled = batch_number % ROTATION_EVERY == 0
-            before = {name: weight.detach().clone() for name, weight in tracked.items()} if sampled else {}
-            if probe is not None and batch_number == 0:
-                probe.before_step()
-            optimizer.step()
-            schedule.step()  # lr = α·η_t for the next step (with per-member α, η_t itself)
-            if probe is not None and batch_number == 0:
-                gaps = probe.after_step()
-                for i in alive.nonzero().flatten().tolist():
-                    results[i].measurements.append((epoch, probe.name, float(gaps[i])))
-            optimizer.zero_grad(set_to_none=True)
-            if sampled:
-                for name, weight in tracked.items():
-                    turned[name] += rotation(before[name], weight.detach())
-                sampled_steps += 1
-            if diverged.any():
-                _stop(model, optimizer, diverged, alive)
-            loss_sum += losses.detach().double() * len(index)
-        held_out_loss, held_out_metric = evaluate(model, task, held_out)
-        train_loss = loss_sum.cpu() / len(order)
-        for i in alive.nonzero().flatten().tolist():
-            values = (float(train_loss[i]), float(held_out_loss[i]), float(held_out_metric[i]))
-            if all(math.isfinite(v) for v in values):
-                results[i].curves.append((epoch, *values))
-                for name, weight in tracked.items():
-                    norm = float(weight.detach()[i].norm())
-                    results[i].layers.append((epoch, name, norm, float(turned[name][i]) / max(sampled_steps, 1)))
-            else:
-                _stop(model, optimizer, torch.arange(len(runs), device=device) == i, alive)
-        if checkpoint is not None and epoch < first.epochs:
-            checkpoints.save(checkpoint, epoch, unit, elapsed + time.perf_counter() - started)
-        if on_epoch is not None:
-            on_epoch(epoch)
-        if not alive.any():
-            break
+        checkpoint.unlink(missing_ok=True)
+        return None
 
+
+def train_epoch(training: Training, epoch: int) -> tuple[Tensor, dict[str, Tensor]]:
+    """One pass over the training set in a fresh order: each member's mean training loss, and the mean rotation
+    per step of each tracked weight (sampled every :data:`ROTATION_EVERY` steps). A member whose loss turns
+    non-finite is stopped; the first batch's losses are recorded as the runs' initial loss, and the probes look
+    at each epoch's first step."""
+    task, first, unit = training.task, training.first, training.unit
+    model, optimizer, alive = unit.model, unit.optimizer, unit.alive
+    train_x, train_y = training.train
+    order = torch.randperm(len(train_x), generator=unit.batches).to(train_x.device)
+    loss_sum = torch.zeros(training.members, dtype=torch.float64, device=alive.device)
+    turned = {name: torch.zeros_like(loss_sum) for name in training.tracked}
+    sampled_steps = 0
+    for batch_number, start in enumerate(range(0, len(order), first.batch_size)):
+        index = order[start : start + first.batch_size]
+        x, y = train_x[index], train_y[index]
+        if task.augment is not None:
+            x = task.augment(x, unit.batches)
+        losses = model.per_member(task.objective, model(x), y)
+        if epoch == 1 and batch_number == 0:
+            for result, loss in zip(unit.results, losses.detach().tolist(), strict=True):
+                result.initial_loss = loss
+        diverged = alive & ~torch.isfinite(losses.detach())
+        (torch.where(alive & ~diverged, losses, 0.0).sum() * first.loss_scale).backward()
+        if first.clip is not None:
+            clip_per_member(list(model.parameters.values()), first.clip)
+        sampled = batch_number % ROTATION_EVERY == 0
+        before = {name: weight.detach().clone() for name, weight in training.tracked.items()} if sampled else {}
+        probing = training.probes if batch_number == 0 else []
+        for probe in probing:
+            probe.before_step()
+        optimizer.step()
+        unit.schedule.step()  # lr = α·η_t for the next step (with per-member α, η_t itself)
+        for probe in probing:
+            values = probe.after_step()
+            for i in alive.nonzero().flatten().tolist():
+                unit.results[i].measurements.append((epoch, probe.name, float(values[i])))
+        optimizer.zero_grad(set_to_none=True)
+        if sampled:
+            for name, weight in training.tracked.items():
+                turned[name] += rotation(before[name], weight.detach())
+            sampled_steps += 1
+        if diverged.any():
+            _stop(model, optimizer, diverged, alive)
+        loss_sum += losses.detach().double() * len(index)
+    return loss_sum.cpu() / len(order), {name: value / max(sampled_steps, 1) for name, value in turned.items()}
+
+
+def record_epoch(training: Training, epoch: int, train_loss: Tensor, turned: dict[str, Tensor]) -> None:
+    """Each live member's curve point (training loss, held-out loss and metric) and its tracked weights' norm and
+    rotation; a member whose numbers are not finite is stopped instead."""
+    unit = training.unit
+    held_out_loss, held_out_metric = evaluate(unit.model, training.task, training.held_out)
+    for i in unit.alive.nonzero().flatten().tolist():
+        values = (float(train_loss[i]), float(held_out_loss[i]), float(held_out_metric[i]))
+        if all(math.isfinite(v) for v in values):
+            unit.results[i].curves.append((epoch, *values))
+            for name, weight in training.tracked.items():
+                norm = float(weight.detach()[i].norm())
+                unit.results[i].layers.append((epoch, name, norm, float(turned[name][i])))
+        else:
+            _stop(unit.model, unit.optimizer, torch.arange(training.members, device=unit.alive.device) == i, unit.alive)
+
+
+def finish(training: Training, dtype: torch.dtype, device: str, seconds: float) -> None:
+    """Each run's status and test numbers: on the test split where the task has a validation split to select
+    on, else the held-out (test) split's last epoch."""
+    task, unit = training.task, training.unit
     if task.validation is not None:
-        test_loss, test_metric = evaluate(model, task, on_device(task.test, dtype, device))
-    for i, result in enumerate(results):
-        result.status = "diverged" if not alive[i] else "unstable" if result.unstable else "done"
-        if task.validation is None:  # the held-out split is the test split
+        test_loss, test_metric = evaluate(unit.model, task, on_device(task.test, dtype, device))
+    for i, result in enumerate(unit.results):
+        alive = bool(unit.alive[i])
+        result.status = "diverged" if not alive else "unstable" if result.unstable else "done"
+        if task.validation is None:
             result.test = result.curves[-1][2:] if result.curves else None
-        elif alive[i]:
+        elif alive:
             result.test = (float(test_loss[i]), float(test_metric[i]))
-        result.seconds = (elapsed + time.perf_counter() - started) / len(runs)
-    if weights is not None:
-        checkpoints.save_weights(weights, unit)
-    return results
+        result.seconds = seconds / training.members
 
 
 @torch.no_grad()

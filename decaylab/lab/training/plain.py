@@ -8,8 +8,8 @@ member is, to floating-point rounding, this loop:
     torch.manual_seed(run.seed)                          # the initialization
     model = task.make_model()
     optimizer = make_optimizer(run.method, param_groups(model, run.weight_decay), lr=run.lr, ...)
-    etas = multipliers(schedule, run.epochs * steps)     # η_t, the schedule's multiplier
-    scheduler = LambdaLR(optimizer, lambda step: etas[step])
+    eta = multipliers(schedule, run.epochs * steps)      # η_t, the schedule's multiplier
+    scheduler = LambdaLR(optimizer, eta)
     batches = torch.Generator().manual_seed(run.seed)    # the batch order (and augmentation)
     for epoch in range(run.epochs):
         for index in torch.randperm(len(x), generator=batches).split(run.batch_size):
@@ -57,8 +57,7 @@ def plain_run(task: Task, run: RunConfig) -> PlainRun:
     optimizer = make_optimizer(run.method, groups, lr=run.lr, betas=run.betas, eps=run.eps, momentum=run.momentum)
     x, y = on_device(task.train, DTYPE, "cpu")
     steps = math.ceil(len(x) / run.batch_size)
-    etas = multipliers(schedule_of(task, run), run.epochs * steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: etas[min(step, len(etas) - 1)])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multipliers(schedule_of(task, run), run.epochs * steps))
     batches = torch.Generator().manual_seed(run.seed)
     curves: list[tuple[float, float, float]] = []
     for _ in range(run.epochs):

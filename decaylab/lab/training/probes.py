@@ -8,6 +8,8 @@ like any other result instead of training on its own.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -16,6 +18,19 @@ from decaylab.lab.training.stacking import StackedModel
 from decaylab.optim import make_optimizer
 
 PROXADAM_STEP = "proxadam-step"
+
+
+class Probe(Protocol):
+    """Built with the unit's model, optimizer and param-group options; it sees each epoch's first step."""
+
+    name: str
+    """What its values are stored as (``ResultStore.measurements``)."""
+
+    def before_step(self) -> None: ...
+
+    def after_step(self) -> Tensor:
+        """One value per member, ``(M,)``."""
+        ...
 
 
 class ProxAdamStep:
@@ -52,3 +67,9 @@ class ProxAdamStep:
 
 def _flat(model: StackedModel) -> Tensor:
     return torch.cat([p.detach().flatten(1) for p in model.parameters.values()], 1)
+
+
+PROBES: dict[str, Callable[[StackedModel, torch.optim.Optimizer, dict[str, object]], Probe]] = {
+    PROXADAM_STEP: ProxAdamStep
+}
+"""Every probe, by the name a run asks for it in ``RunConfig.probes``."""

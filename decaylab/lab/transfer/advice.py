@@ -117,7 +117,7 @@ def paste_lines(method: str, lr: float, decay: float) -> list[str]:
     """The lines that train with ``decay`` (in ``method``'s own units) at peak ``lr``: decaylab's, and torch's
     where a torch optimizer computes the same update (for Muon, on its matrices)."""
     record = METHODS[method]
-    paper = decay if record.convention == "paper" else decay * lr
+    paper = decay if record.units == "paper" else decay * lr
     lines = [f"decaylab.optim.make_optimizer({method!r}, params, lr={lr:g}, weight_decay={decay:.3g})"]
     muon = f'torch.optim.Muon(matrices, lr={lr:g}, weight_decay={paper / lr:.3g}, adjust_lr_fn="{MATCHED}")'
     torch_line = {

@@ -26,14 +26,46 @@ from decaylab.lab.task.builtin.catalogue import BUILT_IN
 from decaylab.lab.task.contract import Pair, Task
 from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, model_width, with_width
 
-LABELS = {
-    "N": "training examples N",
-    "epochs": "epochs T",
-    "batch": "batch size B",
-    "lr": "learning rate α",
-    "width": "width d",
+
+@dataclass(frozen=True)
+class Axis:
+    """An axis λ* can be measured along: everything the rest of the transfer needs to know of it."""
+
+    name: str
+    """How ``--axes``, ``--to`` and the :class:`Setting` field spell it."""
+    label: str
+    flag: str
+    """The command-line flag of its values."""
+    whole: bool = True
+    """Its values are whole numbers ≥ 1 (all but α)."""
+    shapes_task: bool = False
+    """Moving it changes the task a seed trains (its data, its model), not only the run's settings."""
+    run_option: str | None = None
+    """The :class:`~decaylab.lab.runs.RunConfig` field it sets, if any."""
+    torch_shift: float = 0.0
+    """Added to an exponent of ``log λ_paper`` along it to read it for ``λ_torch``: −1 along α
+    (λ_torch = λ_paper/α)."""
+    epoch_shift: float = 0.0
+    """Added to the exponent of ``τ_iter`` along it to read that of ``τ_epoch = B/(N·λ_paper)``: +1 along B,
+    −1 along N."""
+
+
+AXES = {
+    axis.name: axis
+    for axis in (
+        Axis("N", "training examples N", "--N", shapes_task=True, epoch_shift=-1.0),
+        Axis("epochs", "epochs T", "--epochs", run_option="epochs"),
+        Axis("batch", "batch size B", "--batch", run_option="batch_size", epoch_shift=1.0),
+        Axis("lr", "learning rate α", "--lrs", whole=False, run_option="lr", torch_shift=-1.0),
+        Axis("width", "width d", "--width", shapes_task=True),
+    )
 }
-"""Every axis, by the name ``--to`` and ``--axes`` use."""
+"""Every axis, by name; a :class:`Setting` has a field of each."""
+LABELS = {name: axis.label for name, axis in AXES.items()}
+
+
+LARGEST = 1e12
+"""The largest value of any axis: past it a value is a typo (``--to epochs=1e300`` once overflowed)."""
 
 
 @dataclass(frozen=True)
@@ -47,18 +79,30 @@ class Setting:
     width: int | None
     """None: the model takes no width (its own)."""
 
-    AXES: ClassVar[tuple[str, ...]] = tuple(LABELS)
+    AXES: ClassVar[tuple[str, ...]] = tuple(AXES)
 
     def value(self, axis: str) -> float:
         value = getattr(self, axis)
         return math.nan if value is None else float(value)
 
     def moved(self, axis: str, value: float) -> Setting:
-        """This setting with ``axis`` at ``value`` (a whole number ≥ 1 but for ``lr``)."""
-        if axis != "lr" and not (float(value).is_integer() and value >= 1):
+        """This setting with ``axis`` at ``value`` (a whole number ≥ 1 on a whole axis)."""
+        whole = AXES[axis].whole
+        if whole and not (float(value).is_integer() and value >= 1):
             raise UsageError(f"{axis} must be a whole number >= 1, got {value:g}")
-        moved: dict[str, Any] = {axis: value if axis == "lr" else int(value)}
+        if not value <= LARGEST:
+            raise UsageError(f"{axis} must be at most {LARGEST:.0e}, got {value:g}")
+        moved: dict[str, Any] = {axis: int(value) if whole else value}
         return replace(self, **moved)
+
+    @property
+    def task_key(self) -> tuple[Any, ...]:
+        """What tells the tasks of two settings apart (their values of the axes that shape the task)."""
+        return tuple(getattr(self, name) for name, axis in AXES.items() if axis.shapes_task)
+
+    def run_options(self) -> dict[str, Any]:
+        """The run settings it fixes, by :class:`~decaylab.lab.runs.RunConfig` field."""
+        return {axis.run_option: getattr(self, name) for name, axis in AXES.items() if axis.run_option}
 
     def __str__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
@@ -119,10 +163,13 @@ class Axes:
         for axis, values in self.values.items():
             if axis not in LABELS:
                 raise UsageError(f"unknown axis {axis!r}; choose from {', '.join(LABELS)}")
-            if axis == "width" and self.base.width is None:
-                raise UsageError("the width axis needs a make_model that takes width=…")
-            if any(not (math.isfinite(v) and v > 0) for v in values):
-                raise UsageError(f"the {axis} axis needs values > 0, got {', '.join(f'{v:g}' for v in values)}")
+            if getattr(self.base, axis) is None:  # the model takes no width
+                raise UsageError(f"the {axis} axis needs a make_model that takes {axis}=…")
+            if any(not (math.isfinite(v) and 0 < v <= LARGEST) for v in values):
+                raise UsageError(
+                    f"the {axis} axis needs values > 0 and at most {LARGEST:.0e}, "
+                    f"got {', '.join(f'{v:g}' for v in values)}"
+                )
             ordered = tuple(sorted({*values, self.base.value(axis)}))
             if len(ordered) < 3 or ordered[-1] == self.base.value(axis):
                 raise UsageError(
@@ -147,6 +194,9 @@ class Axes:
         return int(max(self.values.get("N", (self.base.N,))))
 
 
+CNN_N = (2000, 4000, 8000)
+"""The CNN's N axis: at 30 epochs its λ* is flat from 16,000 examples on (λ does not matter there), and the
+octaves past 8,000 cost 70% of a transfer that ran them (61 min; ``docs/design-notes.md``)."""
 MNIST1D_AXES = {
     "N": (4000, 8000, 16000, 32000),
     "epochs": (8, 15, 30, 60),
@@ -157,8 +207,8 @@ MNIST1D_AXES = {
 DEFAULT_AXES: dict[str, Mapping[str, tuple[float, ...]]] = {
     "mnist1d-mlp": MNIST1D_AXES,
     "mnist1d-mlp-bn": MNIST1D_AXES,
-    "mnist1d-cnn": {"N": MNIST1D_AXES["N"], "epochs": MNIST1D_AXES["epochs"]},
-    "mnist1d-cnn-bn": {"N": MNIST1D_AXES["N"], "epochs": MNIST1D_AXES["epochs"]},
+    "mnist1d-cnn": {"N": CNN_N, "epochs": MNIST1D_AXES["epochs"]},
+    "mnist1d-cnn-bn": {"N": CNN_N, "epochs": MNIST1D_AXES["epochs"]},
     "ridge": {"lr": (1e-3, 3e-3, 1e-2, 3e-2), "epochs": (13, 25, 50, 100)},
     "charlm": {"epochs": (2, 3, 6, 12), "width": (32, 64, 128)},
 }
@@ -207,13 +257,14 @@ def choose_axes(
             raise UsageError(f"unknown axis {unknown[0]!r}; choose from {', '.join(LABELS)}")
         missing = [axis for axis in names if axis not in chosen and axis not in values]
         if missing:
-            flag = "--lrs" if missing[0] == "lr" else f"--{missing[0]}"
+            flag = AXES[missing[0]].flag
             raise UsageError(
                 f"the {missing[0]} axis has no default values for {name or task.name}; give them with {flag}"
             )
         chosen = {axis: chosen[axis] for axis in names if axis in chosen}
-    if "width" in values and base.width is None:
-        raise UsageError(f"the width axis needs a make_model that takes width=…; {task.name}'s does not")
+    unmade = [axis for axis in values if axis in AXES and getattr(base, axis) is None]  # the model takes no width
+    if unmade:
+        raise UsageError(f"the {unmade[0]} axis needs a make_model that takes {unmade[0]}=…; {task.name}'s does not")
     for axis, given in values.items():
         ordered = sorted({float(v) for v in given})
         chosen[axis] = tuple(ordered)
@@ -228,7 +279,7 @@ def target_setting(base: Setting, values: Mapping[str, float]) -> Setting:
     """The base setting moved to the target's ``values``."""
     target = base
     for axis, value in values.items():
-        if axis == "width" and base.width is None:
-            raise UsageError("a target width needs a make_model that takes width=…")
+        if getattr(base, axis) is None:
+            raise UsageError(f"a target {axis} needs a make_model that takes {axis}=…")
         target = target.moved(axis, value)
     return target

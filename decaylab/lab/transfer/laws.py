@@ -31,9 +31,8 @@ import numpy as np
 
 from decaylab.lab.optimum import Estimate
 from decaylab.lab.statistics import MIN_SEEDS, Value, t_quantile
-from decaylab.lab.transfer.axes import Setting
+from decaylab.lab.transfer.axes import AXES, Setting
 
-UNITS = ("paper", "torch", "τ_iter", "τ_epoch")
 """The units an exponent is read in (the method's own first, where it is one of the first two)."""
 
 
@@ -150,15 +149,15 @@ def moved_only(base: Setting, setting: Setting, axis: str) -> bool:
 
 
 def in_units(exponent: Value, axis: str, convention: str) -> dict[str, Value]:
-    """An exponent of ``log λ*`` along ``axis`` read in every unit of :data:`UNITS` that the method's
-    ``convention`` converts to (a penalty converts to none: only its own)."""
+    """An exponent of ``log λ*`` along ``axis`` read in every unit (``paper``, ``torch``, ``τ_iter``, ``τ_epoch``)
+    that the method's ``convention`` converts to (a penalty converts to none: only its own)."""
     if convention not in ("paper", "torch"):
         return {"own": exponent}
-    along_lr = 1.0 if axis == "lr" else 0.0  # λ_paper = α·λ_torch
-    paper = exponent if convention == "paper" else exponent.plus(along_lr)
+    shift = AXES[axis].torch_shift  # λ_torch = λ_paper/α
+    paper = exponent if convention == "paper" else exponent.plus(-shift)
     return {
         "paper": paper,
-        "torch": paper.plus(-along_lr),
+        "torch": paper.plus(shift),
         "τ_iter": paper.negated(),  # 1/λ_paper steps
-        "τ_epoch": paper.negated().plus((axis == "batch") - (axis == "N")),  # B/(N·λ_paper) epochs
+        "τ_epoch": paper.negated().plus(AXES[axis].epoch_shift),  # B/(N·λ_paper) epochs
     }

@@ -1,8 +1,8 @@
 """``decaylab transfer``: λ* measured along axes, fitted into a law, checked on held-out settings.
 
 0. Without a given α, the base α is found on the data (:func:`scan_lr`): the method's α grid at the base
-   setting, at the middle of its λ grid and at its smallest λ, one grid-batched unit; the best α that
-   trains stably at both is the base.
+   setting, at the middle of its λ grid and at its smallest λ, one grid-batched unit per λ; the largest α
+   that trains stably at both and scores within the noise floor of the best is the base.
 1. Every setting but the held-out ones searches its λ* in rounds (:mod:`.search`), all settings' rounds
    trained together, each round one grid-batched unit per setting and seed.
 2. The law fitted on them (:mod:`.laws`) predicts λ* at each axis's held-out largest value; each
@@ -22,17 +22,18 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
 from decaylab.lab.execution.base import Job
 from decaylab.lab.optimum import Estimate, best_point, estimate
+from decaylab.lab.rounds import Planned, exclusive, job_of, run_config, run_configs
 from decaylab.lab.runs import RunConfig
-from decaylab.lab.statistics import Value, noise_floor
+from decaylab.lab.statistics import Value, noise_floor, sign_of
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import Planned, exclusive, job_of, run_config, run_configs
 from decaylab.lab.task.contract import Task
-from decaylab.lab.task.loading import prepare_task
+from decaylab.lab.training.trial import check_last_batch, prepare_task
 from decaylab.lab.transfer import search
 from decaylab.lab.transfer.axes import Axes, Pool, Setting, choose_axes, pool_of, setting_task, target_setting
 from decaylab.lab.transfer.laws import Law, fit_law
@@ -61,20 +62,29 @@ class BaseRate:
 
 
 @dataclass
-class Search:
-    """One setting's λ* search: its prior, the points it was asked to train besides, and what the store holds.
+class SettingSearch:
+    """One setting's λ* search: its prior, the law's prediction it trains besides (a held-out setting, a target),
+    and what the store holds.
 
     ``scores`` are validation scores (larger is better), ``tests`` the test metric as measured.
     """
 
     setting: Setting
     prior: float
-    extra: tuple[float, ...] = ()
+    predicted: float | None = None
+    """``log10 λ`` the law predicts here: trained in the first round, and the regret measured there."""
+    offsets: tuple[float, ...] = search.BRACKET
+    """The first round's points around ``prior``, in decades."""
     scores: dict[float, Mapping[int, float]] = field(default_factory=dict)
     tests: dict[float, dict[int, float]] = field(default_factory=dict)
 
     def estimate(self, seeds: Sequence[int]) -> Estimate | None:
         return estimate(self.scores, seeds)
+
+    @property
+    def extra(self) -> tuple[float, ...]:
+        """The points the first round trains besides the bracket."""
+        return () if self.predicted is None else (self.predicted,)
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,7 @@ class Transfer:
     higher_is_better: bool
     axes: Axes
     seeds: tuple[int, ...]
-    searches: dict[Setting, Search]
+    searches: dict[Setting, SettingSearch]
     estimates: dict[Setting, Estimate]
     validation_law: Law | None
     """Fitted without the held-out settings."""
@@ -116,6 +126,10 @@ class Transfer:
     """Every run the transfer trained or read."""
     base_lr: BaseRate
     quick: bool = False
+
+    def exponent(self, axis: str) -> Value:
+        """The law's exponent along ``axis``, with its interval (NaN without a law)."""
+        return self.law.exponent(axis) if self.law else Value(math.nan)
 
 
 class Measurement:
@@ -139,36 +153,38 @@ class Measurement:
         self.seeds = tuple(range(seeds))
         self.store, self.executor, self.data_dir, self.out, self.progress = store, executor, data_dir, out, progress
         self.pool: Pool = pool_of(task, spec, data_dir, largest_n)
-        self.tasks: dict[tuple[int, int | None, int], tuple[Task, Job]] = {}
+        self.tasks: dict[tuple[Any, ...], tuple[Task, Job]] = {}
         self.keys: set[str] = set()
 
     def task_for(self, setting: Setting, seed: int) -> Task:
         """The task of ``setting`` and ``seed`` (its own draw of the training set), made once."""
-        index = (setting.N, setting.width, seed)
+        index = (*setting.task_key, seed)
         if index not in self.tasks:
             task = setting_task(self.task, self.pool, setting, seed)
             self.tasks[index] = (task, job_of(task, task, self.data_dir, self.out))
         return self.tasks[index][0]
 
     def run(self, setting: Setting, seed: int, log_lambda: float) -> RunConfig:
-        task = self.task_for(setting, seed)
-        decay = 10.0**log_lambda
-        return run_config(task, self.method, setting.lr, decay, seed, epochs=setting.epochs, batch_size=setting.batch)
+        options = setting.run_options()
+        lr = options.pop("lr")
+        return run_config(self.task_for(setting, seed), self.method, lr, 10.0**log_lambda, seed, **options)
 
-    def search(self, searches: Sequence[Search], label: str) -> None:
+    def run_searches(self, searches: Sequence[SettingSearch], label: str) -> None:
         """Run the rounds of every search until all are done (each search replayed from the store, so a stopped
         transfer continues where it was); then every search holds its scores and test metrics."""
-        sign = 1.0 if self.task.selection_metric.higher_is_better else -1.0
+        sign = sign_of(self.task.selection_metric.higher_is_better)
         rounds = 0
         while True:
             rows = {row["key"]: row for row in self.store.runs()}
-            wanted: dict[tuple[int, int | None, int], list[RunConfig]] = {}
+            wanted: dict[tuple[Any, ...], list[RunConfig]] = {}
             for one in searches:
                 runs = functools.partial(self.runs_at, one.setting)
-                one.scores, pending = search.replay(stored(rows, runs, sign), self.seeds, one.prior, one.extra)
+                one.scores, pending = search.replay(
+                    stored(rows, runs, sign), self.seeds, one.prior, one.extra, one.offsets
+                )
                 one.tests = {x: test_metrics(rows, runs(x)) for x in one.scores}
                 for run in (run for x in pending for run in runs(x)):
-                    wanted.setdefault((one.setting.N, one.setting.width, run.seed), []).append(run)
+                    wanted.setdefault((*one.setting.task_key, run.seed), []).append(run)
                 self.keys |= {run.key for x in (*one.scores, *pending) for run in runs(x)}
             if not wanted:
                 return
@@ -181,7 +197,7 @@ class Measurement:
         return [self.run(setting, seed, log_lambda) for seed in self.seeds]
 
 
-def regret(one: Search, at: float, seeds: Sequence[int], higher_is_better: bool) -> Value:
+def regret(one: SettingSearch, at: float, seeds: Sequence[int], higher_is_better: bool) -> Value:
     """Per seed, the best point's test metric (the best by validation, mean over seeds) minus the test metric
     at ``at``, turned so that larger means more lost; mean and t interval over seeds. Infinite where the
     runs at ``at`` diverged."""
@@ -190,7 +206,7 @@ def regret(one: Search, at: float, seeds: Sequence[int], higher_is_better: bool)
         return Value(math.nan)
     if not any(math.isfinite(one.tests[at][seed]) for seed in seeds):
         return Value(math.inf)
-    sign = 1.0 if higher_is_better else -1.0
+    sign = sign_of(higher_is_better)
     lost = [sign * (one.tests[best][s] - one.tests[at][s]) for s in seeds]
     return Value.over_seeds([value for value in lost if math.isfinite(value)])
 
@@ -216,10 +232,10 @@ def run_transfer(
     predict (and with ``verify`` measure) λ at the target ``to``. ``seeds``: :data:`SEEDS` (3 ``quick``)."""
     if method not in METHODS or not METHODS[method].takes_weight_decay:
         choices = ", ".join(name for name, m in METHODS.items() if m.takes_weight_decay)
-        raise UsageError(f"--method must be a method with a weight decay, one of {choices}; got {method!r}")
+        raise UsageError(f"method (--method) must be a method with a weight decay, one of {choices}; got {method!r}")
     seeds = seeds if seeds is not None else QUICK_SEEDS if quick else SEEDS
     if not 1 <= seeds <= MAX_SEEDS:
-        raise UsageError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds:,}")
+        raise UsageError(f"seeds (--seeds) must be between 1 and {MAX_SEEDS}, got {seeds:,}")
     task = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     spec = source if isinstance(source, str) else None
     scan_at = lr if lr is not None else statistics.median(METHODS[method].default_lrs)
@@ -232,12 +248,7 @@ def run_transfer(
         )
     target = target_setting(chosen.base, to) if to else None
     trained = [*chosen.settings, *([target] if target is not None and verify else [])]
-    for setting in trained:  # a batch axis point above N would be full-batch at N, labelled otherwise
-        if setting.batch != chosen.base.batch and setting.batch > setting.N:
-            raise UsageError(
-                f"a batch of {setting.batch:g} is larger than the training set at {setting}; "
-                "give smaller --batch values or larger --N"
-            )
+    check_batches(task, chosen.base, trained, getattr(executor, "device", "cpu"))
     with exclusive(out):
         store = ResultStore(out)
         try:
@@ -256,6 +267,18 @@ def run_transfer(
             store.close()
 
 
+def check_batches(task: Task, base: Setting, trained: Sequence[Setting], device: str) -> None:
+    """Before any training: a batch axis point above N would train full-batch at N, labelled otherwise; and a
+    last batch of one example must be one the model can train on (:func:`check_last_batch`)."""
+    for setting in trained:
+        if setting.batch != base.batch and setting.batch > setting.N:
+            raise UsageError(
+                f"a batch of {setting.batch:g} is larger than the training set at {setting}; "
+                "give smaller --batch values or larger --N"
+            )
+        check_last_batch(task, setting.N, setting.batch, device)
+
+
 def scan_lr(m: Measurement, base: Setting) -> BaseRate:
     """The base α found on the data: each α of the method's grid trained at ``base`` (one seed) at the middle
     and at the smallest λ of the method's grid; among the α that train stably (neither diverged nor unstable)
@@ -270,13 +293,13 @@ def scan_lr(m: Measurement, base: Setting) -> BaseRate:
     if m.axes.values.get("lr"):
         lrs = tuple(sorted({*lrs, *m.axes.values["lr"]}))
     runs = {(lr, x): m.run(base.moved("lr", lr), SCAN_SEED, x) for lr in lrs for x in (middle, smallest)}
-    task, job = m.tasks[(base.N, base.width, SCAN_SEED)]
+    task, job = m.tasks[(*base.task_key, SCAN_SEED)]
     units = [Planned(task, job, [run for (_, x), run in runs.items() if x == at]) for at in (middle, smallest)]
     while not run_configs(units, m.store, m.executor, m.progress, "choosing α"):  # one unit per λ: one per core
         pass
     m.keys |= {run.key for run in runs.values()}
     rows = {row["key"]: row for row in m.store.runs([run.key for run in runs.values()])}
-    sign = 1.0 if m.task.selection_metric.higher_is_better else -1.0
+    sign = sign_of(m.task.selection_metric.higher_is_better)
     scan = {
         lr: (
             score(rows[runs[lr, middle].key], "val_metric", sign),
@@ -299,14 +322,16 @@ def measure(m: Measurement, target: Setting | None, verify: bool, base_lr: BaseR
     """The three steps of the module docstring."""
     held_out = m.axes.held_out
     prior = prior_of(m.method)
-    searches = {setting: Search(setting, prior) for setting in m.axes.settings if setting not in held_out.values()}
-    m.search(list(searches.values()), "λ* along the axes")
+    searches = {
+        setting: SettingSearch(setting, prior) for setting in m.axes.settings if setting not in held_out.values()
+    }
+    m.run_searches(list(searches.values()), "λ* along the axes")
     estimates = {s: e for s, one in searches.items() if (e := one.estimate(m.seeds)) is not None}
     validation_law = fit_law(m.axes.base, list(m.axes.values), estimates, m.seeds)
 
     for setting in held_out.values():
         searches[setting] = guided(setting, validation_law, prior)
-    m.search([searches[setting] for setting in held_out.values()], "held-out settings")
+    m.run_searches([searches[setting] for setting in held_out.values()], "held-out settings")
     checks = {axis: check(m, searches[setting], validation_law) for axis, setting in held_out.items()}
     estimates |= {c.setting: c.measured for c in checks.values() if c.measured is not None}
     law = fit_law(m.axes.base, list(m.axes.values), estimates, m.seeds)
@@ -314,7 +339,7 @@ def measure(m: Measurement, target: Setting | None, verify: bool, base_lr: BaseR
     checked_target = None
     if target is not None and verify and law is not None:
         searches[target] = searches.get(target) or guided(target, law, prior)
-        m.search([searches[target]], "the target")
+        m.run_searches([searches[target]], "the target")
         checked_target = check(m, searches[target], law)
     elif target is not None:
         checked_target = Check(target, law.predict(target) if law else Value(math.nan), None, Value(math.nan), math.nan)
@@ -342,21 +367,22 @@ PLAUSIBLE = 4.0
 """How many decades from the method's own prior a law's prediction may lie and still centre a search."""
 
 
-def guided(setting: Setting, law: Law | None, prior: float) -> Search:
-    """A search whose bracket is centred on the law's prediction, which it trains as one more point; around the
-    method's prior where the law predicts nothing, or something absurd (a smoke run's law of exponent +14
-    predicted a decay of 1,000 per step, where every run diverges)."""
+def guided(setting: Setting, law: Law | None, prior: float) -> SettingSearch:
+    """A search whose bracket (half decades, :data:`~.search.GUIDED`) is centred on the law's prediction, which it
+    trains as one more point; a bracket of decades around the method's prior where the law predicts nothing, or
+    something absurd (a smoke run's law of exponent +14 predicted a decay of 1,000 per step, where every run
+    diverges)."""
     predicted = law.predict(setting).centre if law is not None else math.nan
     if math.isfinite(predicted) and abs(predicted - prior) <= PLAUSIBLE:
-        return Search(setting, predicted, (predicted,))
-    return Search(setting, prior)
+        return SettingSearch(setting, predicted, predicted, search.GUIDED)
+    return SettingSearch(setting, prior)
 
 
-def check(m: Measurement, one: Search, law: Law | None) -> Check:
+def check(m: Measurement, one: SettingSearch, law: Law | None) -> Check:
     """The law's prediction at a searched setting against its measured λ*, and the regret of the prediction."""
     predicted = law.predict(one.setting) if law is not None else Value(math.nan)
     higher = m.task.selection_metric.higher_is_better
-    lost = regret(one, one.extra[0], m.seeds, higher) if one.extra else Value(math.nan)
+    lost = regret(one, one.predicted, m.seeds, higher) if one.predicted is not None else Value(math.nan)
     best = best_point(one.scores, m.seeds)
     tests = [value for value in one.tests[best].values() if math.isfinite(value)] if best is not None else []
     reference = statistics.fmean(tests) if tests else math.nan

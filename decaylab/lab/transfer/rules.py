@@ -11,9 +11,9 @@ on the tokens seen, ``D = N·T``, so whatever its fitted exponent, it must be th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Convention = Literal["paper", "torch"]
+from decaylab.lab.transfer.axes import AXES
+from decaylab.optim.groups import Convention
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,10 @@ class Rule:
     def exponent(self, axis: str, convention: Convention) -> float | None:
         """The predicted exponent along ``axis`` for λ in ``convention``."""
         value = self.exponents.get(axis)
-        if value is None or convention == self.convention or axis != "lr":
+        if value is None or convention == self.convention:
             return value
-        return value + 1.0 if convention == "paper" else value - 1.0  # λ_paper = α·λ_torch
+        shift = AXES[axis].torch_shift  # λ_torch = λ_paper/α
+        return value - shift if convention == "paper" else value + shift
 
 
 RULES = (

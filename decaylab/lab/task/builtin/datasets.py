@@ -22,8 +22,8 @@ from platformdirs import user_cache_dir
 from torch import Tensor
 
 from decaylab.lab.errors import UsageError, one_line
+from decaylab.lab.task.data import Pair
 
-Pair = tuple[Tensor, Tensor]
 """``(inputs, targets)``."""
 
 

@@ -1,137 +1,33 @@
-"""The ``decaylab`` command: ``study``, ``export``, ``report``, ``weights``, ``reproduce``, ``claims`` and
-``transfer``.
-
-Bad input (a flag, a value, a file) ends with one line on stderr saying what to fix and exit
-status 2, never a traceback. Each command's parser is built only when that command runs, so
-``decaylab --help`` imports no torch, and ``decaylab study --help`` no claim and no matplotlib.
-"""
+"""Each command of ``decaylab``: its parser (built only when it runs) and what it does."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import json
-import math
-import os
-import re
-import signal
-import sqlite3
 import sys
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
-from decaylab.lab.errors import RunFailure, StoreFrozen, Terminated, UsageError, one_line
+from decaylab.lab.errors import UsageError
 
 if TYPE_CHECKING:
-    from decaylab.lab.execution import Executor
+    pass
 
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and exit status 2), not usage text."""
-
-    def error(self, message: str) -> NoReturn:
-        if message.endswith("expected one argument"):  # argparse reads "-1e-3" as a flag
-            message += " (a value starting with '-' goes after '=', as in --lrs=-1e-3)"
-        self.exit(2, f"decaylab: error: {message}\n")
-
-
-def comma_list(convert: Callable[[str], object], what: str) -> Callable[[str], tuple[object, ...]]:
-    def parse(text: str) -> tuple[object, ...]:
-        items = [item.strip() for item in text.split(",")]
-        if not all(items):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {what}")
-        try:
-            return tuple(convert(item) for item in items)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {what}") from None
-
-    return parse
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
-def fraction(text: str) -> float:
-    value = number(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text}")
-    return value
-
-
-def nonnegative_number(text: str) -> float:
-    value = number(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def positive_number(text: str) -> float:
-    value = number(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def directory(text: str) -> Path:
-    """A directory path, given or to be made; an empty one is refused (it would mean the current directory)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty; give a directory")
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a file, not a directory")
-    return path
-
-
-def add_running_options(parser: argparse.ArgumentParser) -> None:
-    """How and where runs train: every command that trains takes these."""
-    parser.add_argument("--executor", choices=("local", "ray"), default="local")
-    parser.add_argument("--workers", type=positive_int, default=None, help="parallel workers (default: one per core)")
-    parser.add_argument(
-        "--device",
-        choices=("cpu", "cuda", "auto"),
-        default="auto",
-        help="where to train (default: auto, CUDA if visible)",
-    )
-    parser.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
-    parser.add_argument(
-        "--gpus-per-task",
-        type=nonnegative_number,
-        default=0.0,
-        help="GPUs per Ray task, fractions share a GPU (default: 1 with --device cuda)",
-    )
-    parser.add_argument(
-        "--connect-timeout",
-        type=positive_number,
-        default=30.0,
-        help="seconds to reach the Ray cluster at --address (default: 30)",
-    )
-    parser.add_argument("--data-dir", type=directory, default=None, help="where data sets are cached or downloaded")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def executor_of(args: argparse.Namespace) -> Executor:
-    from decaylab.lab.execution import make_executor
-
-    return make_executor(
-        args.executor, args.workers, args.device, args.address, args.gpus_per_task, args.connect_timeout
-    )
+from decaylab.cli.arguments import (
+    OneLineParser,
+    add_running_options,
+    comma_list,
+    directory,
+    executor_of,
+    fraction,
+    nonnegative_number,
+    positive_int,
+    positive_number,
+    target_values,
+)
 
 
 def command_parser(name: str, epilog: str = "") -> OneLineParser:
@@ -237,7 +133,7 @@ def claims_parser() -> OneLineParser:
 
 def transfer_parser() -> OneLineParser:
     from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
-    from decaylab.lab.transfer.axes import DEFAULT_AXES, LABELS
+    from decaylab.lab.transfer.axes import AXES, DEFAULT_AXES, LABELS
     from decaylab.optim import METHODS
 
     tasks = "\n".join(
@@ -261,15 +157,10 @@ def transfer_parser() -> OneLineParser:
     parser.add_argument(
         "--axes", type=comma_list(str, "axis names"), help=f"which axes, of {', '.join(LABELS)} (default: the task's)"
     )
-    for axis in LABELS:
-        name = "--lrs" if axis == "lr" else f"--{axis}"
-        kind = float if axis == "lr" else positive_int
-        parser.add_argument(
-            name,
-            dest=f"axis_{axis}",
-            type=comma_list(kind, "numbers"),
-            help=f"values of {LABELS[axis]} (adds the axis)",
-        )
+    for axis in AXES.values():
+        kind = positive_int if axis.whole else float
+        help_text = f"values of {axis.label} (adds the axis)"
+        parser.add_argument(axis.flag, dest=f"axis_{axis.name}", type=comma_list(kind, "numbers"), help=help_text)
     parser.add_argument(
         "--lr",
         type=positive_number,
@@ -294,19 +185,6 @@ def transfer_parser() -> OneLineParser:
         "--out", type=directory, default=None, help="results directory (default: runs/transfer-TASK-METHOD)"
     )
     return parser
-
-
-def target_values(text: str) -> dict[str, float]:
-    """``N=64000,epochs=30`` as ``{"N": 64000.0, "epochs": 30.0}``."""
-    from decaylab.lab.transfer.axes import LABELS
-
-    values = {}
-    for item in text.split(","):
-        name, _, value = item.partition("=")
-        if name.strip() not in LABELS:
-            raise argparse.ArgumentTypeError(f"{item!r}: give AXIS=VALUE with AXIS one of {', '.join(LABELS)}")
-        values[name.strip()] = positive_number(value)
-    return values
 
 
 def study_command(args: argparse.Namespace) -> None:
@@ -463,72 +341,3 @@ COMMANDS = {
         "which λ at my scale: λ* laws along data, length, batch, α and width", transfer_parser, transfer_command
     ),
 }
-
-
-def parse(argv: Sequence[str]) -> tuple[str, argparse.Namespace]:
-    """The command and its arguments. The top-level parser only lists the commands (``decaylab --help``) and
-    refuses an unknown one; the command's own parser is built when it runs."""
-    if argv and argv[0] in COMMANDS:
-        return argv[0], COMMANDS[argv[0]].parser().parse_args(argv[1:])
-    top = OneLineParser(prog="decaylab", description="Weight decay in Adam-type optimizers: studies.")
-    commands = top.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for name, command in COMMANDS.items():
-        commands.add_parser(name, help=command.summary, add_help=False)
-    top.parse_args(argv)  # prints the help, or exits with the error
-    raise AssertionError("argparse accepted a command it does not list")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; every failure is one line on stderr (``--debug``: the traceback too)."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in arguments
-    name, args = parse([argument for argument in arguments if argument != "--debug"])
-    signal.signal(signal.SIGTERM, terminate)
-    if sys.stdout is None:  # started with stdout closed (`>&-`)
-        return report("stdout is closed, so nothing can be written; redirect it (> file or > /dev/null)", 1, False)
-    try:
-        COMMANDS[name].run(args)
-        sys.stdout.flush()  # a closed or full stdout fails here, as one line, not at exit
-    except UsageError as error:
-        return report(f"error: {error}", 2, debug)
-    except StoreFrozen as error:  # exit without finalizing: SQLite's close would die of SIGBUS
-        report(str(error), 1, debug)
-        sys.stderr.flush()
-        os._exit(1)
-    except RunFailure as error:
-        return report(str(error), 1, debug)
-    except BrokenPipeError:  # the reader went away (`decaylab export DIR | head`)
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more to flush to the closed pipe
-        return 0
-    except (OSError, sqlite3.Error) as error:  # the environment: a full or read-only disk, a closed stdout
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - what is left to print has nowhere to go
-        return report(f"{one_line(error)} (the disk, its permissions or stdout; stored runs are kept)", 1, debug)
-    except KeyboardInterrupt as stop:
-        status = 143 if isinstance(stop, Terminated) or TERMINATED else 130
-        return report("interrupted; run the same command again to resume", status, debug)
-    return 0
-
-
-def terminate(signum: int, frame: object) -> NoReturn:
-    """SIGTERM: stop as Ctrl-C does, and remember it was SIGTERM (a library may re-raise a plain interrupt)."""
-    TERMINATED.append(signum)
-    raise Terminated
-
-
-TERMINATED: list[int] = []
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-"""Terminal colour codes (Ray colours its errors): never in decaylab's one line."""
-
-
-def report(line: str, status: int, debug: bool) -> int:
-    """Print ``decaylab: LINE`` on stderr (with the traceback under ``--debug``) and return ``status``."""
-    if debug:
-        traceback.print_exc()
-    print(f"decaylab: {ANSI.sub('', line)}", file=sys.stderr)
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())
