@@ -88,7 +88,7 @@ class Plan:
 
 
 FULL = Plan(seeds=3, epochs=None, lrs=6, decays=6)
-QUICK = Plan(seeds=1, epochs=4, lrs=3, decays=4, quick=True)
+QUICK = Plan(seeds=1, epochs=2, lrs=3, decays=4, quick=True)
 
 ROLES = {
     "plain": "mnist1d-cnn",

@@ -59,7 +59,7 @@ def coupling(lab: Lab, method: str) -> Coupling | None:
 
 def settings(lab: Lab) -> dict[str, int]:
     """The runs' batch, and under ``--quick`` one epoch (a smoke run of the plumbing: charlm at the quick plan's
-    4 epochs would take most of its time)."""
+    2 epochs would take most of its time)."""
     return {"batch_size": BATCH, **({"epochs": 1} if lab.plan.quick else {})}
 
 

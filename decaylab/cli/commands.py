@@ -127,7 +127,8 @@ def claims_parser() -> OneLineParser:
         "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
     )
     parser.add_argument("--out", type=directory, default=None, help="results directory (default: runs/claims-TASK)")
-    parser.add_argument("--quick", action="store_true", help="small grids, one seed, 4 epochs (about 2.5 minutes)")
+    quick = "a smoke run: small grids, one seed, 2 epochs (about 2 minutes)"
+    parser.add_argument("--quick", action="store_true", help=quick)
     return parser
 
 
