@@ -94,3 +94,19 @@ def test_every_import_points_down_the_layers():
         if layer(module) is not None and layer(target) is not None and layer(target) > layer(module)
     ]
     assert not upward, upward
+
+
+LONG_FUNCTIONS = {"decaylab.lab.task.fingerprint.visit"}
+"""Named with a reason (``docs/design-notes.md``): one case per kind of value, whose order is part of every run key."""
+
+
+def test_no_file_is_over_400_lines_and_no_function_over_60():
+    long_files = [name for name, path in MODULES.items() if path.read_text().count("\n") > 400]
+    long_functions = [
+        f"{name}.{node.name}"
+        for name, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long_files, long_files
+    assert set(long_functions) <= LONG_FUNCTIONS, sorted(set(long_functions) - LONG_FUNCTIONS)
