@@ -23,7 +23,7 @@ from decaylab.lab.store import ResultStore
 from decaylab.lab.study import DEFAULT_METHODS, StudySpec, run_study
 from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
 from decaylab.lab.task.contract import Task
-from decaylab.lab.task.loading import short_name
+from decaylab.lab.task.loading import folder_name, short_name
 from decaylab.lab.transfer.measure import Transfer, run_transfer
 
 
@@ -68,7 +68,8 @@ def study(
         schedule,
         warmup,
     )
-    out = Path(out) if out is not None else Path("runs") / (short_name(task) if isinstance(task, str) else task.name)
+    name = short_name(task) if isinstance(task, str) else task.name
+    out = Path(out) if out is not None else Path("runs") / folder_name(name)
     data = Path(data_dir) if data_dir is not None else None
     runner = make_executor(executor, workers, device) if executor != "local" or workers else LocalExecutor(1, device)
     built = None if isinstance(task, str) else task
@@ -130,7 +131,7 @@ def transfer(
     and the line to paste, only where the law passed it.
     """
     name = short_name(task) if isinstance(task, str) else task.name
-    out = Path(out) if out is not None else Path("runs") / f"transfer-{name}-{method}"
+    out = Path(out) if out is not None else Path("runs") / folder_name(f"transfer-{name}-{method}")
     data = Path(data_dir) if data_dir is not None else None
     runner = executor if not isinstance(executor, str) else make_executor(executor, workers, device)
     result = run_transfer(

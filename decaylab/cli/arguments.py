@@ -126,5 +126,7 @@ def target_values(text: str) -> dict[str, float]:
         name, _, value = item.partition("=")
         if name.strip() not in LABELS:
             raise argparse.ArgumentTypeError(f"{item!r}: give AXIS=VALUE with AXIS one of {', '.join(LABELS)}")
+        if name.strip() in values:
+            raise argparse.ArgumentTypeError(f"{name.strip()} is given twice; give each axis once")
         values[name.strip()] = positive_number(value)
     return values

@@ -192,7 +192,7 @@ def study_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.members import KEEP
     from decaylab.analysis.report import write_report
     from decaylab.lab.study import StudySpec, run_study
-    from decaylab.lab.task.loading import short_name
+    from decaylab.lab.task.loading import folder_name, short_name
     from decaylab.optim import METHODS
 
     given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
@@ -200,7 +200,7 @@ def study_command(args: argparse.Namespace) -> None:
     undecayed = [method for method in spec.methods if not METHODS[method].takes_weight_decay]
     if undecayed and spec.weight_decays is not None and any(spec.weight_decays):
         print(f"decaylab: {', '.join(undecayed)} takes no weight decay: its runs are at λ = 0", file=sys.stderr)
-    out = args.out or Path("runs") / short_name(args.task)
+    out = args.out or Path("runs") / folder_name(short_name(args.task))
     run_study(spec, out, executor_of(args), args.data_dir, progress=not args.quiet, keep=KEEP[args.keep])
     print(f"report: {write_report(out)}")
     if args.keep != "none":
@@ -276,9 +276,9 @@ def export_command(args: argparse.Namespace) -> None:
 
 def claims_command(args: argparse.Namespace) -> None:
     from decaylab.claims.runner import run_claims
-    from decaylab.lab.task.loading import short_name
+    from decaylab.lab.task.loading import folder_name, short_name
 
-    out = args.out or Path("runs") / f"claims-{short_name(args.task)}"
+    out = args.out or Path("runs") / folder_name(f"claims-{short_name(args.task)}")
     path = run_claims(
         out, executor_of(args), args.only, args.quick, args.data_dir, not args.quiet, args.task, args.bn_task
     )

@@ -43,6 +43,8 @@ QUICK = ["transfer", "--task", TINY, "--method", "adamw", "--quick", "--workers"
         (["--axes", "N", "--N", "25,50.5,100"], ["--N", "50.5", "not a whole number"]),
         (["--axes", "N", "--N", "51,100,200"], ["N=51", "batch of one"]),  # BatchNorm cannot train on one
         (["--to", "epochs=1e300"], ["epochs must be at most"]),  # was an OverflowError's traceback
+        (["--to", "N=100,N=200"], ["N is given twice"]),  # kept the last silently
+        (["--verify"], ["--verify", "--to"]),  # was ignored
         (["--to", "N=1e300"], ["N must be at most"]),  # was "λ = 0 (95% interval 0 to 0)"
     ],
 )

@@ -491,3 +491,16 @@ def test_a_training_set_that_ends_in_a_batch_of_one_is_refused_for_batchnorm_and
         check_one_batch(task(norm=True))
     check_one_batch(task(norm=False))
     check_one_batch(replace(task(norm=True), batch_size=7))
+
+
+@pytest.mark.parametrize(
+    ("name", "folder"),
+    [("tiny-bn", "tiny-bn"), ("x/../../escaped-dir/pwn", "x-..-..-escaped-dir-pwn"), ("..", "task"),
+     ("a\nb\x1b]0;title\x07", "a-b-0-title")],
+)  # fmt: skip
+def test_a_task_name_becomes_one_folder_under_runs_never_a_path_out_of_it(tmp_path, name, folder):
+    from decaylab.lab.task.loading import folder_name
+
+    assert folder_name(name) == folder
+    runs = tmp_path / "runs"
+    assert (runs / folder_name(name)).resolve().parent == runs.resolve()

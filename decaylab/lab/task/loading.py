@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +53,14 @@ def short_name(spec: str) -> str:
         return spec
     file, function = spec.rsplit(":", 1)
     return f"{Path(file).stem}-{function}"
+
+
+def folder_name(name: str) -> str:
+    """``name`` as one folder's name under ``runs/``: letters, digits, ``.``, ``_`` and ``-`` kept, any other run of
+    characters (a path separator, a newline, an escape code) one ``-``, and never ``.`` or ``..``: a task named
+    ``x/../../elsewhere`` writes inside ``runs/``, not beside it."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")
+    return safe or "task"
 
 
 def _load_from_file(file: str, function: str) -> Task:

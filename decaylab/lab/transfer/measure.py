@@ -233,6 +233,8 @@ def run_transfer(
     if method not in METHODS or not METHODS[method].takes_weight_decay:
         choices = ", ".join(name for name, m in METHODS.items() if m.takes_weight_decay)
         raise UsageError(f"method (--method) must be a method with a weight decay, one of {choices}; got {method!r}")
+    if verify and not to:
+        raise UsageError("verify (--verify) measures λ* at a target: give one (--to AXIS=VALUE)")
     seeds = seeds if seeds is not None else QUICK_SEEDS if quick else SEEDS
     if not 1 <= seeds <= MAX_SEEDS:
         raise UsageError(f"seeds (--seeds) must be between 1 and {MAX_SEEDS}, got {seeds:,}")
