@@ -152,3 +152,15 @@ def test_every_axis_is_one_record_a_setting_field_a_flag_and_its_units():
     assert base.moved("epochs", 6).task_key == base.moved("batch", 20).task_key == base.task_key
     with pytest.raises(UsageError, match="epochs must be a whole number"):
         base.moved("epochs", 2.5)
+
+
+@pytest.mark.parametrize(("default", "width"), [(16, 16), (16.0, 16), (16.5, None), (None, None), (True, None)])
+def test_a_models_default_width_is_read_as_a_whole_number_or_not_at_all(default, width):
+    """A ``width=16.0`` model was reported as width=0."""
+    from decaylab.lab.task.variants import model_width
+
+    def make_model(width=default):
+        return nn.Linear(3, 2)
+
+    task = Task("widths", (torch.randn(8, 3), torch.randint(0, 2, (8,))), None, make_model, batch_size=4)
+    assert model_width(task) == width

@@ -42,14 +42,17 @@ def drawn_examples(task: Task, pool: Pair, pool_name: str, examples: int, seed: 
 
 
 def model_width(task: Task) -> int | None:
-    """The width ``make_model`` builds by default, or None when it takes no ``width``."""
+    """The width ``make_model`` builds by default (``width=16.0`` is 16), or None when it takes no ``width`` or its
+    default is not a whole number (then no width can be read or moved)."""
     try:
         parameter = inspect.signature(task.make_model).parameters.get("width")
     except (TypeError, ValueError):  # a callable whose signature cannot be read
         return None
     if parameter is None:
         return None
-    return parameter.default if isinstance(parameter.default, int) else 0
+    default = parameter.default
+    whole = isinstance(default, int | float) and not isinstance(default, bool) and float(default).is_integer()
+    return int(default) if whole and default >= 1 else None
 
 
 def with_width(task: Task, width: int) -> Task:
