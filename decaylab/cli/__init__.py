@@ -40,8 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure is one line on stderr (``--debug``: the traceback too)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in arguments
-    name, args = parse([argument for argument in arguments if argument != "--debug"])
     signal.signal(signal.SIGTERM, terminate)
+    try:  # a command's parser may import torch (a second or two): Ctrl-C there is an interrupt like any other
+        name, args = parse([argument for argument in arguments if argument != "--debug"])
+    except KeyboardInterrupt as stop:
+        return report("interrupted", 143 if isinstance(stop, Terminated) or TERMINATED else 130, debug)
     if sys.stdout is None:  # started with stdout closed (`>&-`)
         return report("stdout is closed, so nothing can be written; redirect it (> file or > /dev/null)", 1, False)
     try:

@@ -483,3 +483,18 @@ def test_export_of_the_latest_study_in_a_store_of_claims_or_transfer_runs_says_w
     out = stored_study(tmp_path / "out")  # runs, and no study's grid: what claims and transfer store
     status, _, err = run_cli(capsys, "export", str(out), "--study", "latest")
     assert_one_line_error(status, err, "holds runs but no `decaylab study` grid", f"decaylab export {out}")
+
+
+def test_ctrl_c_while_a_commands_parser_imports_is_one_line_and_exit_130(capsys, monkeypatch):
+    """Ctrl-C in the first second (the parser of `study` imports torch for its task list) printed an import
+    traceback and exited 1."""
+    from decaylab import cli
+    from decaylab.cli.commands import COMMANDS, Command
+
+    def interrupted_parser():
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(COMMANDS, "study", Command("study", interrupted_parser, COMMANDS["study"].run))
+    assert cli.main(["study", "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert err == "decaylab: interrupted\n", err
