@@ -120,6 +120,11 @@ def task_of(out: Path, row: dict[str, Any], given: Task | None) -> Task:
         store.close()
     if given is None:
         spec = study.get("task_spec")
+        if not study:
+            raise UsageError(
+                f"{out} records no study (a transfer's or the claims' folder); reproduce runs of a study, or from "
+                "Python pass the task: decaylab.reproduce(out, key, task=...)"
+            )
         if not spec:
             raise UsageError(f"the study in {out} was built from a Task in Python; pass it as task=")
         given = spec

@@ -215,7 +215,10 @@ def weights_command(args: argparse.Namespace) -> None:
     if not found:
         every = kept(args.out)
         if not every:
-            raise UsageError(f"no kept weights in {args.out}; run the study with --keep best (or all)")
+            raise UsageError(
+                f"no kept weights in {args.out}; `decaylab study --keep best` (or all) keeps them "
+                "(transfer and claims keep none)"
+            )
         asked = ", ".join(
             f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
             for name, value in where.items()

@@ -127,3 +127,17 @@ def test_reproduce_fails_on_numbers_that_differ_and_refuses_a_changed_task_or_an
     shifted = dataclasses.replace(task, test=(task.test[0], task.test[1] + 1.0))
     with pytest.raises(ValueError, match="changed since run"):
         decaylab.reproduce(tmp_path / "r2", records(key)[0]["key"], task=shifted)
+
+
+def test_reproduce_and_weights_on_a_folder_without_a_study_name_the_command_that_helps(capsys, tmp_path):
+    """`reproduce` on a transfer's folder said the study "was built from a Task in Python", and `weights` told a
+    transfer's user to pass --keep, which transfer lacks."""
+    from decaylab.analysis.members import task_of
+    from decaylab.lab.errors import UsageError
+    from decaylab.lab.store import ResultStore
+
+    ResultStore(tmp_path).close()
+    with pytest.raises(UsageError, match="records no study"):
+        task_of(tmp_path, {"task": "x", "key": "k"}, None)
+    status, _, err = run_cli(capsys, "weights", str(tmp_path))
+    assert status == 2 and "decaylab study --keep best" in err and "transfer and claims keep none" in err
