@@ -19,7 +19,7 @@ from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
 from decaylab.lab.task.checks import check_decay_reaches_the_model, check_muon_has_matrices
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import absolute_spec, short_name
-from decaylab.lab.task.schedules import SCHEDULES
+from decaylab.lab.task.schedules import SCHEDULES, check_length
 from decaylab.lab.training.trial import prepare_task
 from decaylab.optim import METHODS
 
@@ -136,6 +136,7 @@ def run_study(
     source: str | Task = task if task is not None else spec.task
     prepared = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     planned = spec.runs(prepared)
+    check_length(planned[0].epochs * math.ceil(len(prepared.train[0]) / planned[0].batch_size))
     check_decay_reaches_the_model(prepared, (run.weight_decay for run in planned))
     check_muon_has_matrices(prepared, (run.method for run in planned))
     with exclusive(out):

@@ -29,7 +29,7 @@ class AdamCore(DecayOptimizer):
     ``partial(AdamCore, rule=RULE)`` is an optimizer of any rule (a method record needs no class).
     """
 
-    DIRECTION_KEYS = ("betas", "eps")
+    FAMILY = "an Adam-type optimizer"
 
     def __init__(
         self,

@@ -81,9 +81,9 @@ class DecayOptimizer(Optimizer):
     start), so torch's schedulers drive all members: ``lr_t = member_lr · lr``.
     """
 
-    DIRECTION_KEYS: tuple[str, ...] = ()
-    """The hyperparameters of the direction that every param group of a checkpoint of this family has: a checkpoint
-    without them was saved by another kind of optimizer, whose step would fail on a missing key."""
+    FAMILY = "another optimizer"
+    """The kind of optimizer, as :func:`family_of` reads it from a checkpoint's param groups: a checkpoint of
+    another kind is refused at load (its step would fail on a missing key, or take the other kind's settings)."""
     _PICKLED = ("rule", "implementation", "convention", "penalty")
     """Instance attributes a copy needs (torch's ``__getstate__`` keeps only defaults, state and groups)."""
 
@@ -151,11 +151,10 @@ class DecayOptimizer(Optimizer):
             )
         state_dict = {**state_dict, "param_groups": groups}
         for group in groups:
-            missing = [name for name in self.DIRECTION_KEYS if name not in group]
-            if missing:
+            if family_of(group) != self.FAMILY:
                 raise ValueError(
-                    f"this checkpoint was saved by {family_of(group)} (its param groups have no {', '.join(missing)}), "
-                    f"not by a {type(self).__name__}: load it into the optimizer it was saved from"
+                    f"this checkpoint was saved by {family_of(group)}, not by a {type(self).__name__} "
+                    f"({self.FAMILY}): load it into the optimizer it was saved from"
                 )
         for group, own in zip(state_dict["param_groups"], self.param_groups, strict=False):  # torch checks counts
             self._check({**self.defaults, **group, "params": own["params"]})  # a state dict holds indices
@@ -238,7 +237,8 @@ class DecayOptimizer(Optimizer):
 
 
 def family_of(group: dict[str, Any]) -> str:
-    """Which kind of optimizer a checkpoint's param group was saved by, as its keys tell."""
+    """Which kind of optimizer a checkpoint's param group was saved by, as its keys tell (torch's Adam, SGD and
+    Muon and timm's Lion read as their decaylab kinds)."""
     if "ns_steps" in group:
         return "a Muon optimizer"
     if "dampening" in group:

@@ -21,7 +21,7 @@ class LionCore(DecayOptimizer):
     ``partial(LionCore, rule=RULE)`` is an optimizer of any rule.
     """
 
-    DIRECTION_KEYS = ("betas",)
+    FAMILY = "a Lion optimizer"
 
     def __init__(
         self,

@@ -43,7 +43,7 @@ class MuonCore(DecayOptimizer):
     ``partial(MuonCore, rule=RULE)`` is an optimizer of any rule.
     """
 
-    DIRECTION_KEYS = ("momentum", "ns_steps")
+    FAMILY = "a Muon optimizer"
 
     def __init__(
         self,

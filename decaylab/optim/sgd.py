@@ -19,7 +19,7 @@ class SGDCore(DecayOptimizer):
     ``partial(SGDCore, rule=RULE)`` is an optimizer of any rule (a method record needs no class).
     """
 
-    DIRECTION_KEYS = ("momentum", "dampening", "nesterov")
+    FAMILY = "an SGD optimizer"
 
     def __init__(
         self,

@@ -498,3 +498,28 @@ def test_ctrl_c_while_a_commands_parser_imports_is_one_line_and_exit_130(capsys,
     assert cli.main(["study", "--quiet"]) == 130
     err = capsys.readouterr().err
     assert err == "decaylab: interrupted\n", err
+
+
+def test_a_study_of_a_mistyped_length_is_refused_before_its_folder_is_made(capsys, tmp_path):
+    """`--epochs 99999999999999999999999` grew to 24 GB until the kernel killed it; then it was refused, but only
+    once the progress bar and the store were there."""
+    out = tmp_path / "out"
+    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0", "--seeds", "1",
+            "--epochs", "99999999999999999999999", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    status, _, err = run_cli(capsys, *argv)
+    assert_one_line_error(status, err, "give fewer epochs")
+    assert not out.exists()
+
+
+def test_a_python_script_calling_decaylab_at_its_top_level_is_told_to_guard_it(tmp_path):
+    """Worker processes import the main script: a top-level `decaylab.study(..., workers=2)` ran again in each, and
+    the error blamed memory."""
+    script = tmp_path / "script.py"
+    folder, out = Path(TINY.split(":")[0]).resolve().parent, tmp_path / "out"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(folder)!r})\nimport decaylab\nfrom tiny_task import make_task\n"
+        "decaylab.study(make_task(), methods=['adamw'], lrs=[1e-2], wds=[0.0, 1e-3], epochs=1, seeds=2, workers=2,"
+        f" out={str(out)!r}, progress=False)\n"
+    )
+    finished = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert finished.returncode != 0 and '__name__ == "__main__"' in finished.stderr, finished.stderr[-2000:]

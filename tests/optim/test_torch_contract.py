@@ -235,7 +235,8 @@ def test_state_dict_is_the_same_after_a_load(method):
 @pytest.mark.parametrize(
     ("saved", "loaded", "family"),
     [("lionw", "proxadam", "a Lion optimizer"), ("adamw", "muonw", "an Adam-type optimizer"),
-     ("sgdw", "adamw", "an SGD optimizer"), ("muonw", "sgdw", "a Muon optimizer")],
+     ("sgdw", "adamw", "an SGD optimizer"), ("muonw", "sgdw", "a Muon optimizer"),
+     ("proxadam", "lionw", "an Adam-type optimizer"), ("adam", "lionw", "an Adam-type optimizer")],
 )  # fmt: skip
 def test_a_checkpoint_of_another_kind_of_optimizer_is_refused_in_one_line_naming_both(saved, loaded, family):
     """A Lion state dict loaded into ProxAdam once loaded silently and failed at the first step with KeyError."""

@@ -84,7 +84,9 @@ class LocalExecutor:
                     yield pending.pop(future), future.result()
         except BrokenProcessPool:
             raise RunFailure(
-                "a worker process died (killed, or out of memory); run the same command to resume"
+                "a worker process died (killed, or out of memory; from a Python script, a call to decaylab at the "
+                'script\'s top level runs again in each worker: put it under `if __name__ == "__main__":`); '
+                "run the same command to resume"
             ) from None
         finally:
             if pending:  # interrupted or failed: stop the units in flight rather than wait for them

@@ -68,11 +68,16 @@ CHECKED_STEPS = 100_000
 spaced steps, its first and last among them."""
 
 
+def check_length(total_steps: int) -> None:
+    """A run's steps are within :data:`MAX_STEPS`: checked before anything is planned or allocated."""
+    if not 1 <= total_steps <= MAX_STEPS:
+        raise UsageError(f"a run must take between 1 and {MAX_STEPS:.0e} steps, got {total_steps:,}; give fewer epochs")
+
+
 def multipliers(schedule: Schedule, total_steps: int) -> Callable[[int], float]:
     """``η_t`` as a function of the step (a step past the end keeps the last one's), computed as it is asked for,
     so a long run holds no list of them, and checked to lie in ``[0, 1]`` (a task's own schedule may be wrong)."""
-    if not 1 <= total_steps <= MAX_STEPS:
-        raise UsageError(f"a run must take between 1 and {MAX_STEPS:.0e} steps, got {total_steps:,}; give fewer epochs")
+    check_length(total_steps)
 
     def eta(step: int) -> float:
         step = min(step, total_steps - 1)
