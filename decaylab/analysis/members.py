@@ -23,6 +23,7 @@ from decaylab.lab.runs import RunConfig, weights_path
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import WEIGHTS, Chooser
 from decaylab.lab.task.contract import Task
+from decaylab.lab.training.loop import on_one_thread
 from decaylab.lab.training.plain import plain_run
 from decaylab.lab.training.stacking import eager
 from decaylab.lab.training.trial import prepare_task
@@ -177,7 +178,8 @@ def reproduce(out: str | Path, key: str, task: Task | None = None) -> Reproducti
     finally:
         store.close()
     run = RunConfig(**{**config, "betas": tuple(config["betas"]), "probes": tuple(config["probes"])})
-    again = plain_run(task_of(out, row, task), run)
+    with on_one_thread():  # as its unit trained it: the threads split float32 sums
+        again = plain_run(task_of(out, row, task), run)
     compared = [
         (f"epoch {epoch} {what}", stored, reproduced)
         for (epoch, *stored_epoch), reproduced_epoch in zip(curves, again.curves, strict=False)

@@ -248,8 +248,8 @@ def reproduce_command(args: argparse.Namespace) -> None:
     verdict = "match" if result.matches else "DIFFER"
     print(
         f"the judged numbers {verdict} ({', '.join(JUDGED)}): largest relative difference "
-        f"{result.largest_difference:.1e} (tolerance {TOLERANCE:g}). The others are shown, not judged: before a "
-        "BatchNorm, rounding noise moves the held-out metric by an example or two (docs/design-notes.md)"
+        f"{result.largest_difference:.1e} (tolerance {TOLERANCE:g}). The others are shown, not judged: a metric "
+        "that counts examples moves by one where rounding tips a near-tie (docs/design-notes.md)"
     )
     if not result.matches:
         print(f"decaylab: run {result.key} does not reproduce", file=sys.stderr)

@@ -28,6 +28,7 @@ from decaylab.optim.reference import (
     adam_reference_group,
     lion_reference_group,
     lr_ratio,
+    member_view,
     muon_direction,
     muon_reference,
     sgd_reference_group,
@@ -95,7 +96,7 @@ def adam(
         for kind in by_device_and_dtype(weights):
             w, g, m, v = (pick(tensors, kind) for tensors in (weights, grads, exp_avgs, exp_avg_sqs))
             steps_there = [steps[i].to(weights[i].device) for i in kind]
-            adam_fused_members(rule, w, g, m, v, steps_there, pick(corrections, kind), **hyper)
+            adam_by_member(rule, w, g, m, v, steps_there, pick(corrections, kind), **hyper)
     elif chosen == "compiled":
         tensor_corrections = [tuple(as_tensor(c) for c in pair) for pair in corrections]
         hyper = tensors_for_compiling(hyper)
@@ -106,6 +107,48 @@ def adam(
         ):
             corrected = {"bias_correction1": correction1, "bias_correction2": correction2}
             adam_reference(rule, weight, grad, exp_avg, exp_avg_sq, **corrected, **hyper)
+
+
+def adam_by_member(
+    rule: DecayRule,
+    weights: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    exp_avg_sqs: list[Tensor],
+    steps: list[Tensor],
+    corrections: list[tuple[float, float]],
+    **hyper: Any,
+) -> None:
+    """The ``fused-members`` path: each member through the one-pass kernel with its own ``lr`` and ``λ``, the
+    call a lone model takes (``fused``), so its arithmetic is that model's, to the bit (:func:`by_member`). A
+    member with ``lr = 0`` (stopped, or the first step of a warm-up) and a cautious rule take
+    :func:`adam_fused_members`."""
+
+    def member_step(w: list[Tensor], g: list[Tensor], m: list[Tensor], v: list[Tensor], **scalars: Any) -> None:
+        if scalars["lr"] > 0 and not rule.cautious:
+            adam_fused(rule, w, g, m, v, steps, maximize=False, **scalars)
+        else:
+            adam_fused_members(rule, w, g, m, v, steps, corrections, **scalars)
+
+    by_member(member_step, (weights, grads, exp_avgs, exp_avg_sqs), **hyper)
+
+
+def by_member(step: Callable[..., None], tensors: Sequence[list[Tensor]], **hyper: Any) -> None:
+    """``step(*tensors, lr=…, weight_decay=…, **hyper)`` once per member, on its slices (``t[m]``) and with its
+    own floats: element-wise kernels split a tensor into vector lanes and a scalar tail, so a member's numbers
+    would otherwise depend on where it sits in its stack, and so on the other runs of its unit."""
+    lr, weight_decay = hyper.pop("lr"), hyper.pop("weight_decay")
+    stacked = as_float(lr) is None or as_float(weight_decay) is None
+    for member, (member_lr, member_decay) in enumerate(member_values(lr, weight_decay)):
+        member_tensors = [[t[member] for t in kind] if stacked else kind for kind in tensors]
+        step(*member_tensors, lr=member_lr, weight_decay=member_decay, **hyper)
+
+
+def member_values(lr: Scalar, weight_decay: Scalar) -> list[tuple[float, float]]:
+    """``(lr, λ)`` of each member: one pair for one value of each, ``M`` from length-``M`` tensors."""
+    lrs, decays = (as_tensor(value).reshape(-1).tolist() for value in (lr, weight_decay))
+    members = max(len(lrs), len(decays))
+    return [(lrs[m % len(lrs)], decays[m % len(decays)]) for m in range(members)]
 
 
 def sgd(
@@ -175,7 +218,7 @@ def lion(
     if implementation == "compiled" and not torch.compiler.is_compiling():
         run_compiled(lion_reference_group, rule, weights, grads, exp_avgs, **tensors_for_compiling(hyper))
     else:
-        lion_reference_group(rule, weights, grads, exp_avgs, **hyper)
+        by_member(functools.partial(lion_reference_group, rule), (weights, grads, exp_avgs), **hyper)
 
 
 def muon(
@@ -188,23 +231,28 @@ def muon(
     maximize: bool,
     **hyper: Any,
 ) -> None:
-    """One Muon step of ``rule`` over a group's matrices. A scalar rule with one ``lr`` and ``λ`` updates the
-    weight in place, as ``torch.optim.Muon`` does (``w ← a·w``, then ``w += −b·r·O``); the others, and
-    ``implementation="reference"``, take the reference."""
+    """One Muon step of ``rule`` over a group's matrices. A scalar rule updates each matrix in place, as
+    ``torch.optim.Muon`` does (``w ← a·w``, then ``w += −b·r·O``), member by member when ``lr`` or ``λ`` is per
+    member, with each member's own float coefficients: a stacked member's arithmetic is then the same as one
+    model's, number for number. The others, and ``implementation="reference"``, take the reference."""
     grads = [-g if maximize else g for g in grads]
-    lr, weight_decay = hyper["lr"], hyper["weight_decay"]
-    one_value = as_float(lr) is not None and as_float(weight_decay) is not None
-    if implementation == "reference" or not (rule.scalar and one_value):
+    if implementation == "reference" or not rule.scalar:
         for weight, grad, buffer in zip(weights, grads, buffers, strict=True):
             muon_reference(rule, weight, grad, buffer, **hyper)
         return
-    shrink, step = (float(x) for x in rule.coefficients(float(lr), hyper["eta"], float(weight_decay), None))
+    lr, weight_decay = hyper["lr"], hyper["weight_decay"]
+    one_value = as_float(lr) is not None and as_float(weight_decay) is not None
+    members = member_values(lr, weight_decay)
+    coefficients = [[float(x) for x in rule.coefficients(a, hyper["eta"], d, None)] for a, d in members]
     direction_options = {name: hyper[name] for name in MUON_DIRECTION}
     for weight, grad, buffer in zip(weights, grads, buffers, strict=True):
         if rule.in_gradient:
-            grad = grad + float(weight_decay) * weight
+            grad = grad + member_view(weight_decay, weight) * weight
         orthogonal = muon_direction(grad, buffer, **direction_options)
-        weight.mul_(shrink).add_(orthogonal, alpha=-step * lr_ratio(weight.shape, hyper["adjust_lr_fn"]))
+        ratio = lr_ratio(weight.shape, hyper["adjust_lr_fn"])
+        slices = [(weight, orthogonal)] if one_value else zip(weight.unbind(0), orthogonal.unbind(0), strict=True)
+        for (member, update), (shrink, step) in zip(slices, coefficients, strict=True):
+            member.mul_(shrink).add_(update, alpha=-step * ratio)
 
 
 def by_device_and_dtype(tensors: Sequence[Tensor]) -> list[list[int]]:

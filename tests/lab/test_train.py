@@ -117,6 +117,19 @@ def test_a_runs_numbers_do_not_depend_on_which_runs_share_its_unit(method):
             assert flat(other.curves) == pytest.approx(flat(together[i].curves), rel=1e-9)
 
 
+def test_in_float32_a_muon_runs_numbers_are_the_same_to_the_bit_in_any_unit():
+    """Muon's bfloat16 orthogonalization makes another run of a last-bit difference. That bit came from
+    ``vmap``'s batched matrix products, which round by the unit's size, and from element-wise kernels that
+    split a stack into vector lanes and a scalar tail by where a member sat. Muon's members loop on a CPU
+    now, and each member is updated on its own slices."""
+    task = ordinary_task(dropout=0.0)
+    grid = runs("muonw", [(1e-2, 1e-2), (3e-2, 1e-3), (3e-3, 0.0)], epochs=3)
+    together = train_unit(task, grid)
+    for i in range(3):
+        (alone,) = train_unit(task, [grid[i]])
+        assert alone.test == together[i].test and alone.curves == together[i].curves, i
+
+
 def test_a_model_without_a_batching_rule_falls_back_to_a_loop_over_members():
     class Branchy(nn.Module):  # data-dependent control flow: vmap cannot batch it
         def __init__(self):

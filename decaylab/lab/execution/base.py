@@ -28,7 +28,7 @@ from decaylab.lab.errors import UsageError
 from decaylab.lab.runs import RunConfig, RunResult, checkpoint_path
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import load_task, task_file_modules
-from decaylab.lab.training.loop import train_unit
+from decaylab.lab.training.loop import on_one_thread, train_unit
 
 Unit = Sequence[RunConfig]
 
@@ -131,17 +131,10 @@ def run_unit(job: Job, index: int, unit: Unit, report: EpochCallback | None = No
     keep_freed_memory()
     task = task_of(job)
     checkpoint = checkpoint_path(job.checkpoints, unit) if job.checkpoints is not None else None
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        on_epoch = functools.partial(report, index) if report is not None else None
-        with warnings.catch_warnings():  # shown once, by the driver's check of the task, not by every unit
-            warnings.filterwarnings("ignore", message=BATCHING_RULE_WARNING)
-            return train_unit(
-                task, unit, device=job.device, checkpoint=checkpoint, on_epoch=on_epoch, weights=job.weights
-            )
-    finally:
-        torch.set_num_threads(threads)
+    on_epoch = functools.partial(report, index) if report is not None else None
+    with on_one_thread(), warnings.catch_warnings():  # the warning is shown once, by the driver's check
+        warnings.filterwarnings("ignore", message=BATCHING_RULE_WARNING)
+        return train_unit(task, unit, device=job.device, checkpoint=checkpoint, on_epoch=on_epoch, weights=job.weights)
 
 
 BATCHING_RULE_WARNING = "There is a performance drop because we have not yet implemented the batching rule"

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from decaylab.lab.training import checkpoints
 from decaylab.lab.training.checkpoints import UnitState
 from decaylab.lab.training.probes import PROBES, Probe
 from decaylab.lab.training.stacking import StackedModel, batchnorm_fed_weights, on_device
-from decaylab.optim import DecayOptimizer, make_optimizer
+from decaylab.optim import METHODS, DecayOptimizer, make_optimizer
 
 ROTATION_EVERY = 8
 """Rotation of BatchNorm-fed weights is measured on every 8th step of an epoch, its first
@@ -118,6 +119,19 @@ class Training:
         return len(self.unit.results)
 
 
+@contextmanager
+def on_one_thread() -> Iterator[None]:
+    """Train on one CPU thread, as every unit does: the number of threads splits float32 sums (matrix
+    products, reductions) differently, and a run trained again (``decaylab reproduce``) must add in the
+    same order, or Muon's bfloat16 orthogonalization turns the last bit's difference into another run."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_unit(
     task: Task,
     runs: Sequence[RunConfig],
@@ -165,7 +179,8 @@ def set_up(task: Task, runs: Sequence[RunConfig], dtype: torch.dtype, device: st
     model = StackedModel(task.make_model().to(device, dtype), len(runs))
     train_x, train_y = on_device(task.train, dtype, device)
     batches = torch.Generator().manual_seed(first.seed)
-    model.choose_batching(train_x[: first.batch_size], train_y[: first.batch_size], task.objective)
+    exact = METHODS[first.method].family == "muon"  # its bfloat16 orthogonalization turns a last bit into a run
+    model.choose_batching(train_x[: first.batch_size], train_y[: first.batch_size], task.objective, exact)
 
     base_lr = torch.tensor([run.lr for run in runs], dtype=torch.float64)
     decay = torch.tensor([run.weight_decay for run in runs], dtype=torch.float64)

@@ -84,16 +84,18 @@ class StackedModel:
         values = [function(tree_map(itemgetter(m), outputs), target) for m in range(self.members)]
         return torch.stack([torch.as_tensor(value, device=target.device) for value in values])
 
-    def choose_batching(self, x: Tensor, target: Tensor, loss: MemberFunction) -> None:
+    def choose_batching(self, x: Tensor, target: Tensor, loss: MemberFunction, exact: bool = False) -> None:
         """Use ``vmap`` where it pays and one training step of model and loss runs under it, else loop.
 
-        The choice depends on the model and the device alone, never on timing, so a run's
-        numbers do not change from one attempt to the next. The trial runs on copies of the
-        buffers with the random generators restored afterwards, and its gradients are
-        discarded: training is not affected.
+        The choice depends on the model, the device and ``exact`` alone, never on timing, so a run's
+        numbers do not change from one attempt to the next. ``exact`` loops on a CPU: ``vmap``'s batched
+        matrix products round by the unit's size (a float32 bit), which Muon's bfloat16 orthogonalization
+        makes into another run; looped, each member computes what its model alone computes, to the bit. The
+        trial runs on copies of the buffers with the random generators restored afterwards, and its gradients
+        are discarded: training is not affected.
         """
         convolutions = any(isinstance(m, nn.modules.conv._ConvNd) for m in self.module.modules())
-        self.batched = not (x.device.type == "cpu" and convolutions)
+        self.batched = not (x.device.type == "cpu" and (convolutions or exact))
         if not self.batched:
             return
         try:
