@@ -21,7 +21,7 @@ from decaylab.analysis.cells import method_grids
 from decaylab.lab.errors import UsageError
 from decaylab.lab.runs import RunConfig, weights_path
 from decaylab.lab.store import ResultStore
-from decaylab.lab.study import WEIGHTS, Chooser
+from decaylab.lab.study import WEIGHTS, Chooser, file_hash
 from decaylab.lab.task.contract import Task
 from decaylab.lab.training.loop import on_one_thread
 from decaylab.lab.training.plain import plain_run
@@ -65,15 +65,26 @@ def kept(out: Path, **where: Any) -> list[dict[str, Any]]:
     (``method``, ``lr``, ``weight_decay``, ``seed``; numbers to float precision)."""
     store = open_store(out)
     try:
-        rows = store.runs()
+        rows, hashes = store.runs(), store.weights_hashes()
     finally:
         store.close()
     found = []
     for row in rows:
         path = weights_path(out / WEIGHTS, row["key"])
         if path.exists() and all(matches(row[name], value) for name, value in where.items() if value is not None):
+            check_weights(path, hashes.get(row["key"]))
             found.append({**row, "weights": str(path)})
     return found
+
+
+def check_weights(path: Path, recorded: str | None) -> None:
+    """``path`` is the file kept for its run: its SHA-256 is the one the store recorded when it was kept (a store
+    from before the record has none to check)."""
+    if recorded is not None and file_hash(path) != recorded:
+        raise UsageError(
+            f"{path} is not the file kept for run {path.stem} (its SHA-256 is not the one recorded then): it was "
+            "replaced or damaged; delete it and run the study again with --keep to train its weights again"
+        )
 
 
 def matches(stored: Any, given: Any) -> bool:
@@ -108,7 +119,11 @@ def load_member(
         raise UsageError(f"{len(found)} kept members in {out} match {asked}; name one by key or add --seed")
     row = found[0]
     model = task_of(out, row, task).make_model()
-    eager(model).load_state_dict(torch.load(row["weights"], weights_only=True))  # a compiled one shares them
+    try:
+        state = torch.load(row["weights"], weights_only=True)
+    except Exception as error:  # a damaged file of a store from before the hashes: torch's error names no file
+        raise UsageError(f"cannot read {row['weights']} ({type(error).__name__}): a damaged weights file") from None
+    eager(model).load_state_dict(state)  # a compiled one shares them
     return model.eval()
 
 

@@ -62,8 +62,10 @@ CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, 
 ROUND_SCHEMA = """
 CREATE TABLE IF NOT EXISTS round (unit INTEGER NOT NULL, member INTEGER NOT NULL, key TEXT NOT NULL,
                                   PRIMARY KEY (unit, member));
+CREATE TABLE IF NOT EXISTS weights (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
 """
-"""Added to a store of any schema version 2 when it is opened for writing (a store from before it has none)."""
+"""Added to a store of any schema version 2 when it is opened for writing (a store from before them has
+none): the round being trained, and the SHA-256 of each kept member's weights file (``OUT/weights/KEY.pt``)."""
 
 TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", SCHEMA))
 RECOVER = "the runs in it may be recovered with `sqlite3 results.sqlite .recover`; or use another --out"
@@ -233,6 +235,17 @@ class ResultStore:
     def latest_study(self) -> dict[str, Any] | None:
         row = self.db.execute("SELECT spec FROM studies ORDER BY id DESC LIMIT 1").fetchone()
         return json.loads(row[0]) if row else None
+
+    def record_weights(self, hashes: dict[str, str]) -> None:
+        """The SHA-256 of each kept run's weights file, by run key."""
+        self._still_on_disk()
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO weights VALUES (?, ?)", hashes.items())
+
+    def weights_hashes(self) -> dict[str, str]:
+        """Run key → the SHA-256 its weights file had when it was kept (empty in a store from before them)."""
+        has_table = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'weights'").fetchone()
+        return dict(self.db.execute("SELECT key, sha256 FROM weights").fetchall()) if has_table else {}
 
     def runs(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Stored runs as dicts (columns of ``runs``), all or those with the given keys."""

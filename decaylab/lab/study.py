@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -160,15 +161,17 @@ def run_study(
             while not run_configs([part], store, executor, progress):
                 continue  # an interrupted round of another grid in this store came first
             if keep is not None:
-                keep_weights(part, keep(store, planned), executor, progress)
+                kept = keep_weights(part, keep(store, planned), executor, progress)
+                store.record_weights({run.key: file_hash(weights_path(out / WEIGHTS, run.key)) for run in kept})
         finally:
             executor.stop()
             store.close()
     return planned
 
 
-def keep_weights(part: Planned, wanted: Sequence[RunConfig], executor: Executor, progress: bool) -> None:
-    """Keep the trained weights of ``wanted`` (and of no other run of ``part``) in ``part.job.weights``.
+def keep_weights(part: Planned, wanted: Sequence[RunConfig], executor: Executor, progress: bool) -> list[RunConfig]:
+    """Keep the trained weights of ``wanted`` (and of no other run of ``part``) in ``part.job.weights``; return
+    those kept (a diverged run has none).
 
     Runs trained before their weights were asked for are trained again to get them: a run's numbers
     depend on its configuration alone, so its weights are the ones its stored results came from (to
@@ -187,3 +190,10 @@ def keep_weights(part: Planned, wanted: Sequence[RunConfig], executor: Executor,
     for run in part.runs:
         if run.key not in kept:
             weights_path(folder, run.key).unlink(missing_ok=True)
+    return [run for run in wanted if weights_path(folder, run.key).exists()]
+
+
+def file_hash(path: Path) -> str:
+    """The SHA-256 of a file, in hex."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()

@@ -523,3 +523,24 @@ def test_a_python_script_calling_decaylab_at_its_top_level_is_told_to_guard_it(t
     )
     finished = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
     assert finished.returncode != 0 and '__name__ == "__main__"' in finished.stderr, finished.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", ["tiny\n## a fake heading", "tiny\x1b]0;window title\x07", "  "])
+def test_a_task_or_metric_name_with_a_newline_or_an_escape_code_is_refused_in_one_line(capsys, tmp_path, name):
+    """Such a name put a heading and a table row of its own into transfer.md, made a one-line error three
+    lines, and sent a window-title sequence to the terminal."""
+    file = tmp_path / "named.py"
+    file.write_text(
+        "import torch, decaylab\n"
+        "def make_task():\n"
+        "    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))\n"
+        f"    return decaylab.Task({name!r}, (x, y), (x, y), lambda: torch.nn.Linear(3, 2))\n"
+        "def make_metric_task():\n"
+        "    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))\n"
+        f"    metric = decaylab.Metric({name!r}, lambda o, t: (o.argmax(-1) == t).float().mean())\n"
+        "    return decaylab.Task('named', (x, y), (x, y), lambda: torch.nn.Linear(3, 2), metric=metric)\n"
+    )
+    for function, what in (("make_task", "a task's name"), ("make_metric_task", "a metric's name")):
+        status, _, err = run_cli(capsys, "study", "--task", f"{file}:{function}", "--out", str(tmp_path / "o"))
+        assert_one_line_error(status, err, what)
+        assert "\x1b" not in err and not (tmp_path / "o").exists()

@@ -2,6 +2,7 @@
 
 import dataclasses
 import sqlite3
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from torch import nn
 
 import decaylab
 from decaylab.analysis.members import TOLERANCE
+from decaylab.lab.errors import UsageError
 
 from .test_cli import TINY, assert_one_line_error, run_cli
 
@@ -75,6 +77,17 @@ def test_keep_best_then_load_member_gives_the_stored_test_metric(capsys, tmp_pat
         with torch.no_grad():
             accuracy = (by_cell(x).argmax(1) == y).float().mean().item()
         assert abs(accuracy - float(test_metric)) <= 1e-6
+    (first, second) = (Path(row[6]) for row in rows)  # swapped: each file names the other run
+    first_bytes = first.read_bytes()
+    first.write_bytes(second.read_bytes())
+    second.write_bytes(first_bytes)
+    for key in (rows[0][5], rows[1][5]):
+        with pytest.raises(UsageError, match=f"is not the file kept for run {key}"):
+            decaylab.load_member(out, key)
+    assert_one_line_error(*run_cli(capsys, "weights", str(out))[::2], "is not the file kept for run")
+    second.write_bytes(first_bytes[: len(first_bytes) // 2])  # damaged
+    with pytest.raises(UsageError, match=f"{second}"):
+        decaylab.load_member(out, rows[1][5])
 
 
 def load_tiny_test_split():

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.task.data import Pair, as_pair
-from decaylab.lab.task.objectives import Loss, Metric, cross_entropy, resolve_metric
+from decaylab.lab.task.objectives import Loss, Metric, check_name, cross_entropy, resolve_metric
 from decaylab.lab.task.schedules import SCHEDULES, Schedule, check_schedule
 from decaylab.optim.methods import METHODS
 
@@ -78,6 +78,7 @@ class Task:
     """What run keys record for this task (set by decaylab when the task is loaded)."""
 
     def __post_init__(self) -> None:
+        check_name("a task's name", self.name)
         for split in ("train", "validation", "test"):  # datasets, numpy arrays, lists: tensors, once
             if getattr(self, split) is not None:
                 object.__setattr__(self, split, as_pair(self.name, split, getattr(self, split)))

@@ -20,6 +20,14 @@ Loss = Callable[[Tensor, Tensor], Tensor]
 """``loss(output, target)``: the mean loss of one model's batch, a 0-dim tensor."""
 
 
+def check_name(what: str, name: object) -> None:
+    """A name that reports, CSV files and the terminal show (a task's, a metric's): one line of printable
+    text. A newline would write a heading or a table row of its own into a report, and an escape code would
+    reach the reader's terminal, so neither is let in."""
+    if not isinstance(name, str) or not name.strip() or not name.isprintable():
+        raise UsageError(f"{what} must be one line of printable text (no newline or escape code), got {name!r}")
+
+
 def cross_entropy(output: Tensor, target: Tensor) -> Tensor:
     """Mean cross-entropy (nats) of logits ``z`` over the last dimension, ``(…, K)`` with labels ``y`` ``(…)``:
     the mean of ``logsumexp(z) − z_y``.
@@ -58,6 +66,9 @@ class Metric:
     function: Loss
     higher_is_better: bool = True
     mean_over_examples: bool = False
+
+    def __post_init__(self) -> None:
+        check_name("a metric's name", self.name)
 
     @property
     def batchwise(self) -> bool:
