@@ -7,6 +7,7 @@ the dependencies point one way: optim ← lab ← analysis ← claims ← cli, w
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from decaylab.analysis.export import export_rows
 from decaylab.analysis.members import KEEP
+from decaylab.analysis.report import write_report
 from decaylab.analysis.transfer import rows as transfer_rows
 from decaylab.analysis.transfer import summary as transfer_summary
 from decaylab.analysis.transfer import write_transfer_report
@@ -44,6 +46,7 @@ def study(
     data_dir: str | Path | None = None,
     progress: bool = True,
     keep: str = "none",
+    report: bool = False,
 ) -> Any:
     """Run (or resume) a study from Python and return its runs, one row each.
 
@@ -53,6 +56,7 @@ def study(
     with the same arguments trains nothing new, and a larger grid trains only the new points.
     ``workers=None`` trains in this process; ``executor="ray"`` on a local Ray cluster. ``keep``:
     ``"best"`` or ``"all"`` keeps trained weights in ``OUT/weights`` (:func:`decaylab.load_member`).
+    ``report=True`` also writes ``OUT/report.md`` and its figures, as ``decaylab study`` does.
     Returns a pandas ``DataFrame`` when pandas is installed, else a list of dicts (the columns of
     ``decaylab export``).
     """
@@ -73,7 +77,11 @@ def study(
     data = Path(data_dir) if data_dir is not None else None
     runner = make_executor(executor, workers, device) if executor != "local" or workers else LocalExecutor(1, device)
     built = None if isinstance(task, str) else task
+    for note in spec.notes():
+        warnings.warn(note, stacklevel=2)
     planned = run_study(spec, out, runner, data, progress, task=built, keep=KEEP[keep])
+    if report:
+        write_report(out)
     store = ResultStore(out, read_only=True)
     try:
         rows = export_rows(store, keys={run.key for run in planned})

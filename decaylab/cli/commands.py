@@ -193,13 +193,11 @@ def study_command(args: argparse.Namespace) -> None:
     from decaylab.analysis.report import write_report
     from decaylab.lab.study import StudySpec, run_study
     from decaylab.lab.task.loading import folder_name, short_name
-    from decaylab.optim import METHODS
 
     given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
     spec = StudySpec(**given)
-    undecayed = [method for method in spec.methods if not METHODS[method].takes_weight_decay]
-    if undecayed and spec.weight_decays is not None and any(spec.weight_decays):
-        print(f"decaylab: {', '.join(undecayed)} takes no weight decay: its runs are at λ = 0", file=sys.stderr)
+    for note in spec.notes():
+        print(f"decaylab: {note}", file=sys.stderr)
     out = args.out or Path("runs") / folder_name(short_name(args.task))
     run_study(spec, out, executor_of(args), args.data_dir, progress=not args.quiet, keep=KEEP[args.keep])
     print(f"report: {write_report(out)}")

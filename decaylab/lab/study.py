@@ -23,6 +23,7 @@ from decaylab.lab.task.loading import absolute_spec, short_name
 from decaylab.lab.task.schedules import SCHEDULES, check_length
 from decaylab.lab.training.trial import prepare_task
 from decaylab.optim import METHODS
+from decaylab.optim.rules import UNITS
 
 DEFAULT_METHODS = ("adamw", "proxadam", "adamw-torch", "adaml2")
 """The four rules that carry the post's Fig. 1: two decoupled, two coupled."""
@@ -80,6 +81,27 @@ class StudySpec:
                 f"this grid plans {self.size:,} runs ({self.seeds:,} seeds); the limit is {MAX_RUNS:,}: "
                 "fewer --seeds, --lrs or --wds"
             )
+
+    def notes(self) -> list[str]:
+        """What a user should know of a grid that runs as given but may not be what was meant: a λ list given to
+        methods that take none, or to methods whose λ are different quantities (paper and torch AdamW)."""
+        if self.weight_decays is None or not any(self.weight_decays):
+            return []
+        notes = []
+        undecayed = [method for method in self.methods if not METHODS[method].takes_weight_decay]
+        if undecayed:
+            notes.append(f"{', '.join(undecayed)} takes no weight decay: its runs are at λ = 0")
+        units: dict[str, list[str]] = {}
+        for method in self.methods:
+            if METHODS[method].takes_weight_decay:
+                units.setdefault(METHODS[method].units, []).append(method)
+        if len(units) > 1:
+            kinds = "; ".join(f"for {', '.join(names)} {UNITS[unit]}" for unit, names in units.items())
+            notes.append(
+                f"one --wds list is a different λ for each of these methods ({kinds}; λ_paper = α·λ_torch): leave "
+                "--wds out for each method's own grid, or run them as separate studies"
+            )
+        return notes
 
     @property
     def size(self) -> int:

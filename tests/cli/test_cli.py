@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import decaylab
 from decaylab import cli
 from decaylab.lab.task.builtin import datasets
 
@@ -453,3 +454,18 @@ def test_a_grid_too_large_to_plan_is_one_line_before_any_planning(capsys, tmp_pa
     status, _, err = run_cli(capsys, "study", "--seeds", "99999999999999999999", "--out", str(tmp_path))
     assert_one_line_error(status, err, "runs", "the limit is 1,000,000", "--seeds")
     assert time.monotonic() - started < 10
+
+
+def test_one_wds_list_for_both_adamw_forms_is_said_and_study_report_true_writes_the_report(capsys, tmp_path):
+    """Shared by adamw and adamw-torch, one --wds list gave the torch form almost no decay without a word;
+    decaylab.study() wrote no report."""
+    argv = ["study", "--task", TINY, "--methods", "adamw,adamw-torch", "--lrs", "1e-2", "--wds", "1e-3",
+            "--epochs", "1", "--out", str(tmp_path / "cli"), "--quiet", "--workers", "1"]  # fmt: skip
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 0 and "one --wds list is a different λ" in err and "λ_paper = α·λ_torch" in err
+    with pytest.warns(UserWarning, match="one --wds list is a different λ"):
+        decaylab.study(TINY, methods=["adamw", "adamw-torch"], lrs=[1e-2], wds=[1e-3], epochs=1,
+                       out=tmp_path / "py", progress=False, report=True)  # fmt: skip
+    assert (tmp_path / "py" / "report.md").exists()
+    status, _, err = run_cli(capsys, *argv[:4], "adamw", *argv[5:])  # one form: nothing to say
+    assert status == 0 and "different λ" not in err

@@ -71,6 +71,11 @@ def test_transfer_along_n_recovers_the_bayes_ridge_law_and_predicts_the_held_out
     assert abs(check.predicted.centre - check.measured.log_lambda) <= 0.15
     for setting, estimate in result.estimates.items():  # and every measured λ* is the Bayes value
         assert abs(estimate.log_lambda - math.log10(bayes_lambda(setting.N))) <= 0.15, setting
+    runs = len(result.keys)  # one line, not pages of searches
+    assert (
+        repr(result)
+        == f"Transfer(task='bayes-ridge', method='sgdl2', axes=(N), settings=5, runs={runs}, seeds=3: a law)"
+    )
 
 
 def test_the_axes_hold_the_base_and_refuse_what_cannot_be_measured():

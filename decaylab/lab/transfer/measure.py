@@ -131,6 +131,15 @@ class Transfer:
         """The law's exponent along ``axis``, with its interval (NaN without a law)."""
         return self.law.exponent(axis) if self.law else Value(math.nan)
 
+    def __repr__(self) -> str:
+        """One line: what was measured and whether a law came of it (the fields hold every search)."""
+        axes = ", ".join(self.axes.values)
+        law = "a law" if self.law else "no law"
+        return (
+            f"Transfer(task={self.task!r}, method={self.method!r}, axes=({axes}), settings={len(self.searches)}, "
+            f"runs={len(self.keys)}, seeds={len(self.seeds)}: {law}{', quick' if self.quick else ''})"
+        )
+
 
 class Measurement:
     """The context of one transfer: the task and its pool, the store, the executor."""
