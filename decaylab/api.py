@@ -56,22 +56,14 @@ def study(
     with the same arguments trains nothing new, and a larger grid trains only the new points.
     ``workers=None`` trains in this process; ``executor="ray"`` on a local Ray cluster. ``keep``:
     ``"best"`` or ``"all"`` keeps trained weights in ``OUT/weights`` (:func:`decaylab.load_member`).
-    ``report=True`` also writes ``OUT/report.md`` and its figures, as ``decaylab study`` does.
-    Returns a pandas ``DataFrame`` when pandas is installed, else a list of dicts (the columns of
-    ``decaylab export``).
+    ``report=True`` writes ``OUT/report.md`` and its figures. Returns a pandas ``DataFrame`` when pandas
+    is installed, else a list of dicts (the columns of ``decaylab export``).
     """
     if keep not in KEEP:
         raise UsageError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
-    spec = StudySpec(
-        task if isinstance(task, str) else "python",
-        tuple(methods),
-        None if lrs is None else tuple(lrs),
-        None if wds is None else tuple(wds),
-        epochs,
-        seeds,
-        schedule,
-        warmup,
-    )
+    lr_grid, decay_grid = (None if values is None else tuple(values) for values in (lrs, wds))
+    source = task if isinstance(task, str) else "python"
+    spec = StudySpec(source, tuple(methods), lr_grid, decay_grid, epochs, seeds, schedule, warmup)
     name = short_name(task) if isinstance(task, str) else task.name
     out = Path(out) if out is not None else Path("runs") / folder_name(name)
     data = Path(data_dir) if data_dir is not None else None

@@ -84,7 +84,7 @@ class StudySpec:
 
     def notes(self) -> list[str]:
         """What a user should know of a grid that runs as given but may not be what was meant: a λ list given to
-        methods that take none, or to methods whose λ are different quantities (paper and torch AdamW)."""
+        methods that take none, or to both forms of one decay (paper and torch: a λ apart by a factor α)."""
         if self.weight_decays is None or not any(self.weight_decays):
             return []
         notes = []
@@ -93,7 +93,7 @@ class StudySpec:
             notes.append(f"{', '.join(undecayed)} takes no weight decay: its runs are at λ = 0")
         units: dict[str, list[str]] = {}
         for method in self.methods:
-            if METHODS[method].takes_weight_decay:
+            if METHODS[method].units in ("paper", "torch"):  # the same decay, read per step or per unit of lr
                 units.setdefault(METHODS[method].units, []).append(method)
         if len(units) > 1:
             kinds = "; ".join(f"for {', '.join(names)} {UNITS[unit]}" for unit, names in units.items())

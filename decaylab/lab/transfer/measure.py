@@ -131,14 +131,10 @@ class Transfer:
         """The law's exponent along ``axis``, with its interval (NaN without a law)."""
         return self.law.exponent(axis) if self.law else Value(math.nan)
 
-    def __repr__(self) -> str:
-        """One line: what was measured and whether a law came of it (the fields hold every search)."""
-        axes = ", ".join(self.axes.values)
-        law = "a law" if self.law else "no law"
-        return (
-            f"Transfer(task={self.task!r}, method={self.method!r}, axes=({axes}), settings={len(self.searches)}, "
-            f"runs={len(self.keys)}, seeds={len(self.seeds)}: {law}{', quick' if self.quick else ''})"
-        )
+    def __repr__(self) -> str:  # one line, not every search
+        axes, law = ", ".join(self.axes.values), "a law" if self.law else "no law"
+        counts = f"settings={len(self.searches)}, runs={len(self.keys)}, seeds={len(self.seeds)}"
+        return f"Transfer(task={self.task!r}, method={self.method!r}, axes=({axes}), {counts}: {law})"
 
 
 class Measurement:
