@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from decaylab.analysis.cells import MethodGrid, MetricScale, method_grids
 from decaylab.analysis.figures import draw_heatmaps, draw_learning_curves, format_value
 from decaylab.analysis.ridges import decay_ridge, seeds_of, slope_interval
-from decaylab.lab.errors import UsageError
+from decaylab.lab.errors import RunFailure, UsageError
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import StudySpec
 from decaylab.optim import METHODS
@@ -63,6 +64,11 @@ def write_report(out: Path, to: Path | None = None) -> Path:
             draw_learning_curves(grids, store.curves, to / CURVES, f"{spec['task']}: best cell of each method")
             (to / REPORT).write_text(_markdown(spec, grids, len(runs)))
         except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):  # the disk, not the folder asked for
+                raise RunFailure(
+                    f"cannot write the report into {to} ({error.strerror}); the runs are stored: make room, then "
+                    f"`decaylab report {out}`"
+                ) from None
             raise UsageError(f"cannot write the report into {to} ({error.strerror}); pass --to DIR") from None
     finally:
         store.close()

@@ -19,7 +19,7 @@ from decaylab.lab.errors import RunFailure, UsageError, one_line
 from decaylab.lab.execution import Executor
 from decaylab.lab.execution.base import Finished, Job
 from decaylab.lab.runs import TASK_SCHEDULE, RunConfig, checkpoint_path
-from decaylab.lab.store import ResultStore
+from decaylab.lab.store import RESULTS_FILE, ResultStore, remove_if_empty
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import absolute_spec
 from decaylab.optim import METHODS
@@ -63,7 +63,9 @@ def split_into_units(runs: Sequence[RunConfig], members_per_unit: int) -> list[l
 
 @contextmanager
 def exclusive(out: Path) -> Iterator[None]:
-    """Hold ``OUT/.lock`` while a study, a transfer or the claims use ``out``; a second run there is refused."""
+    """Hold ``OUT/.lock`` while a study, a transfer or the claims use ``out``; a second run there is refused. A
+    run refused inside (a :class:`UsageError`) leaves no empty store behind."""
+    new_store = not (out / RESULTS_FILE).exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         lock = (out / ".lock").open("w")
@@ -79,7 +81,12 @@ def exclusive(out: Path) -> Iterator[None]:
                 f"another decaylab run (a study, a transfer or the claims) is using {out}; "
                 "wait for it or use another --out"
             ) from None
-        yield
+        try:
+            yield
+        except UsageError:
+            if new_store:
+                remove_if_empty(out)
+            raise
 
 
 def job_of(source: str | Task, task: Task, data_dir: Path | None, out: Path) -> Job:

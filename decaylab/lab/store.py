@@ -13,6 +13,7 @@ change it, so results on read-only storage can be read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -346,6 +347,19 @@ def run_row(result: RunResult, metric: Metric, selected_on: str, finished_at: fl
         "finished_at": finished_at,
         "config": json.dumps(asdict(config)),
     }
+
+
+def remove_if_empty(directory: Path) -> None:
+    """Delete ``directory``'s store if it holds no run: what a refused run made, it takes away."""
+    path = Path(directory) / RESULTS_FILE
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            empty = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+    except sqlite3.Error:  # not a store this run made whole: left as it is
+        return
+    if empty:
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -544,3 +545,35 @@ def test_a_task_or_metric_name_with_a_newline_or_an_escape_code_is_refused_in_on
         status, _, err = run_cli(capsys, "study", "--task", f"{file}:{function}", "--out", str(tmp_path / "o"))
         assert_one_line_error(status, err, what)
         assert "\x1b" not in err and not (tmp_path / "o").exists()
+
+
+def test_a_full_disk_while_the_report_is_written_is_exit_1_as_the_readme_says(capsys, tmp_path, monkeypatch):
+    """It exited 2, the code for a mistake in the command, though nothing in the command was wrong."""
+    import errno
+
+    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0", "--epochs", "1",
+            "--out", str(tmp_path), "--quiet", "--workers", "1"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    status, _, err = run_cli(capsys, "report", str(tmp_path))
+    assert status == 1 and "No space left on device" in err and f"decaylab report {tmp_path}" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_reaching_the_workers_is_left_to_their_driver(tmp_path):
+    """Ctrl-C goes to the whole process group: a worker still starting printed part of a traceback, and a
+    training one died with KeyboardInterrupt. Workers ignore it; the driver stops them (and it finished here,
+    as it got no Ctrl-C itself)."""
+    argv = [*CLI, "study", "--task", SLOW, "--methods", "adamw,adaml2", "--lrs", "1e-3", "--wds", "0",
+            "--epochs", "2", "--workers", "2", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+    driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    workers = wait_for(lambda: (found := children(driver.pid)) and len(found) >= 3 and found, 120)
+    assert workers, "the study never started its two workers"
+    for pid in workers:
+        os.kill(pid, signal.SIGINT)
+    _, err = driver.communicate(timeout=300)
+    assert driver.returncode == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err

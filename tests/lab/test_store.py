@@ -10,6 +10,7 @@ import time
 import pytest
 
 from decaylab.lab.errors import RunFailure, UsageError
+from decaylab.lab.rounds import exclusive
 from decaylab.lab.runs import RunConfig, RunResult
 from decaylab.lab.store import ResultStore
 from decaylab.lab.task.objectives import ACCURACY
@@ -145,3 +146,17 @@ HOLD_OPEN = (
     "import sqlite3, sys, time\ndb = sqlite3.connect(sys.argv[1])\n"
     "print(db.execute('SELECT count(*) FROM runs').fetchone()[0], flush=True)\ntime.sleep(60)\n"
 )
+
+
+def test_a_run_refused_inside_its_lock_leaves_no_empty_store_but_keeps_one_it_found(tmp_path):
+    """A transfer refused after it opened its store left an empty results.sqlite behind."""
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="refused"), exclusive(out):
+        ResultStore(out).close()
+        raise UsageError("refused")
+    assert not list(out.glob("results.sqlite*"))
+    ResultStore(out).close()  # one that was there before: the user's, kept
+    with pytest.raises(UsageError, match="refused"), exclusive(out):
+        ResultStore(out).close()
+        raise UsageError("refused")
+    assert (out / "results.sqlite").exists()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any
 
 from decaylab.lab.errors import RunFailure
@@ -35,6 +37,21 @@ def _exit_when_orphaned(parent: int) -> None:
 
 def _run_unit_in_worker(job: Job, index: int, unit: Unit) -> list[RunResult]:
     return run_unit(job, index, unit, lambda i, epoch: _progress.put((i, epoch)))
+
+
+@contextmanager
+def ctrl_c_ignored_by_new_workers() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (a new Python keeps an ignored SIGINT ignored): Ctrl-C
+    reaches the whole process group, and a worker still importing printed half a traceback. The driver stops
+    them itself on Ctrl-C, and a worker whose driver is gone exits (:func:`_exit_when_orphaned`)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 class LocalExecutor:
@@ -72,9 +89,10 @@ class LocalExecutor:
                 yield index, run_unit(job, index, unit, on_epoch)
             return
         pool, progress = self.workers_pool(), self.progress
-        pending: dict[Future[list[RunResult]], int] = {
-            pool.submit(_run_unit_in_worker, job, index, unit): index for index, (job, unit) in enumerate(work)
-        }
+        with ctrl_c_ignored_by_new_workers():  # submitting starts the workers
+            pending: dict[Future[list[RunResult]], int] = {
+                pool.submit(_run_unit_in_worker, job, index, unit): index for index, (job, unit) in enumerate(work)
+            }
         try:
             while pending:
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
