@@ -98,7 +98,7 @@ def draw_learning_curves(
     grids: Sequence[MethodGrid], curves: Callable[[str], list[tuple[int, float, float, float]]], path: Path, title: str
 ) -> None:
     """The held-out metric and the training loss along training for each method's best cell (mean over seeds)."""
-    figure, (metric_axis, loss_axis) = plt.subplots(1, 2, figsize=(12, 4.2))
+    figure, (metric_axis, loss_axis) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")  # no overlaps
     scale = grids[0].scale if grids else MetricScale("accuracy", True)
     for grid in grids:
         best = grid.best()
@@ -134,6 +134,12 @@ class Ridge:
     slope: float
 
 
+def intervals_of(ridges: Sequence[Ridge]) -> str:
+    """What the error bars are: 95% intervals over seeds, or none (one seed)."""
+    drawn = any(not math.isnan(reach) for ridge in ridges for pair in ridge.errors for reach in pair)
+    return "95% intervals over seeds" if drawn else "one seed: no intervals"
+
+
 def draw_ridges(ridges: Sequence[Ridge], path: Path) -> None:
     """log λ* against log α per method, each in its own units, with torch-form AdamW also in paper units."""
     figure, axis = plt.subplots(figsize=(6, 4.2))
@@ -155,7 +161,7 @@ def draw_ridges(ridges: Sequence[Ridge], path: Path) -> None:
     axis.set(
         xlabel="log10 α (good columns)",
         ylabel="log10 λ* (each method's own units)",
-        title="best λ per learning rate (95% intervals over seeds)",
+        title=f"best λ per learning rate ({intervals_of(ridges)})",
     )
     if axis.lines:
         axis.legend(fontsize=7)

@@ -39,17 +39,28 @@ def draw_axes(result: Transfer, path: Path) -> None:
         held_out = result.checks[axis]
         with_interval(panel, held_out.setting.value(axis), held_out.predicted, "D", "C3", "held out, predicted")
         draw_rules(panel, result, axis, xs)
-        advice = advise(result)
-        if advice.passed and advice.target is not None and advice.target.value(axis) != result.axes.base.value(axis):
-            with_interval(panel, advice.target.value(axis), advice.predicted, "*", "C1", "target, predicted")
+        draw_target(panel, result, axis)
         panel.set(xscale="log", xlabel=LABELS[axis], ylabel=f"log10 λ* ({result.method})", title=f"λ* against {axis}")
         panel.set_xticks(xs, [f"{x:g}" for x in xs], minor=False)
         panel.xaxis.set_minor_formatter(NullFormatter())
         panel.grid(alpha=0.3)
         panel.legend(fontsize=6)
-    figure.suptitle(f"{result.task}, {result.method}: best λ along each axis (95% intervals over seeds)", fontsize=10)
+    seeds = "95% intervals over seeds" if len(result.seeds) > 1 else "one seed: no intervals"
+    figure.suptitle(f"{result.task}, {result.method}: best λ along each axis ({seeds})", fontsize=10)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
+
+
+def draw_target(panel: Panel, result: Transfer, axis: str) -> None:
+    """The ``--to`` target along ``axis``: its predicted λ where the advice stands, else a line that says none."""
+    target = result.target.setting if result.target is not None else None
+    if target is None or target.value(axis) == result.axes.base.value(axis):
+        return
+    advice = advise(result)
+    if advice.passed:
+        with_interval(panel, target.value(axis), advice.predicted, "*", "C1", "target, predicted")
+    else:
+        panel.axvline(target.value(axis), color="C1", linestyle="--", label="target (no advice: see the report)")
 
 
 def draw_estimates(panel: Panel, result: Transfer, axis: str) -> None:

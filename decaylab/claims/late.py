@@ -69,6 +69,11 @@ class LateImprovement:
         best_w, best_l2 = grids["adamw"].best(), grids["adaml2"].best()
         if best_w is None or best_l2 is None:
             return Unmeasured("AdamW's lead over AdamL2 grows late", "a method has no finished cell")
+        if best_w.weight_decay == best_l2.weight_decay == 0 and best_w.lr == best_l2.lr:
+            return Unmeasured(
+                "AdamW's lead over AdamL2 grows late",
+                f"both best cells are λ = 0 at α = {best_w.lr:g}: plain Adam twice, the same run, so no gap to follow",
+            )
         scale = grids["adamw"].scale
         w, l2 = mean_curve(lab.store, best_w, scale), mean_curve(lab.store, best_l2, scale)
         return Measured([a - b for a, b in zip(w, l2, strict=False)], scale, best_l2.mean())

@@ -224,7 +224,7 @@ METHODS: dict[str, Method] = {
         Method(
             "muonw",
             functools.partial(Muon, adjust_lr_fn=MATCHED),
-            "Muon (RMS matched to AdamW's), decoupled decay 1 − η_t·λ; Adam on non-matrices",
+            'Muon (adjust_lr_fn="match_rms_adamw"), decoupled decay 1 − η_t·λ; Adam on non-matrices',
             "λ: decay per step (paper)",
             PER_STEP,
             "decoupled",
@@ -234,7 +234,7 @@ METHODS: dict[str, Method] = {
         Method(
             "muonw-torch",
             functools.partial(Muon, adjust_lr_fn=MATCHED, convention="torch"),
-            "Muon (RMS matched to AdamW's), decay 1 − η_t·α·λ (torch.optim.Muon)",
+            'Muon (adjust_lr_fn="match_rms_adamw"), decay 1 − η_t·α·λ (torch.optim.Muon)',
             "λ: decay per step / α (torch)",
             PER_STEP_OVER_LR,
             "coupled",
@@ -244,7 +244,7 @@ METHODS: dict[str, Method] = {
         Method(
             "muonw-cautious",
             functools.partial(Muon, adjust_lr_fn=MATCHED, cautious=True),
-            "Muon (RMS matched to AdamW's), paper decay only where step and weight agree in sign",
+            'Muon (adjust_lr_fn="match_rms_adamw"), paper decay only where step and weight agree in sign',
             "λ: decay per step (paper)",
             PER_STEP,
             "decoupled",
@@ -254,7 +254,7 @@ METHODS: dict[str, Method] = {
         Method(
             "muonl2",
             functools.partial(MuonL2, adjust_lr_fn=MATCHED),
-            "Muon (RMS matched to AdamW's), ℓ2 penalty in the gradient (before Newton–Schulz)",
+            'Muon (adjust_lr_fn="match_rms_adamw"), ℓ2 penalty in the gradient (before Newton–Schulz)',
             "λ: ℓ2 penalty in the loss",
             PENALTY,
             "coupled",

@@ -8,7 +8,8 @@ import pytest
 from decaylab.analysis.ridges import decay_ridge, slope_interval
 from decaylab.claims import registry
 from decaylab.claims.adamc import drift_verdict
-from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE
+from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Unmeasured
+from decaylab.claims.late import CLAIM as LATE
 from decaylab.claims.late import late_verdict
 from decaylab.claims.proximal import proximal_verdict
 from decaylab.claims.rotation import equilibrium_rotation, equilibrium_verdict, growth_verdict, uneven_verdict
@@ -283,3 +284,31 @@ def test_l2_through_muon_moves_its_best_lambda_with_the_loss_scale_as_the_scale_
     assert [v.verdict for v in CLAIM.judge(moved)[0]] == [HOLDS] * 4
     stuck = ScaleMeasured(1e-2, {"muonw": curves(0.0), "muonl2": curves(0.0)}, "accuracy")
     assert [v.verdict for v in CLAIM.judge(stuck)[0]] == [HOLDS, HOLDS, INCONCLUSIVE, FAILS]
+
+
+def test_late_says_when_both_best_cells_are_plain_adam_the_same_run():
+    """With λ = 0 best for both (a smoke run), AdamW and AdamL2 are plain Adam at one α: it plotted a flat
+    +0.00 gap of a run against itself without saying so."""
+
+    def best_at_zero(lr, decay, seed=0):
+        return 0.9 if decay == 0 and lr == 1e-3 else 0.5
+
+    class Lab:
+        def grid(self, role, method):
+            return []
+
+        def grids(self, runs):
+            return {method: grid(best_at_zero, method) for method in ("adamw", "adaml2")}
+
+    measured = LATE.measure(Lab())
+    assert isinstance(measured, Unmeasured) and "the same run" in measured.reason, measured
+
+
+def test_the_ridge_figure_says_one_seed_where_it_has_no_intervals():
+    """Its title said "95% intervals over seeds" over a one-seed smoke run."""
+    from decaylab.analysis.figures import Ridge, intervals_of
+
+    one_seed = Ridge("adamw", [-3.0, -2.5], [-4.0, -4.0], [(math.nan, math.nan)] * 2, 0.0)
+    seeds = Ridge("adaml2", [-3.0], [-4.0], [(0.2, 0.3)], 0.0)
+    assert intervals_of([one_seed]) == "one seed: no intervals"
+    assert intervals_of([one_seed, seeds]) == "95% intervals over seeds"

@@ -11,7 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
+import decaylab
 from decaylab.analysis.transfer import markdown, rows, summary, write_rows
 from decaylab.analysis.transfer_figure import law_line
 from decaylab.lab.execution import LocalExecutor
@@ -19,7 +21,7 @@ from decaylab.lab.execution.base import Job, portable
 from decaylab.lab.optimum import FLAT_CURVE, INTERIOR, STABILITY_EDGE, Estimate, estimate
 from decaylab.lab.statistics import Value
 from decaylab.lab.task.loading import load_task
-from decaylab.lab.transfer.advice import advise
+from decaylab.lab.transfer.advice import advise, paste_lines
 from decaylab.lab.transfer.axes import Axes, Pool, Setting, setting_task
 from decaylab.lab.transfer.laws import fit_law
 from decaylab.lab.transfer.measure import BaseRate, Check, SettingSearch, Transfer, run_transfer
@@ -213,3 +215,23 @@ def test_every_setting_searched_has_a_csv_row_with_a_header_even_where_every_run
     write_rows(diverged, tmp_path / "transfer.csv")
     header, row = (tmp_path / "transfer.csv").read_text().splitlines()
     assert header.startswith("task,method,N,epochs") and "every run diverged" in row
+
+
+@pytest.mark.parametrize("method", ["adamw", "adamw-torch", "adaml2", "muonw", "muonw-torch"])
+def test_the_paste_lines_train_the_same_update_in_decaylab_and_in_torch(method):
+    """The advice's two lines, run as printed: decaylab's and torch's optimizer move a matrix alike. Muon's
+    lines spell its adjust_lr_fn, and Lion's second line is timm's (torch has no Lion)."""
+    lines = paste_lines(method, 3e-2, 0.05 if method.endswith("torch") or method == "adaml2" else 1e-3)
+    weights = []
+    for line in lines:
+        weight = torch.nn.Parameter(torch.randn(6, 4, generator=torch.Generator().manual_seed(0)))
+        optimizer = eval(
+            line.split("  #")[0], {"decaylab": decaylab, "torch": torch, "params": [weight], "matrices": [weight]}
+        )
+        for step in range(5):
+            weight.grad = torch.randn(6, 4, generator=torch.Generator().manual_seed(step))
+            optimizer.step()
+        weights.append(weight.detach())
+    assert len(lines) == 2 and torch.allclose(weights[0], weights[1], rtol=1e-5, atol=1e-6), lines
+    assert ("adjust_lr_fn" in lines[0]) == method.startswith("muon")
+    assert "timm.optim.Lion(params, lr=0.03, weight_decay=0.0333" in paste_lines("lionw", 3e-2, 1e-3)[1]

@@ -139,6 +139,18 @@ def test_every_built_in_tasks_default_axes_hold_out_a_value_above_its_base(name)
             assert held_out.value(axis) > axes.base.value(axis)
 
 
+def test_a_default_n_axis_holds_no_size_below_a_batch():
+    """A quick transfer of a task of 408 examples in batches of 50 put N = 25 on its axis: trained full-batch,
+    labelled batch 50."""
+    from decaylab.lab.transfer.axes import default_axes
+
+    x, y = torch.randn(408, 3), torch.randint(0, 2, (408,))
+    task = Task("small", (x, y), (x, y), lambda: nn.Linear(3, 2), batch_size=50)
+    for quick in (False, True):
+        sizes = default_axes("", task, 1e-2, quick).values["N"]
+        assert sizes and min(sizes) >= 50, (quick, sizes)
+
+
 def test_every_axis_is_one_record_a_setting_field_a_flag_and_its_units():
     """An axis is one :class:`Axis` in ``axes.py`` and its :class:`Setting` field: the rest of the transfer reads
     the record (the run it fixes, the task it shapes, its flag, how its exponents convert)."""

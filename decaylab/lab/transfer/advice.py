@@ -119,7 +119,12 @@ def paste_lines(method: str, lr: float, decay: float) -> list[str]:
     record = METHODS[method]
     paper = decay if record.units == "paper" else decay * lr
     lines = [f"decaylab.optim.make_optimizer({method!r}, params, lr={lr:g}, weight_decay={decay:.3g})"]
+    if record.family == "muon":  # the method's Muon is not Muon's default
+        lines[0] += f'  # Muon with adjust_lr_fn="{MATCHED}"'
     muon = f'torch.optim.Muon(matrices, lr={lr:g}, weight_decay={paper / lr:.3g}, adjust_lr_fn="{MATCHED}")'
+    lion = f"timm.optim.Lion(params, lr={lr:g}, weight_decay={paper / lr:.3g}, betas=(0.9, 0.99))"
+    if method in ("lionw", "lionw-torch"):  # torch has none
+        return [*lines, lion + "  # the same update in timm"]
     torch_line = {
         "adamw": f"torch.optim.AdamW(params, lr={lr:g}, weight_decay={paper / lr:.3g})",
         "adamw-torch": f"torch.optim.AdamW(params, lr={lr:g}, weight_decay={paper / lr:.3g})",

@@ -219,6 +219,12 @@ target rather than across two decades."""
 QUICK_EPOCHS = 6
 
 
+def at_least_a_batch(sizes: tuple[int, ...], batch: int) -> tuple[int, ...]:
+    """The training-set sizes of a default N axis that hold a whole batch: a smaller one trains full-batch, a
+    batch of another size than the one the setting is labelled with."""
+    return tuple(size for size in sizes if size >= batch)
+
+
 def default_axes(name: str, task: Task, lr: float, quick: bool) -> Axes:
     """A task's default axes at ``lr``: its table in :data:`DEFAULT_AXES`, or for a task of the user's, its
     training set and length halved, quartered and doubled (N only down). ``quick``: a smoke run, a quarter
@@ -227,9 +233,8 @@ def default_axes(name: str, task: Task, lr: float, quick: bool) -> Axes:
     if quick:
         epochs = max(2, min(QUICK_EPOCHS, base.epochs))
         base = replace(base, N=max(4, base.N // 4), epochs=epochs)
-        return Axes(
-            base, {"N": (base.N // 4, base.N // 2, base.N, 2 * base.N), "epochs": (epochs // 2, epochs, 2 * epochs)}
-        )
+        sizes = at_least_a_batch((base.N // 4, base.N // 2, base.N, 2 * base.N), base.batch)
+        return Axes(base, {"N": sizes, "epochs": (epochs // 2, epochs, 2 * epochs)})
     if name in DEFAULT_AXES:
         return Axes(base, dict(DEFAULT_AXES[name]))
     epochs, examples = base.epochs, base.N
@@ -237,7 +242,7 @@ def default_axes(name: str, task: Task, lr: float, quick: bool) -> Axes:
     return Axes(
         base,
         {
-            "N": (examples // 8, examples // 4, examples // 2, examples),
+            "N": at_least_a_batch((examples // 8, examples // 4, examples // 2, examples), base.batch),
             "epochs": (max(1, epochs // 4), max(1, epochs // 2), epochs, 2 * epochs),
         },
     )
