@@ -1,4 +1,4 @@
-"""The bad cases of issue 20, replayed: each ends in one line on stderr with its documented exit code.
+"""The bad cases of issues 20 and 27, replayed: each ends in one line on stderr with its documented exit code.
 
     python benchmarks/fault_cases.py [--only WORD] [--no-ray]
 
@@ -7,7 +7,8 @@ Exit codes: 2 bad input, 1 the environment (disk, permissions, damage, a failing
 ``decaylab`` command in a fresh folder on the tests' tiny task. Cases that need root (a small tmpfs,
 ``chattr``) say "skipped" where they cannot run. Prints one row per case and exits 1 if any failed.
 The same faults are unit-tested in ``tests/cli/test_faults.py``, ``tests/cli/test_cli.py``,
-``tests/lab/test_store.py``, ``tests/lab/test_datasets.py`` and ``tests/lab/test_train.py``.
+``tests/cli/test_transfer_cli.py``, ``tests/cli/test_members.py``, ``tests/lab/test_store.py``,
+``tests/lab/test_datasets.py`` and ``tests/lab/test_train.py``.
 """
 
 from __future__ import annotations
@@ -280,6 +281,65 @@ def labels(split: str, index: int, value: int) -> Callable[[Path], Outcome]:
     return lambda folder: study(folder, task=task_file(folder, f"y[{offset + index}] = {value}"))
 
 
+def transfer(folder: Path, *extra: str) -> Outcome:
+    return run("transfer", "--task", TINY, "--quick", "--quiet", "--out", str(folder / "out"), *extra, folder=folder)
+
+
+def ctrl_c_at_start(folder: Path) -> Outcome:
+    """Ctrl-C while the command's parser imports torch (its library just mapped). Before that, in Python's own
+    start-up, no code of decaylab's has run yet: that traceback is Python's."""
+    argv = [*CLI, "study", "--task", TINY, *GRID, "--out", str(folder / "out")]
+    driver = subprocess.Popen(argv, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: "libtorch" in Path(f"/proc/{driver.pid}/maps").read_text(), 60)
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    return Outcome(driver.returncode, err)
+
+
+def ctrl_c_to_the_workers(folder: Path) -> Outcome:
+    """SIGINT to the two workers alone (Ctrl-C reaches the process group): the driver carries on."""
+    argv = [*CLI, "study", "--task", TINY, *GRID, "--epochs", "20", "--workers", "2", "--out", str(folder / "out")]
+    driver = subprocess.Popen(argv, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: len(children(driver.pid)) >= 3, 120)  # two workers and the resource tracker
+    for pid in children(driver.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+    _, err = driver.communicate(timeout=300)
+    return Outcome(driver.returncode, err)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def swapped_weights(folder: Path) -> Outcome:
+    study(folder, "--methods", "adamw", "--wds", "0", "--keep", "all")
+    first, second = sorted((folder / "out" / "weights").iterdir())[:2]
+    content = first.read_bytes()
+    first.write_bytes(second.read_bytes())
+    second.write_bytes(content)
+    return run("weights", str(folder / "out"), folder=folder)
+
+
+def named(name: str, metric: bool = False) -> Callable[[Path], Outcome]:
+    """A task file whose task (or metric) name holds a newline or an escape code."""
+
+    def case(folder: Path) -> Outcome:
+        if metric:
+            extra = f", metric=Metric({name!r}, lambda o, t: (o.argmax(-1) == t).float().mean())"
+            return study(folder, task=task_file(folder, "from decaylab import Metric", extra=extra))
+        (folder / "task.py").write_text(TASK.format(body="", extra="").replace('Task("t"', f"Task({name!r}"))
+        return study(folder, task=f"{folder / 'task.py'}:make_task")
+
+    return case
+
+
 CASES: list[tuple[str, int, Callable[[Path], Outcome]]] = [
     ("kill -9 at store creation, 10 times, then the same command", 0, killed_at_creation),
     ("a full disk while creating the store", 1, full_disk_at_creation),
@@ -311,6 +371,14 @@ CASES: list[tuple[str, int, Callable[[Path], Outcome]]] = [
     ("a report when every run diverged", 0, report_of("diverged")),
     ("a report of a half-finished study", 0, report_of("half")),
     ("a metric named =HYPERLINK(...) in the CSV export", 0, spreadsheet),
+    ("--epochs 99999999999999999999 (it grew to 24 GB)", 2, lambda f: study(f, "--epochs", "99999999999999999999")),
+    ("transfer: an N whose last batch is one example, with BatchNorm", 2, lambda f: transfer(f, "--N", "51,100,200")),
+    ("transfer: --to epochs=1e300 (an OverflowError)", 2, lambda f: transfer(f, "--to", "epochs=1e300")),
+    ("Ctrl-C while the parser imports torch", 130, ctrl_c_at_start),
+    ("Ctrl-C to the workers alone", 0, ctrl_c_to_the_workers),
+    ("a task named with a newline", 2, named("t\n## a heading of its own")),
+    ("a metric named with a window-title escape", 2, named("acc\x1b]0;title\x07", metric=True)),
+    ("two kept weights files swapped", 2, swapped_weights),
     ("ray: a dead address", 2, ray_address(listening=False)),
     ("ray: an address where something else listens", 2, ray_address(listening=True)),
     ("ray: SIGTERM to the driver", 143, signalled(signal.SIGTERM, "ray")),
