@@ -312,3 +312,25 @@ def test_the_ridge_figure_says_one_seed_where_it_has_no_intervals():
     seeds = Ridge("adaml2", [-3.0], [-4.0], [(0.2, 0.3)], 0.0)
     assert intervals_of([one_seed]) == "one seed: no intervals"
     assert intervals_of([one_seed, seeds]) == "95% intervals over seeds"
+
+
+def test_the_learning_curves_labels_overlap_no_other_panel(monkeypatch, tmp_path):
+    """curves.png's y-label ran over the ticks beside it."""
+    import matplotlib.pyplot as plt
+
+    from decaylab.analysis import figures
+
+    kept = []
+    monkeypatch.setattr(figures.plt, "close", kept.append)
+    curves = {f"m-{lr}-{d}-{s}": [(e, 2.0 / e, 1.0 / e, 0.5 + e / 100) for e in range(1, 31)]
+              for lr in LRS for d in DECAYS for s in (0, 1, 2)}  # fmt: skip
+    grids = [grid(lambda lr, d, s: 0.9 if d == 0 else 0.5)]
+    figures.draw_learning_curves(grids, lambda key: curves[key], tmp_path / "curves.png", "a title")
+    (figure,) = kept
+    renderer = figure.canvas.get_renderer()
+    metric_axis, loss_axis = figure.axes
+    for label, other in ((loss_axis.yaxis.label, metric_axis), (metric_axis.yaxis.label, loss_axis)):
+        assert not label.get_window_extent(renderer).overlaps(other.get_tightbbox(renderer))
+    for tick in loss_axis.get_yticklabels():
+        assert not loss_axis.yaxis.label.get_window_extent(renderer).overlaps(tick.get_window_extent(renderer))
+    plt.close(figure)

@@ -10,12 +10,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
 import decaylab
 from decaylab.analysis.transfer import markdown, rows, summary, write_rows
-from decaylab.analysis.transfer_figure import law_line
+from decaylab.analysis.transfer_figure import draw_target, law_line
 from decaylab.lab.execution import LocalExecutor
 from decaylab.lab.execution.base import Job, portable
 from decaylab.lab.optimum import FLAT_CURVE, INTERIOR, STABILITY_EDGE, Estimate, estimate
@@ -170,6 +171,11 @@ def test_a_law_that_fails_its_held_out_check_prints_no_lambda_and_says_why():
     assert "λ to use at N=8000" in summary(passed) and "torch.optim.AdamW" in summary(passed)
     assert "λ to use at" not in summary(replace(passed, quick=True))
     assert summary(replace(passed, quick=True)).startswith("A smoke run")
+    for result, drawn in ((failed, "target (no advice: see the report)"), (passed, "target, predicted")):
+        figure, panel = plt.subplots()  # transfer.png drew no target where the advice failed
+        draw_target(panel, result, "N")
+        assert drawn in panel.get_legend_handles_labels()[1], drawn
+        plt.close(figure)
 
 
 def test_power_lines_structure_is_tested_where_it_predicts_equal_exponents_along_n_and_epochs():
