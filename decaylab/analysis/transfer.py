@@ -333,7 +333,7 @@ def rows(result: Transfer) -> list[dict[str, Any]]:
             {
                 "task": result.task,
                 "method": result.method,
-                **{axis: getattr(setting, axis) for axis in AXES},
+                **{axis: setting.trained(axis) for axis in AXES},
                 "held_out_on": role,
                 **measured,
                 "lambda_units": METHODS[result.method].decay_units,

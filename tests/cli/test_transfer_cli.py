@@ -46,8 +46,6 @@ QUICK = ["transfer", "--task", TINY, "--method", "adamw", "--quick", "--workers"
         (["--to", "N=100,N=200"], ["N is given twice"]),  # kept the last silently
         (["--verify"], ["--verify", "--to"]),  # was ignored
         (["--to", "N=1e300"], ["N must be at most"]),  # was "λ = 0 (95% interval 0 to 0)"
-        (["--axes", "N", "--N", "20,100,200"], ["batch of 50", "N=20", "larger than the training set"]),  # was
-        # trained full-batch and labelled batch 50
     ],
 )
 def test_a_bad_transfer_flag_is_one_line_and_exit_2(capsys, tmp_path, flags, words):

@@ -141,7 +141,7 @@ def test_every_built_in_tasks_default_axes_hold_out_a_value_above_its_base(name)
 
 def test_a_default_n_axis_holds_no_size_below_a_batch():
     """A quick transfer of a task of 408 examples in batches of 50 put N = 25 on its axis: trained full-batch,
-    labelled batch 50."""
+    labelled batch 50. Defaults hold no such size now, and a given one is labelled with the batch it trains."""
     from decaylab.lab.transfer.axes import default_axes
 
     x, y = torch.randn(408, 3), torch.randint(0, 2, (408,))
@@ -149,6 +149,8 @@ def test_a_default_n_axis_holds_no_size_below_a_batch():
     for quick in (False, True):
         sizes = default_axes("", task, 1e-2, quick).values["N"]
         assert sizes and min(sizes) >= 50, (quick, sizes)
+    below = Setting(N=20, epochs=5, batch=50, lr=1e-2, width=None)  # given: trained full-batch, and said so
+    assert str(below) == "N=20, epochs=5, batch=20, lr=0.01" and below.trained("batch") == 20
 
 
 def test_every_axis_is_one_record_a_setting_field_a_flag_and_its_units():

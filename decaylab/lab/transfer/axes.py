@@ -104,8 +104,12 @@ class Setting:
         """The run settings it fixes, by :class:`~decaylab.lab.runs.RunConfig` field."""
         return {axis.run_option: getattr(self, name) for name, axis in AXES.items() if axis.run_option}
 
+    def trained(self, axis: str) -> Any:
+        """The value the runs train with: a batch larger than N is N (the whole set, one batch a step)."""
+        return min(self.batch, self.N) if axis == "batch" else getattr(self, axis)
+
     def __str__(self) -> str:
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        shown = {f.name: self.trained(f.name) for f in fields(self) if getattr(self, f.name) is not None}
         return ", ".join(f"{name}={value:g}" for name, value in shown.items())
 
 
@@ -219,10 +223,11 @@ target rather than across two decades."""
 QUICK_EPOCHS = 6
 
 
-def at_least_a_batch(sizes: tuple[int, ...], batch: int) -> tuple[int, ...]:
-    """The training-set sizes of a default N axis that hold a whole batch: a smaller one trains full-batch, a
-    batch of another size than the one the setting is labelled with."""
-    return tuple(size for size in sizes if size >= batch)
+def at_least_a_batch(sizes: tuple[int, ...], batch: int) -> dict[str, tuple[int, ...]]:
+    """A default N axis of the ``sizes`` that hold a whole batch (a smaller one trains full-batch, a batch of
+    another size than the one the setting is labelled with); none where fewer than three are left."""
+    whole = tuple(size for size in sizes if size >= batch)
+    return {"N": whole} if len(whole) >= 3 else {}
 
 
 def default_axes(name: str, task: Task, lr: float, quick: bool) -> Axes:
@@ -234,18 +239,13 @@ def default_axes(name: str, task: Task, lr: float, quick: bool) -> Axes:
         epochs = max(2, min(QUICK_EPOCHS, base.epochs))
         base = replace(base, N=max(4, base.N // 4), epochs=epochs)
         sizes = at_least_a_batch((base.N // 4, base.N // 2, base.N, 2 * base.N), base.batch)
-        return Axes(base, {"N": sizes, "epochs": (epochs // 2, epochs, 2 * epochs)})
+        return Axes(base, {**sizes, "epochs": (epochs // 2, epochs, 2 * epochs)})
     if name in DEFAULT_AXES:
         return Axes(base, dict(DEFAULT_AXES[name]))
     epochs, examples = base.epochs, base.N
     base = replace(base, N=examples // 2)
-    return Axes(
-        base,
-        {
-            "N": at_least_a_batch((examples // 8, examples // 4, examples // 2, examples), base.batch),
-            "epochs": (max(1, epochs // 4), max(1, epochs // 2), epochs, 2 * epochs),
-        },
-    )
+    sizes = at_least_a_batch((examples // 8, examples // 4, examples // 2, examples), base.batch)
+    return Axes(base, {**sizes, "epochs": (max(1, epochs // 4), max(1, epochs // 2), epochs, 2 * epochs)})
 
 
 def choose_axes(

@@ -275,10 +275,10 @@ def run_transfer(
 
 
 def check_batches(task: Task, base: Setting, trained: Sequence[Setting], device: str) -> None:
-    """Before any training: a batch larger than N would train full-batch, labelled with its own size; and a
+    """Before any training: a batch axis point above N would train full-batch at N, as another point; and a
     last batch of one example must be one the model can train on (:func:`check_last_batch`)."""
     for setting in trained:
-        if setting.batch > setting.N:  # it would train full-batch, under another batch's label
+        if setting.batch != base.batch and setting.batch > setting.N:  # another batch axis point, trained as N
             raise UsageError(
                 f"a batch of {setting.batch:g} is larger than the training set at {setting}; "
                 "give smaller --batch values or larger --N"
