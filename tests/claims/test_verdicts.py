@@ -334,3 +334,50 @@ def test_the_learning_curves_labels_overlap_no_other_panel(monkeypatch, tmp_path
     for tick in loss_axis.get_yticklabels():
         assert not loss_axis.yaxis.label.get_window_extent(renderer).overlaps(tick.get_window_extent(renderer))
     plt.close(figure)
+
+
+def test_the_equilibrium_bound_claims_hold_fail_or_say_that_nothing_was_tested():
+    from decaylab.claims.bounds import bound_verdict, unbounded_verdict
+
+    assert bound_verdict("b", [0.97, 0.99, 1.01]).verdict == HOLDS  # within 2%, and binding
+    assert bound_verdict("b", [0.6, 1.3, 0.9]).verdict == FAILS  # a run went past it
+    assert bound_verdict("b", [0.1, 0.2, 0.15]).verdict == INCONCLUSIVE  # far inside: nothing tested
+    assert bound_verdict("b", [0.9, 1.0]).verdict == INCONCLUSIVE  # two runs
+    assert unbounded_verdict("l2", [0.5, 1.6, 0.9]).verdict == HOLDS
+    assert unbounded_verdict("l2", [0.5, 0.6, 0.9]).verdict == INCONCLUSIVE
+
+
+def test_adamws_square_root_law_holds_fails_or_needs_three_seeds():
+    from decaylab.claims.adamw_norm import sqrt_verdict
+
+    assert sqrt_verdict([0.49, 0.51, 0.50, 0.52]).verdict == HOLDS
+    assert sqrt_verdict([0.95, 1.02, 0.99]).verdict == FAILS  # ∝ η/λ: a slope of 1
+    assert sqrt_verdict([0.2, 0.8, 0.5]).verdict == INCONCLUSIVE  # too spread to tell
+    assert sqrt_verdict([0.5, 0.5]).verdict == INCONCLUSIVE
+
+
+@pytest.mark.parametrize(
+    "method,probe", [("muonw-torch", "spectral-norm-per-scale"), ("lionw-torch", "largest-weight")]
+)
+def test_the_norm_probes_see_the_decoupled_bound_kept_step_by_step(method, probe):
+    """The probe on a unit trained at a large α·λ: its largest norm settles at or under step_norm/λ."""
+    import torch
+    from torch import nn
+
+    from decaylab.claims.bounds import NEWTON_SCHULZ_SUP, TOLERANCE
+    from decaylab.lab.runs import RunConfig
+    from decaylab.lab.task.contract import Task
+    from decaylab.lab.training.loop import train_unit
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(400, 8, generator=g), torch.randint(0, 3, (400,), generator=g)
+    task = Task("probe", (x, y), (x, y), lambda: nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 3)),
+                epochs=6, batch_size=20)  # fmt: skip
+    decays, lr = (2.0, 5.0), (3e-2 if method.startswith("muon") else 3e-3)
+    runs = [RunConfig("probe", method, lr, d, 0, 6, batch_size=20, probes=(probe,)) for d in decays]
+    step_norm = NEWTON_SCHULZ_SUP if method.startswith("muon") else 1.0
+    for run, result in zip(runs, train_unit(task, runs), strict=True):
+        values = [value for epoch, name, value in result.measurements if name == probe]
+        assert len(values) == 6 and all(v > 0 for v in values)
+        ratio = values[-1] * run.weight_decay / step_norm
+        assert 0.3 < ratio <= 1 + TOLERANCE, (run.weight_decay, values)

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from decaylab.lab.training.stacking import StackedModel
 from decaylab.optim import make_optimizer
+from decaylab.optim.reference import lr_ratio
 
 PROXADAM_STEP = "proxadam-step"
 
@@ -69,7 +70,73 @@ def _flat(model: StackedModel) -> Tensor:
     return torch.cat([p.detach().flatten(1) for p in model.parameters.values()], 1)
 
 
+class WeightNorm:
+    """After the step, per member, the largest norm among the weights the optimizer decays (the groups with a
+    ``weight_decay``): what the equilibrium-norm claims compare with their bounds. The optimizer's units and
+    each member's ``λ`` are the run's; the claims turn a norm into a bound's fraction."""
+
+    name: str
+
+    def __init__(self, model: StackedModel, optimizer: torch.optim.Optimizer, group_options: dict[str, object]):
+        self.members = model.members
+        decayed = [group for group in optimizer.param_groups if torch.as_tensor(group["weight_decay"]).any()]
+        self.weights = [(group, p) for group in decayed for p in group["params"] if self.measured(group, p)]
+
+    def measured(self, group: dict[str, object], weight: Tensor) -> bool:
+        """Whether ``weight`` (of a decayed ``group``) is one this norm is taken of: all, by default."""
+        return True
+
+    def norm(self, group: dict[str, object], weight: Tensor) -> Tensor:
+        """The norm of each member's ``weight``, ``(M,)``: each kind of probe says which."""
+        raise NotImplementedError
+
+    def before_step(self) -> None:
+        pass
+
+    @torch.no_grad()
+    def after_step(self) -> Tensor:
+        """The largest norm per member, ``(M,)`` (0 where nothing is decayed)."""
+        norms = [self.norm(group, weight.detach()) for group, weight in self.weights]
+        return torch.stack(norms).amax(0).double().cpu() if norms else torch.zeros(self.members, dtype=torch.float64)
+
+
+class LargestWeight(WeightNorm):
+    """``‖w‖_∞`` over every decayed weight: Lion's sign step keeps it within ``1/λ_torch``."""
+
+    name = "largest-weight"
+
+    def norm(self, group: dict[str, object], weight: Tensor) -> Tensor:
+        return weight.abs().flatten(1).amax(1)
+
+
+class SpectralNormPerScale(WeightNorm):
+    """``‖W‖_op / r`` over Muon's matrices (``r``: its per-matrix scale, :func:`~decaylab.optim.reference.lr_ratio`):
+    Muon's step of spectral norm ``r·s`` keeps it within ``s/λ_torch``."""
+
+    name = "spectral-norm-per-scale"
+
+    def measured(self, group: dict[str, object], weight: Tensor) -> bool:
+        return group.get("direction") == "muon"
+
+    def norm(self, group: dict[str, object], weight: Tensor) -> Tensor:
+        scale = lr_ratio(weight.shape, group["adjust_lr_fn"])  # type: ignore[arg-type]
+        return torch.linalg.matrix_norm(weight.float(), ord=2) / scale
+
+
+class TopSingularValue(WeightNorm):
+    """The largest singular value among the decayed matrices (2-D weights of the member's model)."""
+
+    name = "top-singular-value"
+
+    def measured(self, group: dict[str, object], weight: Tensor) -> bool:
+        return weight.ndim == 3  # a stack of matrices: one per member
+
+    def norm(self, group: dict[str, object], weight: Tensor) -> Tensor:
+        return torch.linalg.matrix_norm(weight.float(), ord=2)
+
+
 PROBES: dict[str, Callable[[StackedModel, torch.optim.Optimizer, dict[str, object]], Probe]] = {
-    PROXADAM_STEP: ProxAdamStep
+    PROXADAM_STEP: ProxAdamStep,
+    **{probe.name: probe for probe in (LargestWeight, SpectralNormPerScale, TopSingularValue)},
 }
 """Every probe, by the name a run asks for it in ``RunConfig.probes``."""
