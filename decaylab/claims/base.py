@@ -94,6 +94,7 @@ ROLES = {
     "plain": "mnist1d-cnn",
     "bn": BATCHNORM_TWINS["mnist1d-cnn"],
     "mlp": "mnist1d-mlp",
+    "mlp-bn": "mnist1d-mlp-bn",
     "ridge": "ridge",
     "charlm": "charlm",
 }

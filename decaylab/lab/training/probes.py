@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from decaylab.lab.training.stacking import StackedModel
+from decaylab.lab.training.stacking import StackedModel, batchnorm_fed_weights
 from decaylab.optim import make_optimizer
 from decaylab.optim.reference import lr_ratio
 
@@ -124,12 +124,17 @@ class SpectralNormPerScale(WeightNorm):
 
 
 class TopSingularValue(WeightNorm):
-    """The largest singular value among the decayed matrices (2-D weights of the member's model)."""
+    """The largest singular value among the decayed matrices whose scale a BatchNorm removes (their norm is the
+    optimizer's alone to set: Fan et al.'s scale-invariant layers)."""
 
-    name = "top-singular-value"
+    name = "bn-fed-top-singular-value"
+
+    def __init__(self, model: StackedModel, optimizer: torch.optim.Optimizer, group_options: dict[str, object]):
+        self.scale_free = {id(model.parameters[name]) for name in batchnorm_fed_weights(model.module)}
+        super().__init__(model, optimizer, group_options)
 
     def measured(self, group: dict[str, object], weight: Tensor) -> bool:
-        return weight.ndim == 3  # a stack of matrices: one per member
+        return id(weight) in self.scale_free and weight.ndim == 3  # a stack of matrices: one per member
 
     def norm(self, group: dict[str, object], weight: Tensor) -> Tensor:
         return torch.linalg.matrix_norm(weight.float(), ord=2)
