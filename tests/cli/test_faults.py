@@ -568,12 +568,12 @@ def test_ctrl_c_reaching_the_workers_is_left_to_their_driver(tmp_path):
     """Ctrl-C goes to the whole process group: a worker still starting printed part of a traceback, and a
     training one died with KeyboardInterrupt. Workers ignore it; the driver stops them (and it finished here,
     as it got no Ctrl-C itself)."""
-    argv = [*CLI, "study", "--task", SLOW, "--methods", "adamw,adaml2", "--lrs", "1e-3", "--wds", "0",
+    argv = [*CLI, "study", "--task", TINY, "--methods", "adamw,adaml2", "--lrs", "1e-3", "--wds", "0",
             "--epochs", "2", "--workers", "2", "--out", str(tmp_path / "out"), "--quiet"]  # fmt: skip
     driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     workers = wait_for(lambda: (found := children(driver.pid)) and len(found) >= 3 and found, 120)
     assert workers, "the study never started its two workers"
-    for pid in workers:
+    for pid in workers:  # as they start: they import torch for seconds
         os.kill(pid, signal.SIGINT)
     _, err = driver.communicate(timeout=300)
     assert driver.returncode == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
