@@ -321,7 +321,7 @@ def test_sigterm_stops_a_study_with_one_line_and_exit_143(tmp_path, executor):
     driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     started = (lambda: len(family(driver.pid)) >= 6) if executor == "ray" else (lambda: children(driver.pid) == [])
     assert wait_for(lambda: (tmp_path / "out" / "results.sqlite").exists() and started(), 120)
-    time.sleep(2.0)  # training
+    assert wait_for(lambda: training(tmp_path / "out"), 120)  # past Ray's start-up, which SIGTERM aborts in C++
     driver.terminate()
     _, err = driver.communicate(timeout=60)
     ours = [line for line in err.splitlines() if not line.startswith(RAY_TOKEN_NOTICE)]  # Ray's, at its start
@@ -390,12 +390,18 @@ def test_a_local_ray_cluster_dies_with_its_killed_driver_within_10_s(tmp_path):
     try:
         cluster = wait_for(lambda: len(found := family(driver.pid)) >= 6 and found, 120)  # GCS, raylet, agents, …
         assert cluster, "the study never started its Ray cluster"
-        time.sleep(3.0)  # the workers are training
+        assert wait_for(lambda: training(tmp_path / "out"), 120), "no unit finished an epoch"
         cluster = family(driver.pid)
     finally:
         driver.kill()
         driver.wait()
     assert wait_for(lambda: not any(alive(pid) for pid in cluster), 10), "Ray's processes outlived their driver"
+
+
+def training(out: Path) -> bool:
+    """A unit has finished an epoch (its checkpoint is written): the study is past its start-up. A fixed sleep
+    was not enough on a loaded machine, where Ray was still starting."""
+    return any((out / "checkpoints").glob("*.pt"))
 
 
 def family(pid: int) -> set[int]:

@@ -132,7 +132,7 @@ def test_reproduce_passes_on_muon_and_lion_runs_of_a_model_without_batchnorm(cap
     orthogonalization made another run of that bit."""
     out = tmp_path / "mlp"
     argv = ["study", "--task", "mnist1d-mlp", "--methods", "muonw,lionw", "--lrs", "3e-2", "--wds", "1e-2",
-            "--epochs", "8", "--out", str(out), "--quiet", "--workers", "2"]  # fmt: skip
+            "--epochs", "4", "--out", str(out), "--quiet", "--workers", "2"]  # fmt: skip
     assert run_cli(capsys, *argv)[0] == 0
     with sqlite3.connect(out / "results.sqlite") as db:
         keys = [key for (key,) in db.execute("SELECT key FROM runs")]
