@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from decaylab.analysis.members import load_member, reproduce
     from decaylab.api import study, transfer
     from decaylab.lab.objectives import Metric
+    from decaylab.lab.practice import Practice
     from decaylab.lab.task.contract import Task
 
 __version__ = "0.3.0"
-__all__ = ["Metric", "Task", "load_member", "reproduce", "study", "transfer"]
+__all__ = ["Metric", "Practice", "Task", "load_member", "reproduce", "study", "transfer"]
 _HOMES = {
     "Metric": "decaylab.lab.task.objectives",
+    "Practice": "decaylab.lab.practice",
     "Task": "decaylab.lab.task.contract",
     "load_member": "decaylab.analysis.members",
     "reproduce": "decaylab.analysis.members",

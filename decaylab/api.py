@@ -21,6 +21,7 @@ from decaylab.analysis.transfer import summary as transfer_summary
 from decaylab.analysis.transfer import write_transfer_report
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor, LocalExecutor, make_executor
+from decaylab.lab.practice import AS_USUAL, Practice
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import DEFAULT_METHODS, StudySpec, run_study
 from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
@@ -47,6 +48,7 @@ def study(
     progress: bool = True,
     keep: str = "none",
     report: bool = False,
+    practice: Practice = AS_USUAL,
 ) -> Any:
     """Run (or resume) a study from Python and return its runs, one row each.
 
@@ -56,14 +58,15 @@ def study(
     with the same arguments trains nothing new, and a larger grid trains only the new points.
     ``workers=None`` trains in this process; ``executor="ray"`` on a local Ray cluster. ``keep``:
     ``"best"`` or ``"all"`` keeps trained weights in ``OUT/weights`` (:func:`decaylab.load_member`).
-    ``report=True`` writes ``OUT/report.md`` and its figures. Returns a pandas ``DataFrame`` when pandas
-    is installed, else a list of dicts (the columns of ``decaylab export``).
+    ``report=True`` writes ``OUT/report.md`` and its figures. ``practice``: which parameters λ reaches, λ's own
+    schedule and Muon's Adam half (``Practice(decayed="all")``, as ``--decayed all``). Returns a pandas
+    ``DataFrame`` when pandas is installed, else a list of dicts (the columns of ``decaylab export``).
     """
     if keep not in KEEP:
         raise UsageError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
     lr_grid, decay_grid = (None if values is None else tuple(values) for values in (lrs, wds))
     source = task if isinstance(task, str) else "python"
-    spec = StudySpec(source, tuple(methods), lr_grid, decay_grid, epochs, seeds, schedule, warmup)
+    spec = StudySpec(source, tuple(methods), lr_grid, decay_grid, epochs, seeds, schedule, warmup, practice)
     name = short_name(task) if isinstance(task, str) else task.name
     out = Path(out) if out is not None else Path("runs") / folder_name(name)
     data = Path(data_dir) if data_dir is not None else None
@@ -113,6 +116,7 @@ def transfer(
     verify: bool = False,
     quick: bool = False,
     out: str | Path | None = None,
+    practice: Practice = AS_USUAL,
     executor: str | Executor = "local",
     workers: int | None = None,
     device: str = "auto",
@@ -146,6 +150,7 @@ def transfer(
         to=to,
         verify=verify,
         quick=quick,
+        practice=practice,
         data_dir=data,
         progress=progress,
     )

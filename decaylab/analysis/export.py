@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from decaylab.lab.runs import LATER_FIELDS
 from decaylab.lab.store import ResultStore
 from decaylab.optim import METHODS
 
@@ -32,8 +33,8 @@ EXPORT_COLUMNS = (
 )
 """``val_*`` are measured on the split the best cell is chosen on (``selected_on``); ``weight_decay_units`` says
 what each row's λ is (:data:`decaylab.optim.rules.UNITS`: ``paper``, ``torch``, ``penalty``, ``l1``, ``none``)."""
-SETTINGS = ("batch_size", "betas", "eps", "momentum", "clip", "loss_scale", "probes")
-"""The rest of a run's configuration, from its stored ``RunConfig``."""
+SETTINGS = ("batch_size", "betas", "eps", "momentum", "clip", "loss_scale", "probes", *LATER_FIELDS)
+"""The rest of a run's configuration, from its stored ``RunConfig`` (a field it predates at its default)."""
 RUN_OF_A_CURVE = (
     "task",
     "method",
@@ -62,7 +63,7 @@ def export_rows(store: ResultStore, keys: Iterable[str] | None = None) -> list[d
         if classification:
             row["test_acc"] = run["test_metric"] if run["metric"] == "accuracy" else None
         config = configs[run["key"]]
-        row.update({name: _plain(config.get(name)) for name in SETTINGS})
+        row.update({name: _plain(config.get(name, LATER_FIELDS.get(name))) for name in SETTINGS})
         rows.append(row)
     return rows
 

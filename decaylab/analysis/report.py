@@ -11,6 +11,7 @@ from decaylab.analysis.cells import MethodGrid, MetricScale, method_grids
 from decaylab.analysis.figures import draw_heatmaps, draw_learning_curves, format_value
 from decaylab.analysis.ridges import decay_ridge, seeds_of, slope_interval
 from decaylab.lab.errors import RunFailure, UsageError
+from decaylab.lab.practice import Practice
 from decaylab.lab.store import ResultStore
 from decaylab.lab.study import StudySpec
 from decaylab.optim import METHODS
@@ -30,6 +31,7 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
             )
         raise UsageError(f"{where} holds no study yet: run decaylab study --out {where}")
     grid = StudySpec(**{name: spec[name] for name in ("methods", "lrs", "weight_decays", "seeds")})
+    practice, configs = Practice(**spec.get("practice", {})), store.configs()
     runs = [
         run
         for run in store.runs()
@@ -41,6 +43,7 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
         and run["lr"] in grid.lrs_of(run["method"])
         and run["weight_decay"] in grid.weight_decays_of(run["method"])
         and run["seed"] < grid.seeds
+        and practice.of_run(configs[run["key"]])
     ]
     return spec, runs
 
@@ -103,7 +106,8 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         f"{', '.join(format_value(lr) for lr in _all_lrs(grids))}, {_count(spec['epochs'], 'epoch')}, "
         f"{spec['schedule']} schedule"
         + (f" after {spec['warmup']:.0%} warm-up" if spec["warmup"] else "")
-        + f", {_count(seeds, 'seed')}; {_count(stored, 'run')} stored.",
+        + f", {_count(seeds, 'seed')}; {_count(stored, 'run')} stored."
+        + (f" Practice: {described}." if (described := Practice(**spec.get("practice", {})).described()) else ""),
         *_missing(spec, stored),
         "Every method has its own λ axis, in the units of its convention (below). "
         f"Cells are compared on the {scale.selected_on} {scale.name} "

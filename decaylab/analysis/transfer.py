@@ -61,6 +61,7 @@ def markdown(result: Transfer) -> str:
         "estimated seed by seed; only an interior λ* enters the law (not one at an edge, at a stability edge, or on "
         "a flat curve).",
         "",
+        *([groups_sentence(result.practice, method.family == "muon"), ""] if result.practice else []),
         f"{COVERAGE}{'' if seeds >= MIN_SEEDS else ' None here: fewer than 3 seeds.'}",
         "",
     ]
@@ -134,6 +135,36 @@ def use_line(result: Transfer, advice: Advice) -> str:
     return f"The λ to use at {advice.target}: λ = {10**predicted.centre:.3g}{bounds}, {units_of(result.method)}{where}."
 
 
+UNDECAYED = {
+    "task": "biases and normalization layers undecayed, or as the task says",
+    "all": "every parameter decayed",
+    "matrices": "biases and normalization layers undecayed",
+    "matrices-no-embeddings": "biases, normalization layers and embedding tables undecayed",
+}
+"""What each ``decayed`` practice leaves undecayed, in words."""
+
+
+def groups_sentence(practice: dict[str, Any], muon: bool) -> str:
+    """The ``params`` the advice's lines take, as the runs had them: ``param_groups`` with the transfer's practice
+    (:class:`~decaylab.lab.practice.Practice`), and λ's own schedule where it had one."""
+    decayed = practice.get("decayed", "task")
+    options = {"all": ", decay_all=True", "matrices-no-embeddings": ", decay_embeddings=False"}.get(decayed, "")
+    options += ", muon=True" if muon else ""
+    options += "".join(f", {name}={practice[name]:g}" for name in ("adam_lr", "adam_weight_decay") if name in practice)
+    directions = "; matrices orthogonalized, embeddings and the rest on Adam's direction" if muon else ""
+    sentence = (
+        f"`params`: as decaylab's runs had them, `decaylab.optim.param_groups(model, λ{options})` "
+        f"({UNDECAYED[decayed]}{directions}), not `model.parameters()`."
+    )
+    if "decay_schedule" in practice:
+        sentence += (
+            f" λ follows its own {practice['decay_schedule']} schedule to 0 beside the lr's: step "
+            f"`decaylab.optim.WeightDecaySchedule(optimizer, {practice['decay_schedule']!r}, total_steps)` with the "
+            "optimizer (torch's optimizers have none: set each group's weight_decay each step)."
+        )
+    return sentence
+
+
 def target_section(result: Transfer, advice: Advice) -> list[str]:
     target = result.target
     if target is None:
@@ -151,12 +182,9 @@ def target_section(result: Transfer, advice: Advice) -> list[str]:
                 f"**Beyond the law's reach**: a decay of {paper:.3g} per step makes the shrink 1 − λ ≤ 0, so the "
                 "weights would change sign every step. The law was extrapolated too far: measure closer to this target."
             )
-    muon = ", muon=True" if method.family == "muon" else ""
-    directions = "; matrices orthogonalized, embeddings and the rest on Adam's direction" if muon else ""
     lines += ["", "```python", *paste_lines(result.method, lr, own), "```", ""]
     lines += [
-        f"`params`: as decaylab's runs had them, `decaylab.optim.param_groups(model, λ{muon})` (biases and "
-        f"normalization layers undecayed{directions}), not `model.parameters()`.",
+        groups_sentence(result.practice, method.family == "muon"),
         f"It rests on the law below, fitted on {len(result.law.settings) if result.law else 0} settings.",
     ]
     if target.measured is not None:

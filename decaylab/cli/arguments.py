@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from decaylab.lab.execution import Executor
+    from decaylab.lab.practice import Practice
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -107,6 +108,30 @@ def add_running_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data-dir", type=directory, default=None, help="where data sets are cached or downloaded")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_practice_options(parser: argparse.ArgumentParser) -> None:
+    """The practitioners' choices around λ (:class:`~decaylab.lab.practice.Practice`): study and transfer take them."""
+    from decaylab.lab.runs import DECAYED
+    from decaylab.optim import DECAY_SCHEDULES
+
+    parser.add_argument("--decayed", choices=DECAYED, default="task", help="which parameters λ reaches (default: task)")
+    parser.add_argument(
+        "--decay-schedule",
+        choices=DECAY_SCHEDULES,
+        default="constant",
+        help="λ's own multiplier over training, beside the lr's (default: constant; cosine and linear end at 0)",
+    )
+    parser.add_argument("--adam-lr", type=positive_number, default=None, help="α of a Muon method's Adam half")
+    parser.add_argument(
+        "--adam-wd", type=nonnegative_number, default=None, help="λ of a Muon method's Adam half (default: --wds's)"
+    )
+
+
+def practice_of(args: argparse.Namespace) -> Practice:
+    from decaylab.lab.practice import Practice
+
+    return Practice(args.decayed, args.decay_schedule, args.adam_lr, args.adam_wd)
 
 
 def executor_of(args: argparse.Namespace) -> Executor:

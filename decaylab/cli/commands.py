@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 from decaylab.cli.arguments import (
     OneLineParser,
+    add_practice_options,
     add_running_options,
     comma_list,
     directory,
@@ -26,6 +27,7 @@ from decaylab.cli.arguments import (
     nonnegative_number,
     positive_int,
     positive_number,
+    practice_of,
     target_values,
 )
 
@@ -62,6 +64,7 @@ def study_parser() -> OneLineParser:
     parser.add_argument(
         "--warmup", type=fraction, help="linear warm-up over this fraction of the steps (default: the task's)"
     )
+    add_practice_options(parser)
     parser.add_argument("--out", type=directory, default=None, help="results directory (default: runs/TASK)")
     parser.add_argument(
         "--keep",
@@ -179,6 +182,7 @@ def transfer_parser() -> OneLineParser:
         help="the target setting, e.g. N=64000,epochs=30",
     )
     parser.add_argument("--verify", action="store_true", help="also measure λ* at the target")
+    add_practice_options(parser)
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: a quarter of the data, 6 epochs, two short axes, 3 seeds"
     )
@@ -195,7 +199,7 @@ def study_command(args: argparse.Namespace) -> None:
     from decaylab.lab.task.loading import folder_name, short_name
 
     given = {name: getattr(args, name) for name in SPEC_FLAGS if getattr(args, name) is not None}
-    spec = StudySpec(**given)
+    spec = StudySpec(**given, practice=practice_of(args))
     for note in spec.notes():
         print(f"decaylab: {note}", file=sys.stderr)
     out = args.out or Path("runs") / folder_name(short_name(args.task))
@@ -307,6 +311,7 @@ def transfer_command(args: argparse.Namespace) -> None:
         verify=args.verify,
         quick=args.quick,
         out=args.out,
+        practice=practice_of(args),
         executor=executor_of(args),
         data_dir=args.data_dir,
         progress=not args.quiet,

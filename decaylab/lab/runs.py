@@ -18,6 +18,17 @@ TASK_SCHEDULE = "task"
 """``RunConfig.schedule`` of a run that follows the task's own ``η(step, total)``."""
 
 
+DECAYED = {
+    "task": "as the task says (matrices and convolutions, unless it sets decay_all or no_decay)",
+    "all": "every parameter: biases, norms and embeddings too",
+    "matrices": "matrices and convolution kernels, embeddings among them; no biases or norms",
+    "matrices-no-embeddings": "matrices and convolution kernels but not embedding tables",
+}
+"""Which parameters λ reaches: ``RunConfig.decayed`` and the ``--decayed`` option."""
+LATER_FIELDS = {"decayed": "task", "decay_schedule": "constant", "adam_lr": None, "adam_weight_decay": None}
+"""The fields added to :class:`RunConfig` after stores held runs, with their defaults."""
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One grid point: everything that determines a run's result."""
@@ -39,11 +50,21 @@ class RunConfig:
     """The loss is multiplied by this before backpropagation (the scale-freeness check)."""
     probes: tuple[str, ...] = ()
     """Measurements to take along the way (:mod:`decaylab.lab.training.probes`), stored with the run."""
+    decayed: str = "task"
+    """Which parameters λ reaches (:data:`DECAYED`): the task's choice, or one of the practices a grid compares."""
+    decay_schedule: str = "constant"
+    """λ's own multiplier over training (:data:`decaylab.optim.DECAY_SCHEDULES`), beside the lr's ``η_t``."""
+    adam_lr: float | None = None
+    """The peak α of a Muon method's Adam half (None: the run's ``lr``)."""
+    adam_weight_decay: float | None = None
+    """The λ of a Muon method's Adam half (None: the run's ``weight_decay``)."""
 
     @property
     def key(self) -> str:
-        """A stable hash of the full configuration: the run's identity in the store."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:24]
+        """A stable hash of the configuration: the run's identity in the store. Fields added after stores existed
+        count only away from their defaults, so a run keeps the key it had before they were added."""
+        fields = {name: value for name, value in asdict(self).items() if LATER_FIELDS.get(name, ...) != value}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:24]
 
     @property
     def unit(self) -> tuple[object, ...]:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
+from decaylab.lab.practice import AS_USUAL, Practice
 from decaylab.lab.rounds import Planned, exclusive, job_of, run_config, run_configs, split_into_units
 from decaylab.lab.runs import RunConfig, weights_path
 from decaylab.lab.store import ResultStore
@@ -53,6 +54,8 @@ class StudySpec:
     seeds: int = 1
     schedule: str | None = None
     warmup: float | None = None
+    practice: Practice = AS_USUAL
+    """Which parameters λ reaches, λ's own schedule, Muon's Adam half (:class:`~decaylab.lab.practice.Practice`)."""
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -85,9 +88,9 @@ class StudySpec:
     def notes(self) -> list[str]:
         """What a user should know of a grid that runs as given but may not be what was meant: a λ list given to
         methods that take none, or to both forms of one decay (paper and torch: a λ apart by a factor α)."""
+        notes = self.practice.notes(self.methods)
         if self.weight_decays is None or not any(self.weight_decays):
-            return []
-        notes = []
+            return notes
         undecayed = [method for method in self.methods if not METHODS[method].takes_weight_decay]
         if undecayed:
             notes.append(f"{', '.join(undecayed)} takes no weight decay: its runs are at λ = 0")
@@ -126,7 +129,7 @@ class StudySpec:
             if value is not None
         }
         return [
-            run_config(task, method, lr, decay, seed, **overrides)
+            run_config(task, method, lr, decay, seed, **overrides, **self.practice.overrides(method))
             for method in self.methods
             for seed in range(self.seeds)
             for decay in self.weight_decays_of(method)
@@ -160,7 +163,7 @@ def run_study(
     prepared = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     planned = spec.runs(prepared)
     check_length(planned[0].epochs * math.ceil(len(prepared.train[0]) / planned[0].batch_size))
-    check_decay_reaches_the_model(prepared, (run.weight_decay for run in planned))
+    check_decay_reaches_the_model(prepared, (run.weight_decay for run in planned), spec.practice.decayed)
     check_muon_has_matrices(prepared, (run.method for run in planned))
     with exclusive(out):
         store = ResultStore(out)

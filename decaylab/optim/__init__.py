@@ -2,6 +2,7 @@
 
 from decaylab.optim.adam import Adam, AdamC, AdamCore, AdamL2, AdamP, AdamW, ProxAdam
 from decaylab.optim.base import DecayOptimizer
+from decaylab.optim.decay_schedule import DECAY_SCHEDULES, WeightDecaySchedule
 from decaylab.optim.groups import convert_weight_decay, param_groups
 from decaylab.optim.lion import Lion, LionCore, LionL2, LionW
 from decaylab.optim.methods import METHODS, Method, make_optimizer
@@ -10,6 +11,7 @@ from decaylab.optim.rules import DecayRule
 from decaylab.optim.sgd import SGDL2, SGDW, ProxSGD, SGDCore
 
 __all__ = [
+    "DECAY_SCHEDULES",
     "METHODS",
     "SGDL2",
     "SGDW",
@@ -33,6 +35,7 @@ __all__ = [
     "ProxAdam",
     "ProxSGD",
     "SGDCore",
+    "WeightDecaySchedule",
     "convert_weight_decay",
     "make_optimizer",
     "param_groups",

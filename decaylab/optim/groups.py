@@ -27,8 +27,11 @@ def param_groups(
     *,
     decay_all: bool = False,
     no_decay: tuple[str, ...] = (),
+    decay_embeddings: bool = True,
     muon: bool = False,
     adam_for: tuple[str, ...] = (),
+    adam_lr: float | Tensor | None = None,
+    adam_weight_decay: float | Tensor | None = None,
 ) -> list[dict[str, Any]]:
     """Two param groups: matrices and convolution kernels decayed, the rest not.
 
@@ -36,7 +39,9 @@ def param_groups(
     ``weight_decay = 0`` (the common practice, as in timm's ``param_groups_weight_decay``),
     as does any parameter whose name starts with an entry of ``no_decay``. With
     ``decay_all=True`` every parameter is decayed except those of ``no_decay``. Empty groups
-    are left out. ``weight_decay`` may be a per-member tensor. A ``torch.compile``'d model's names are
+    are left out. With ``decay_embeddings=False`` the tables of ``nn.Embedding`` layers are not decayed either
+    (the practice of language models: a row's decay acts only when its token is seen). ``weight_decay`` may be a
+    per-member tensor. A ``torch.compile``'d model's names are
     read without the ``_orig_mod.`` that compiled modules (or submodules) add, so ``no_decay`` names the same
     layers either way.
 
@@ -44,8 +49,13 @@ def param_groups(
     ``"direction"`` key): the weights of linear layers and other 2-D weights take Muon's, except embeddings
     (rows looked up, not a map to orthogonalize) and the parameters whose names start with an entry of
     ``adam_for`` (a head, say), which take Adam's with the biases and norms. Decided on the module's own
-    shapes, so a stacked model's groups say the same.
+    shapes, so a stacked model's groups say the same. ``adam_lr`` and ``adam_weight_decay`` give Adam's half its
+    own peak α and λ (Muon's authors train it at another α than the matrices); left as None it shares the
+    model's. Each group's schedule multiplier ``η_t`` is its own ``lr`` over its own α, so one scheduler
+    serves both halves.
     """
+    if not muon and (adam_lr is not None or adam_weight_decay is not None):
+        raise ValueError("adam_lr and adam_weight_decay are for Muon's Adam half: give them with muon=True")
     in_norm_layer = {
         id(p) for module in model.modules() if isinstance(module, NORM_LAYERS) for p in module.parameters()
     }
@@ -58,20 +68,32 @@ def param_groups(
             continue
         name = prefixed.replace(COMPILED_PREFIX, "")
         by_rule = param.ndim <= 1 or name.endswith("bias") or id(param) in in_norm_layer
-        (kept if (by_rule and not decay_all) or name.startswith(no_decay) else decayed).append(param)
+        spared = (by_rule and not decay_all) or name.startswith(no_decay)
+        (kept if spared or (id(param) in embeddings and not decay_embeddings) else decayed).append(param)
         if is_matrix(param) and id(param) not in embeddings and not name.startswith(adam_for):
             orthogonalized.add(id(param))
-    groups: list[dict[str, Any]] = [
-        {"params": decayed, "weight_decay": weight_decay},
-        {"params": kept, "weight_decay": 0.0},
+    if not muon:
+        groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": kept, "weight_decay": 0.0}]
+        return [group for group in groups if group["params"]]
+    adam_decay = weight_decay if adam_weight_decay is None else adam_weight_decay
+    halves = [*by_direction(decayed, orthogonalized, weight_decay, adam_decay), *by_direction(kept, orthogonalized)]
+    for half in halves:
+        if half["direction"] == "adam" and adam_lr is not None:
+            half["lr"] = adam_lr
+    return [half for half in halves if half["params"]]
+
+
+def by_direction(
+    params: list[nn.Parameter],
+    orthogonalized: set[int],
+    muon_decay: float | Tensor = 0.0,
+    adam_decay: float | Tensor = 0.0,
+) -> list[dict[str, Any]]:
+    """``params`` as two groups: Muon's direction with λ ``muon_decay``, Adam's with ``adam_decay``."""
+    return [
+        {"params": [p for p in params if id(p) in orthogonalized], "weight_decay": muon_decay, "direction": "muon"},
+        {"params": [p for p in params if id(p) not in orthogonalized], "weight_decay": adam_decay, "direction": "adam"},
     ]
-    if muon:
-        groups = [
-            {**group, "params": [p for p in group["params"] if (id(p) in orthogonalized) == muon_half], "direction": d}
-            for group in groups
-            for d, muon_half in (("muon", True), ("adam", False))
-        ]
-    return [group for group in groups if group["params"]]
 
 
 def is_matrix(tensor: Tensor) -> bool:

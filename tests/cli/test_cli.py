@@ -61,6 +61,9 @@ STUDY_MISTAKES = [
     (["--warmup", "1.5"], ["--warmup"]),
     (["--warmup", "abc"], ["--warmup"]),
     (["--frobnicate"], ["--frobnicate"]),
+    (["--decayed", "biases"], ["--decayed"]),
+    (["--decay-schedule", "step"], ["--decay-schedule"]),
+    (["--adam-lr", "0"], ["--adam-lr"]),
 ]
 OTHER_MISTAKES = [
     (["study", "--executor", "slurm"], ["--executor"]),
@@ -469,3 +472,20 @@ def test_one_wds_list_for_both_adamw_forms_is_said_and_study_report_true_writes_
     assert (tmp_path / "py" / "report.md").exists()
     status, _, err = run_cli(capsys, *argv[:4], "adamw", *argv[5:])  # one form: nothing to say
     assert status == 0 and "different λ" not in err
+
+
+def test_a_practice_reaches_the_runs_and_the_report_shows_only_the_latest_practices_runs(capsys, tmp_path):
+    """Two studies of one grid in one folder, the second with every parameter decayed and λ on a cosine: both
+    sets of runs are stored, each with its practice, and the report is the latest study's, saying its practice."""
+    out = tmp_path / "out"
+    argv = ["study", "--task", TINY, "--methods", "adamw", "--lrs", "1e-2", "--wds", "0,1e-2", "--epochs", "1",
+            "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    assert run_cli(capsys, *argv, "--decayed", "all", "--decay-schedule", "cosine")[0] == 0
+    status, text, _ = run_cli(capsys, "export", str(out))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert status == 0 and sorted((row["decayed"], row["decay_schedule"]) for row in rows) == [
+        ("all", "cosine"), ("all", "cosine"), ("task", "constant"), ("task", "constant")
+    ]  # fmt: skip
+    report = (out / "report.md").read_text()
+    assert "2 runs stored. Practice: λ reaches every parameter" in report and "own cosine schedule" in report

@@ -46,6 +46,8 @@ QUICK = ["transfer", "--task", TINY, "--method", "adamw", "--quick", "--workers"
         (["--to", "N=100,N=200"], ["N is given twice"]),  # kept the last silently
         (["--verify"], ["--verify", "--to"]),  # was ignored
         (["--to", "N=1e300"], ["N must be at most"]),  # was "λ = 0 (95% interval 0 to 0)"
+        (["--decay-schedule", "cos"], ["--decay-schedule"]),
+        (["--adam-wd", "-1"], ["--adam-wd"]),
     ],
 )
 def test_a_bad_transfer_flag_is_one_line_and_exit_2(capsys, tmp_path, flags, words):

@@ -15,12 +15,13 @@ import pytest
 import torch
 
 import decaylab
-from decaylab.analysis.transfer import markdown, rows, summary, write_rows
+from decaylab.analysis.transfer import groups_sentence, markdown, rows, summary, write_rows
 from decaylab.analysis.transfer_figure import draw_target, law_line
 from decaylab.lab.execution import LocalExecutor
 from decaylab.lab.execution.base import Job, portable
 from decaylab.lab.optimum import FLAT_CURVE, INTERIOR, STABILITY_EDGE, Estimate, estimate
 from decaylab.lab.statistics import Value
+from decaylab.lab.store import ResultStore
 from decaylab.lab.task.loading import load_task
 from decaylab.lab.transfer.advice import advise, paste_lines
 from decaylab.lab.transfer.axes import Axes, Pool, Setting, setting_task
@@ -241,3 +242,18 @@ def test_the_paste_lines_train_the_same_update_in_decaylab_and_in_torch(method):
     assert len(lines) == 2 and torch.allclose(weights[0], weights[1], rtol=1e-5, atol=1e-6), lines
     assert ("adjust_lr_fn" in lines[0]) == method.startswith("muon")
     assert "timm.optim.Lion(params, lr=0.03, weight_decay=0.0333" in paste_lines("lionw", 3e-2, 1e-3)[1]
+
+
+def test_a_transfers_practice_reaches_every_run_and_the_advice_spells_it(tmp_path):
+    """Every run of a transfer under a practice carries it, and the report's ``params`` line is the practice's:
+    a user pasting it trains what the law was measured on."""
+    practice = decaylab.Practice(decayed="all", decay_schedule="linear")
+    options = {"axes": ["N"], "values": {"N": (400, 800, 1600)}, "lr": 0.03, "seeds": 1}
+    result = run_transfer(RIDGE, "sgdw", tmp_path, LocalExecutor(1), progress=False, practice=practice, **options)
+    configs = ResultStore(tmp_path).configs()
+    assert configs and all((c["decayed"], c["decay_schedule"]) == ("all", "linear") for c in configs.values())
+    report = markdown(result)
+    assert "param_groups(model, λ, decay_all=True)` (every parameter decayed)" in report
+    assert "WeightDecaySchedule(optimizer, 'linear', total_steps)" in report
+    muon = groups_sentence({"decayed": "matrices-no-embeddings", "adam_lr": 1e-3, "adam_weight_decay": 0.0}, True)
+    assert "param_groups(model, λ, decay_embeddings=False, muon=True, adam_lr=0.001, adam_weight_decay=0)" in muon

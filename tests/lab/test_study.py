@@ -1,11 +1,14 @@
 """Planning a study: its grid, the task's own settings, and units fixed by the grid alone, also when resumed."""
 
-from dataclasses import replace
+import hashlib
+import json
+from dataclasses import asdict, replace
 
 import pytest
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import LocalExecutor
+from decaylab.lab.practice import Practice
 from decaylab.lab.rounds import Planned, job_of, run_config, run_configs, split_into_units
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.store import ResultStore
@@ -159,3 +162,26 @@ def test_a_lion_method_runs_with_lions_own_betas_and_its_own_grid_of_alpha():
     assert {run.betas for run in lion} == {(0.9, 0.99)} and task.betas == (0.9, 0.999)
     assert {run.betas for run in runs if run.method == "adamw"} == {task.betas}
     assert max(run.lr for run in lion) < max(run.lr for run in runs if run.method == "adamw")  # signs step further
+
+
+def test_a_run_at_the_usual_practice_keeps_the_key_it_had_before_the_practice_fields_existed():
+    """Stores made before ``decayed``, ``decay_schedule`` and the Adam half's α and λ hold runs under the hash of
+    the other fields: those runs are found again, not trained again; a run away from the defaults is another run."""
+    run = StudySpec("tiny", ("muonw",), (1e-2,), (1e-3,)).runs(make_task())[0]
+    before = {name: value for name, value in asdict(run).items() if name not in Practice.__dataclass_fields__}
+    assert run.key == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:24]
+    practice = Practice("matrices-no-embeddings", "linear", 1e-3, 0.0)
+    other = StudySpec("tiny", ("muonw", "adamw"), (1e-2,), (1e-3,), practice=practice).runs(make_task())
+    assert other[0].key != run.key and other[0].unit != run.unit
+    assert (other[0].adam_lr, other[0].adam_weight_decay, other[1].adam_lr) == (1e-3, 0.0, None)  # Muon's only
+    assert all(r.decayed == "matrices-no-embeddings" and r.decay_schedule == "linear" for r in other)
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [({"decayed": "biases"}, "--decayed"), ({"decay_schedule": "step"}, "--decay-schedule"),
+     ({"adam_lr": 0.0}, "--adam-lr"), ({"adam_weight_decay": float("nan")}, "--adam-wd")],
+)  # fmt: skip
+def test_a_bad_practice_names_its_option(fields, words):
+    with pytest.raises(UsageError, match=words):
+        Practice(**fields)

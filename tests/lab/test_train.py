@@ -41,15 +41,17 @@ def ordinary_task(dropout: float = 0.2) -> Task:
     )  # fmt: skip
 
 
-def plain_pytorch_run(task: Task, run: RunConfig, muon: bool = False) -> list[tuple[float, float, float]]:
-    """The run as a user would train it alone: one ordinary model, a torch-style loop, float64.
+def plain_pytorch_run(task: Task, run: RunConfig, muon: bool = False, **options) -> list[tuple[float, float, float]]:
+    """The run as a user would train it alone: one ordinary model, a torch-style loop, float64; ``options`` are
+    ``param_groups``', and a ``decay_schedule`` of ``cosine`` sets each group's λ to ``λ·½(1 + cos(π t/T))``.
 
     Returns ``(train_loss, validation_loss, validation_accuracy)`` per epoch.
     """
     torch.manual_seed(run.seed)
     model = task.make_model().double()
-    groups = param_groups(model, run.weight_decay, muon=muon)
+    groups = param_groups(model, run.weight_decay, muon=muon, **options)
     optimizer = make_optimizer(run.method, groups, lr=run.lr, betas=run.betas, momentum=run.momentum)
+    peaks = [(group["lr"], group["weight_decay"]) for group in optimizer.param_groups]
     batches = torch.Generator().manual_seed(run.seed)
     (x, y), (val_x, val_y) = task.train, task.validation
     steps = math.ceil(len(x) / run.batch_size)
@@ -62,8 +64,10 @@ def plain_pytorch_run(task: Task, run: RunConfig, muon: bool = False) -> list[tu
             index = order[start : start + run.batch_size]
             loss = F.cross_entropy(model(x[index].double()), y[index])
             loss.backward()
-            for group in optimizer.param_groups:
-                group["lr"] = run.lr * eta(epoch * steps + number, run.epochs * steps)
+            step, length = epoch * steps + number, run.epochs * steps
+            for group, (lr, decay) in zip(optimizer.param_groups, peaks, strict=True):
+                group["lr"] = lr * eta(step, length)
+                group["weight_decay"] = decay * (cosine(step, length) if run.decay_schedule == "cosine" else 1.0)
             optimizer.step()
             optimizer.zero_grad()
             total += loss.item() * len(index)
@@ -101,6 +105,29 @@ def test_a_muon_member_is_its_model_trained_alone_with_the_split_param_groups_sa
             assert measured == pytest.approx(reference, rel=2e-2), (run.lr, run.weight_decay, epoch)
         adamw = plain_pytorch_run(task, replace(run, method="adamw"))[-1][1:]
         assert measured != pytest.approx(adamw, rel=1e-3)  # Muon's direction, not Adam's: the check can fail
+
+
+def test_a_practice_reaches_each_member_as_the_plain_loop_applies_it():
+    """Every parameter decayed, λ on its own cosine to 0: each member is the plain loop doing both by hand."""
+    task = ordinary_task()
+    grid = runs("adamw", [(1e-2, 1e-1), (3e-2, 3e-2)], epochs=2, warmup=0.1, decayed="all", decay_schedule="cosine")
+    for run, stacked in zip(grid, train_unit(task, grid, dtype=torch.float64)):
+        expected = plain_pytorch_run(task, run, decay_all=True)
+        for (epoch, *measured), reference in zip(stacked.curves, expected, strict=True):
+            assert measured == pytest.approx(reference, rel=1e-9, abs=1e-12), (run.lr, run.weight_decay, epoch)
+        usual = plain_pytorch_run(task, replace(run, decay_schedule="constant"))[-1]
+        assert stacked.curves[-1][1:] != pytest.approx(usual, rel=1e-6)  # the practice changed the run
+
+
+def test_muons_adam_half_trains_at_its_own_alpha_and_lambda_in_a_unit():
+    task = ordinary_task()
+    grid = runs("muonw", [(1e-2, 1e-2), (3e-3, 0.0)], epochs=2, adam_lr=1e-3, adam_weight_decay=0.1)
+    for run, stacked in zip(grid, train_unit(task, grid, dtype=torch.float64)):
+        expected = plain_pytorch_run(task, run, muon=True, adam_lr=1e-3, adam_weight_decay=0.1)
+        for (epoch, *measured), reference in zip(stacked.curves, expected, strict=True):
+            assert measured == pytest.approx(reference, rel=2e-2), (run.lr, run.weight_decay, epoch)
+        shared = plain_pytorch_run(task, run, muon=True)[-1]
+        assert stacked.curves[-1][1] != pytest.approx(shared[0], rel=1e-3)  # its own α and λ changed the run
 
 
 @pytest.mark.parametrize("method", ["adamw", "muonw"])

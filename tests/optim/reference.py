@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from decaylab.optim import METHODS, make_optimizer
+from decaylab.optim import METHODS, WeightDecaySchedule, make_optimizer
 
 ALL_METHODS = list(METHODS)
 ADAM_METHODS = [name for name, method in METHODS.items() if method.family == "adam"]
@@ -91,18 +91,19 @@ def reference_trajectory(
     eps: float = 1e-8,
     grad_scale: float = 1.0,
     nesterov: bool = False,
+    decay_schedule: Callable[[int], float] = constant,
 ) -> list[np.ndarray]:
-    """Final weights of each group after ``steps`` steps of the post's formula."""
+    """Final weights of each group after ``steps`` steps of the post's formula, with ``λ_t = λ·μ(t − 1)``."""
     beta1, beta2 = BETAS
     finals = []
     for group in groups:
         w, m, v = group.init.copy(), np.zeros_like(group.init), np.zeros_like(group.init)
         for t in range(1, steps + 1):
-            eta = schedule(t - 1)
+            eta, lam = schedule(t - 1), group.weight_decay * decay_schedule(t - 1)
             lr = group.lr * eta
             g = grad_scale * (w**3 - group.target(t))
             if method in ("adaml2", "sgdl2", "lionl2", "muonl2"):
-                g = g + group.weight_decay * w
+                g = g + lam * w
             if method in SGD_METHODS:  # torch's momentum: v_1 = g_1, then v_t = μ v_{t−1} + g_t
                 m = g if t == 1 else MOMENTUM * m + g
                 u, D = (g + MOMENTUM * m if nesterov else m), None
@@ -118,7 +119,7 @@ def reference_trajectory(
                 v = beta2 * v + (1 - beta2) * g * g
                 D = eps + np.sqrt(v / (1 - beta2**t))
                 u = m / (1 - beta1**t) / D
-            w = reference_step(method, w, u, D, lr, eta, group.weight_decay, group.lr)
+            w = reference_step(method, w, u, D, lr, eta, lam, group.lr)
         finals.append(w)
     return finals
 
@@ -142,17 +143,22 @@ def torch_trajectory(
     steps: int = STEPS,
     dtype: torch.dtype = torch.float64,
     grad_scale: float = 1.0,
+    decay_schedule: str | None = None,
 ) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
-    """The same set-up through a torch optimizer built by ``make(param_groups)``."""
+    """The same set-up through a torch optimizer built by ``make(param_groups)`` (λ under a
+    :class:`~decaylab.optim.WeightDecaySchedule` of shape ``decay_schedule``, if given)."""
     params = [torch.nn.Parameter(torch.tensor(g.init, dtype=dtype)) for g in groups]
     optimizer = make([{"params": [p], "lr": g.lr, "weight_decay": g.weight_decay} for p, g in zip(params, groups)])
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    decay = WeightDecaySchedule(optimizer, decay_schedule, steps) if decay_schedule else None
     for t in range(1, steps + 1):
         for p, g in zip(params, groups):
             target = torch.tensor(g.target(t), dtype=torch.float64)
             p.grad = (grad_scale * (p.detach().double() ** 3 - target)).to(dtype)
         optimizer.step()
         scheduler.step()
+        if decay is not None:
+            decay.step()
     return [p.detach() for p in params], optimizer
 
 

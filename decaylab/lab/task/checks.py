@@ -14,14 +14,19 @@ from decaylab.lab.task.contract import Task
 from decaylab.optim import param_groups
 
 
-def check_decay_reaches_the_model(task: Task, weight_decays: Iterable[float]) -> None:
-    """A λ grid over a model whose parameters the task's decay rule all exempts is an error, not a study."""
+def check_decay_reaches_the_model(task: Task, weight_decays: Iterable[float], decayed: str = "task") -> None:
+    """A λ grid over a model whose parameters the task's decay rule (or the ``decayed`` practice asked for) all
+    exempts is an error, not a study."""
     if not any(decay > 0 for decay in weight_decays):
         return
     model = task.make_model()
-    groups = param_groups(model, 1.0, decay_all=task.decay_all, no_decay=task.no_decay)
-    if any(group["weight_decay"] for group in groups):
+    if any(group["weight_decay"] for group in param_groups(model, 1.0, **task.decayed_options(decayed))):
         return
+    if decayed != "task":
+        raise UsageError(
+            f"task {task.name}: --decayed {decayed} decays no parameter of its model, so every λ would give the "
+            "same result; choose --decayed all"
+        )
     if task.no_decay and any(group["weight_decay"] for group in param_groups(model, 1.0, decay_all=task.decay_all)):
         why = f"the Task's no_decay={task.no_decay!r} exempts every parameter param_groups would decay"
         fix = "narrow no_decay"

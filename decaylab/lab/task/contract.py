@@ -101,11 +101,22 @@ class Task:
         """The metric cells are chosen by."""
         return resolve_metric(self._metric_asked, self.objective)
 
-    def group_options(self, method: str) -> dict[str, Any]:
-        """:func:`decaylab.optim.param_groups`' options for ``method``'s runs: which parameters λ decays, and
-        for a Muon method which take Muon's direction."""
+    def group_options(self, method: str, decayed: str = "task") -> dict[str, Any]:
+        """:func:`decaylab.optim.param_groups`' options for ``method``'s runs: which parameters λ decays
+        (:meth:`decayed_options`), and for a Muon method which take Muon's direction."""
         muon = METHODS[method].family == "muon"
-        return {"decay_all": self.decay_all, "no_decay": self.no_decay, "muon": muon, "adam_for": self.adam_for}
+        return {**self.decayed_options(decayed), "muon": muon, "adam_for": self.adam_for}
+
+    def decayed_options(self, decayed: str = "task") -> dict[str, Any]:
+        """:func:`decaylab.optim.param_groups`' options for which parameters λ reaches: the task's choice
+        (``decay_all``, ``no_decay``), or a practice a grid compares (:data:`decaylab.lab.runs.DECAYED`)."""
+        practices: dict[str, dict[str, Any]] = {
+            "task": {"decay_all": self.decay_all, "no_decay": self.no_decay},
+            "all": {"decay_all": True},
+            "matrices": {},
+            "matrices-no-embeddings": {"decay_embeddings": False},
+        }
+        return practices[decayed]
 
     @property
     def held_out(self) -> tuple[str, Pair]:

@@ -18,7 +18,7 @@ from torch import Tensor
 from decaylab.lab.errors import one_line
 from decaylab.lab.runs import RunResult, unit_key, weights_path
 from decaylab.lab.training.stacking import StackedModel
-from decaylab.optim import DecayOptimizer
+from decaylab.optim import DecayOptimizer, WeightDecaySchedule
 
 
 @dataclass
@@ -28,6 +28,7 @@ class UnitState:
     model: StackedModel
     optimizer: DecayOptimizer
     schedule: torch.optim.lr_scheduler.LRScheduler
+    decay_schedule: WeightDecaySchedule
     batches: torch.Generator
     """Draws the batch order and augmentation."""
     alive: Tensor
@@ -43,6 +44,7 @@ def save(path: Path, epoch: int, unit: UnitState, elapsed: float) -> None:
         "model": unit.model.state_dict(),
         "optimizer": unit.optimizer.state_dict(),
         "schedule": unit.schedule.state_dict(),
+        "decay_schedule": unit.decay_schedule.state_dict(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
         "batches": unit.batches.get_state(),
@@ -86,6 +88,7 @@ def resume(path: Path, unit: UnitState) -> tuple[int, float]:
     unit.model.load_state_dict(state["model"])
     unit.optimizer.load_state_dict(state["optimizer"])
     unit.schedule.load_state_dict(state["schedule"])
+    unit.decay_schedule.load_state_dict(state["decay_schedule"])
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"]:
         torch.cuda.set_rng_state_all(state["cuda_rng"])

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -32,7 +33,7 @@ from decaylab.lab.training import checkpoints
 from decaylab.lab.training.checkpoints import UnitState
 from decaylab.lab.training.probes import PROBES, Probe
 from decaylab.lab.training.stacking import StackedModel, batchnorm_fed_weights, on_device
-from decaylab.optim import METHODS, DecayOptimizer, make_optimizer
+from decaylab.optim import METHODS, DecayOptimizer, WeightDecaySchedule, make_optimizer
 
 ROTATION_EVERY = 8
 """Rotation of BatchNorm-fed weights is measured on every 8th step of an epoch, its first
@@ -184,19 +185,30 @@ def set_up(task: Task, runs: Sequence[RunConfig], dtype: torch.dtype, device: st
 
     base_lr = torch.tensor([run.lr for run in runs], dtype=torch.float64)
     decay = torch.tensor([run.weight_decay for run in runs], dtype=torch.float64)
-    groups = model.param_groups(decay, **task.group_options(first.method))
+    options = task.group_options(first.method, first.decayed)
+    groups = model.param_groups(decay, **options, **adam_half(first, len(runs)))
     optimizer = make_optimizer(
         first.method, groups, lr=base_lr, betas=first.betas, eps=first.eps, momentum=first.momentum
     )
-    steps_per_epoch = math.ceil(len(train_x) / first.batch_size)
-    eta = multipliers(schedule_of(task, first), first.epochs * steps_per_epoch)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, eta)
+    steps = first.epochs * math.ceil(len(train_x) / first.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, multipliers(schedule_of(task, first), steps))
+    decay_schedule = WeightDecaySchedule(optimizer, first.decay_schedule, steps)
     alive = torch.ones(len(runs), dtype=torch.bool, device=device)
-    unit = UnitState(model, optimizer, schedule, batches, alive, [RunResult(run) for run in runs])
+    unit = UnitState(model, optimizer, schedule, decay_schedule, batches, alive, [RunResult(run) for run in runs])
     tracked = {name: model.parameters[name] for name in batchnorm_fed_weights(model.module)}
-    options = {"decay_all": task.decay_all, "no_decay": task.no_decay}
-    probes = [PROBES[name](model, optimizer, options) for name in first.probes]
+    probes = [PROBES[name](model, optimizer, task.decayed_options(first.decayed)) for name in first.probes]
     return Training(task, first, unit, (train_x, train_y), on_device(task.held_out[1], dtype, device), tracked, probes)
+
+
+def adam_half(run: RunConfig, members: int | None = None) -> dict[str, Any]:
+    """:func:`decaylab.optim.param_groups`' ``adam_lr`` and ``adam_weight_decay`` of a Muon run that sets them
+    (over ``members``, as a stacked unit's groups hold them, so a diverged member's Adam half stops too)."""
+    half: dict[str, Any] = {}
+    if run.adam_lr is not None:
+        half["adam_lr"] = run.adam_lr if members is None else torch.full((members,), run.adam_lr, dtype=torch.float64)
+    if run.adam_weight_decay is not None:
+        half["adam_weight_decay"] = run.adam_weight_decay
+    return half
 
 
 def resumed(checkpoint: Path | None, unit: UnitState) -> tuple[int, float] | None:
@@ -245,6 +257,7 @@ def train_epoch(training: Training, epoch: int) -> tuple[Tensor, dict[str, Tenso
             probe.before_step()
         optimizer.step()
         unit.schedule.step()  # lr = α·η_t for the next step (with per-member α, η_t itself)
+        unit.decay_schedule.step()  # λ·μ_t for the next step
         for probe in probing:
             values = probe.after_step()
             for i in alive.nonzero().flatten().tolist():

@@ -10,11 +10,12 @@ member is, to floating-point rounding, this loop:
     optimizer = make_optimizer(run.method, param_groups(model, run.weight_decay), lr=run.lr, ...)
     eta = multipliers(schedule, run.epochs * steps)      # η_t, the schedule's multiplier
     scheduler = LambdaLR(optimizer, eta)
+    decay = WeightDecaySchedule(optimizer, run.decay_schedule, run.epochs * steps)  # λ's own μ_t
     batches = torch.Generator().manual_seed(run.seed)    # the batch order (and augmentation)
     for epoch in range(run.epochs):
         for index in torch.randperm(len(x), generator=batches).split(run.batch_size):
             (loss(model(x[index]), y[index]) * run.loss_scale).backward()
-            optimizer.step(); scheduler.step(); optimizer.zero_grad()
+            optimizer.step(); scheduler.step(); decay.step(); optimizer.zero_grad()
 
 then the held-out and test splits in ``model.eval()``, in float32 as a study trains. Nothing of the
 stacking is in it. (A run with ``clip`` clips with ``clip_grad_norm_``, whose formula the members' own
@@ -32,9 +33,9 @@ from torch import Tensor, nn
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.task.contract import Pair, Task
 from decaylab.lab.task.schedules import multipliers
-from decaylab.lab.training.loop import schedule_of
+from decaylab.lab.training.loop import adam_half, schedule_of
 from decaylab.lab.training.stacking import eager, on_device
-from decaylab.optim import make_optimizer, param_groups
+from decaylab.optim import WeightDecaySchedule, make_optimizer, param_groups
 
 DTYPE = torch.float32
 
@@ -53,11 +54,12 @@ def plain_run(task: Task, run: RunConfig) -> PlainRun:
     """Train ``run`` of ``task`` alone, as its user would (module docstring)."""
     torch.manual_seed(run.seed)
     model = eager(task.make_model()).to(DTYPE)
-    groups = param_groups(model, run.weight_decay, **task.group_options(run.method))
+    groups = param_groups(model, run.weight_decay, **task.group_options(run.method, run.decayed), **adam_half(run))
     optimizer = make_optimizer(run.method, groups, lr=run.lr, betas=run.betas, eps=run.eps, momentum=run.momentum)
     x, y = on_device(task.train, DTYPE, "cpu")
-    steps = math.ceil(len(x) / run.batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multipliers(schedule_of(task, run), run.epochs * steps))
+    steps = run.epochs * math.ceil(len(x) / run.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multipliers(schedule_of(task, run), steps))
+    decay_schedule = WeightDecaySchedule(optimizer, run.decay_schedule, steps)
     batches = torch.Generator().manual_seed(run.seed)
     curves: list[tuple[float, float, float]] = []
     for _ in range(run.epochs):
@@ -72,6 +74,7 @@ def plain_run(task: Task, run: RunConfig) -> PlainRun:
                 nn.utils.clip_grad_norm_(model.parameters(), run.clip)
             optimizer.step()
             scheduler.step()
+            decay_schedule.step()
             optimizer.zero_grad(set_to_none=True)
             total += loss.item() * len(index)
         curves.append((total / len(x), *evaluated(model, task, task.held_out[1])))

@@ -25,6 +25,7 @@ from decaylab.lab.errors import UsageError
 from decaylab.lab.task.builtin.catalogue import BUILT_IN
 from decaylab.lab.task.contract import Pair, Task
 from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, model_width, with_width
+from decaylab.lab.training.trial import check_last_batch
 
 
 @dataclass(frozen=True)
@@ -288,3 +289,15 @@ def target_setting(base: Setting, values: Mapping[str, float]) -> Setting:
             raise UsageError(f"a target {axis} needs a make_model that takes {axis}=…")
         target = target.moved(axis, value)
     return target
+
+
+def check_batches(task: Task, base: Setting, trained: Sequence[Setting], device: str) -> None:
+    """Before any training: a batch axis point above N would train full-batch at N, as another point; and a
+    last batch of one example must be one the model can train on (:func:`check_last_batch`)."""
+    for setting in trained:
+        if setting.batch != base.batch and setting.batch > setting.N:  # another batch axis point, trained as N
+            raise UsageError(
+                f"a batch of {setting.batch:g} is larger than the training set at {setting}; "
+                "give smaller --batch values or larger --N"
+            )
+        check_last_batch(task, setting.N, setting.batch, device)

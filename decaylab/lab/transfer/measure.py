@@ -10,8 +10,8 @@
    report gives predicted against measured λ* and the metric lost by training at the prediction.
 3. The law refitted on every setting predicts λ at the user's target, and ``verify`` measures it there.
 
-Every run goes through the store: stopped and started again, a transfer continues where it was, and
-trains nothing twice (the rounds are a function of the stored results).
+Every run goes through the store: a transfer stopped and started again trains nothing twice (its rounds are a
+function of the stored results).
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ from decaylab.lab.errors import UsageError
 from decaylab.lab.execution import Executor
 from decaylab.lab.execution.base import Job
 from decaylab.lab.optimum import Estimate, best_point, estimate
+from decaylab.lab.practice import AS_USUAL, Practice
 from decaylab.lab.rounds import Planned, exclusive, job_of, run_config, run_configs
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.statistics import Value, noise_floor, sign_of
 from decaylab.lab.store import ResultStore
+from decaylab.lab.task.checks import check_decay_reaches_the_model
 from decaylab.lab.task.contract import Task
-from decaylab.lab.training.trial import check_last_batch, prepare_task
+from decaylab.lab.training.trial import prepare_task
+from decaylab.lab.transfer import axes as settings
 from decaylab.lab.transfer import search
 from decaylab.lab.transfer.axes import Axes, Pool, Setting, choose_axes, pool_of, setting_task, target_setting
 from decaylab.lab.transfer.laws import Law, fit_law
@@ -126,6 +129,8 @@ class Transfer:
     """Every run the transfer trained or read."""
     base_lr: BaseRate
     quick: bool = False
+    practice: dict[str, Any] = field(default_factory=dict)
+    """The runs' :class:`~decaylab.lab.practice.Practice` fields away from their defaults."""
 
     def exponent(self, axis: str) -> Value:
         """The law's exponent along ``axis``, with its interval (NaN without a law)."""
@@ -160,6 +165,8 @@ class Measurement:
         self.pool: Pool = pool_of(task, spec, data_dir, largest_n)
         self.tasks: dict[tuple[Any, ...], tuple[Task, Job]] = {}
         self.keys: set[str] = set()
+        self.practice: dict[str, Any] = {}
+        """The runs' :class:`~decaylab.lab.practice.Practice` overrides."""
 
     def task_for(self, setting: Setting, seed: int) -> Task:
         """The task of ``setting`` and ``seed`` (its own draw of the training set), made once."""
@@ -172,7 +179,8 @@ class Measurement:
     def run(self, setting: Setting, seed: int, log_lambda: float) -> RunConfig:
         options = setting.run_options()
         lr = options.pop("lr")
-        return run_config(self.task_for(setting, seed), self.method, lr, 10.0**log_lambda, seed, **options)
+        task = self.task_for(setting, seed)
+        return run_config(task, self.method, lr, 10.0**log_lambda, seed, **options, **self.practice)
 
     def run_searches(self, searches: Sequence[SettingSearch], label: str) -> None:
         """Run the rounds of every search until all are done (each search replayed from the store, so a stopped
@@ -229,12 +237,14 @@ def run_transfer(
     to: Mapping[str, float] | None = None,
     verify: bool = False,
     quick: bool = False,
+    practice: Practice = AS_USUAL,
     data_dir: Path | None = None,
     progress: bool = True,
 ) -> Transfer:
     """Measure λ* along the task's axes (its defaults, narrowed to ``axes``, with ``values`` where given) at
     the base α ``lr`` (None: found by :func:`scan_lr`), fit the law, check it on the held-out settings, and
-    predict (and with ``verify`` measure) λ at the target ``to``. ``seeds``: :data:`SEEDS` (3 ``quick``)."""
+    predict (and with ``verify`` measure) λ at the target ``to``. ``seeds``: :data:`SEEDS` (3 ``quick``); every
+    run under ``practice`` (which parameters λ reaches, λ's own schedule, Muon's Adam half)."""
     if method not in METHODS or not METHODS[method].takes_weight_decay:
         choices = ", ".join(name for name, m in METHODS.items() if m.takes_weight_decay)
         raise UsageError(f"method (--method) must be a method with a weight decay, one of {choices}; got {method!r}")
@@ -255,7 +265,8 @@ def run_transfer(
         )
     target = target_setting(chosen.base, to) if to else None
     trained = [*chosen.settings, *([target] if target is not None and verify else [])]
-    check_batches(task, chosen.base, trained, getattr(executor, "device", "cpu"))
+    settings.check_batches(task, chosen.base, trained, getattr(executor, "device", "cpu"))
+    check_decay_reaches_the_model(task, [1.0], practice.decayed)
     with exclusive(out):
         store = ResultStore(out)
         try:
@@ -264,6 +275,7 @@ def run_transfer(
             measurement = Measurement(
                 task, spec, chosen, method, seeds, store, executor, data_dir, out, progress, largest
             )
+            measurement.practice = practice.overrides(method)
             base_lr = BaseRate(lr, given=True) if lr is not None else scan_lr(measurement, chosen.base)
             if not base_lr.given:
                 measurement.axes = choose_axes(spec or "", task, base_lr.lr, quick, axes, values or {})
@@ -272,18 +284,6 @@ def run_transfer(
         finally:
             executor.stop()
             store.close()
-
-
-def check_batches(task: Task, base: Setting, trained: Sequence[Setting], device: str) -> None:
-    """Before any training: a batch axis point above N would train full-batch at N, as another point; and a
-    last batch of one example must be one the model can train on (:func:`check_last_batch`)."""
-    for setting in trained:
-        if setting.batch != base.batch and setting.batch > setting.N:  # another batch axis point, trained as N
-            raise UsageError(
-                f"a batch of {setting.batch:g} is larger than the training set at {setting}; "
-                "give smaller --batch values or larger --N"
-            )
-        check_last_batch(task, setting.N, setting.batch, device)
 
 
 def scan_lr(m: Measurement, base: Setting) -> BaseRate:
@@ -367,6 +367,7 @@ def measure(m: Measurement, target: Setting | None, verify: bool, base_lr: BaseR
         frozenset(m.keys),
         base_lr,
         quick,
+        m.practice,
     )
 
 

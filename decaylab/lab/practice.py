@@ -1,0 +1,82 @@
+"""The practitioners' choices around λ that studies, transfers and claims can set and compare.
+
+Which parameters λ reaches (all, matrices only, matrices without embeddings), a schedule of λ's own beside
+the learning rate's (nanochat takes Muon's λ to zero), and a separate α and λ for Muon's Adam half. Each is
+a field of :class:`~decaylab.lab.runs.RunConfig`, so runs that differ in one are different runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from decaylab.lab.errors import UsageError
+from decaylab.lab.runs import DECAYED, LATER_FIELDS
+from decaylab.optim import DECAY_SCHEDULES, METHODS
+
+
+@dataclass(frozen=True)
+class Practice:
+    """``decayed`` (:data:`~decaylab.lab.runs.DECAYED`), ``decay_schedule``
+    (:data:`~decaylab.optim.DECAY_SCHEDULES`), and Muon's Adam half's ``adam_lr`` and ``adam_weight_decay``
+    (None: the run's own α and λ)."""
+
+    decayed: str = "task"
+    decay_schedule: str = "constant"
+    adam_lr: float | None = None
+    adam_weight_decay: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.decayed not in DECAYED:
+            raise UsageError(
+                f"unknown decayed parameters {self.decayed!r} (--decayed); choose from {', '.join(DECAYED)}"
+            )
+        if self.decay_schedule not in DECAY_SCHEDULES:
+            choices = ", ".join(DECAY_SCHEDULES)
+            raise UsageError(
+                f"unknown decay schedule {self.decay_schedule!r} (--decay-schedule); choose from {choices}"
+            )
+        for flag, value, positive in (("--adam-lr", self.adam_lr, True), ("--adam-wd", self.adam_weight_decay, False)):
+            if value is not None and not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+                raise UsageError(f"{flag} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
+
+    def overrides(self, method: str) -> dict[str, Any]:
+        """The :class:`~decaylab.lab.runs.RunConfig` fields of ``method``'s runs that differ from the defaults;
+        the Adam half's α and λ reach only Muon methods (the others have no Adam half)."""
+        muon = METHODS[method].family == "muon"
+        fields = {
+            "decayed": self.decayed,
+            "decay_schedule": self.decay_schedule,
+            **({"adam_lr": self.adam_lr, "adam_weight_decay": self.adam_weight_decay} if muon else {}),
+        }
+        return {name: value for name, value in fields.items() if value != LATER_FIELDS[name]}
+
+    def of_run(self, config: dict[str, Any]) -> bool:
+        """Whether a stored run's configuration (a dict, from the store) was trained under this practice."""
+        differs = {name: config[name] for name, default in LATER_FIELDS.items() if config.get(name, default) != default}
+        return differs == self.overrides(config["method"])
+
+    def described(self) -> str:
+        """The practice in words, for a report ("" at the defaults)."""
+        parts = [f"λ reaches {DECAYED[self.decayed]}"] if self.decayed != "task" else []
+        parts += [f"λ follows its own {self.decay_schedule} schedule to 0"] if self.decay_schedule != "constant" else []
+        if self.adam_lr is not None or self.adam_weight_decay is not None:
+            alpha = "its α" if self.adam_lr is None else f"α = {self.adam_lr:g}"
+            decay = "its λ" if self.adam_weight_decay is None else f"λ = {self.adam_weight_decay:g}"
+            parts.append(f"Muon's Adam half trains at {alpha}, {decay}")
+        return "; ".join(parts)
+
+    def notes(self, methods: tuple[str, ...]) -> list[str]:
+        """What a user should know: an Adam-half α or λ given to a grid with methods that have no Adam half."""
+        if self.adam_lr is None and self.adam_weight_decay is None:
+            return []
+        others = [method for method in methods if METHODS[method].family != "muon"]
+        if not others:
+            return []
+        verb = "trains" if len(others) == 1 else "train"
+        return [f"--adam-lr and --adam-wd set a Muon method's Adam half; {', '.join(others)} {verb} without them"]
+
+
+AS_USUAL = Practice()
+"""The defaults: λ where the task puts it, constant, and the same for Muon's Adam half as for its matrices."""
