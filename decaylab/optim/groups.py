@@ -73,7 +73,10 @@ def param_groups(
         if is_matrix(param) and id(param) not in embeddings and not name.startswith(adam_for):
             orthogonalized.add(id(param))
     if not muon:
-        groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": kept, "weight_decay": 0.0}]
+        groups: list[dict[str, Any]] = [
+            {"params": decayed, "weight_decay": weight_decay},
+            {"params": kept, "weight_decay": 0.0},
+        ]
         return [group for group in groups if group["params"]]
     adam_decay = weight_decay if adam_weight_decay is None else adam_weight_decay
     halves = [*by_direction(decayed, orthogonalized, weight_decay, adam_decay), *by_direction(kept, orthogonalized)]
