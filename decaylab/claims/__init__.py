@@ -3,7 +3,8 @@
 Every module of this package that defines ``CLAIM`` is one claim (its plan, measurement, verdict
 rule and figure) behind the small interface of :class:`~decaylab.claims.base.Claim`; that line is
 its registration. Adding a claim is one module and its test: :func:`registry` finds it, and its
-``position`` places it in the report.
+``position`` places it in the report. Claims from :data:`TODAYS_FROM` on are on today's optimizers and the
+practitioners' questions: ``decaylab claims --todays`` runs them, ``decaylab claims`` the others.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from decaylab.claims.base import Claim
+
+
+TODAYS_FROM = 110
+"""The first position of the claims on today's optimizers (Muon, Lion, cautious decay, the equilibrium norms) and
+the practitioners' questions: their own command, with its own time budget (issue 25)."""
 
 
 @functools.cache

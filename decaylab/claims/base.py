@@ -27,7 +27,7 @@ from decaylab.lab.statistics import Value, sign_of
 from decaylab.lab.store import ResultStore
 from decaylab.lab.task.builtin.catalogue import BATCHNORM_TWINS
 from decaylab.lab.task.contract import Task
-from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, first_examples
+from decaylab.lab.task.variants import OWN_TRAINING_SET, drawn_examples, first_examples, first_held_out
 from decaylab.lab.training.trial import prepare_task
 from decaylab.lab.transfer.axes import Setting
 from decaylab.lab.transfer.laws import fit_law
@@ -88,6 +88,8 @@ class Plan:
 
 
 FULL = Plan(seeds=3, epochs=None, lrs=6, decays=6)
+QUICK_HELD_OUT = 500
+"""The validation and test examples a ``--quick`` run measures on."""
 QUICK = Plan(seeds=1, epochs=2, lrs=3, decays=4, quick=True)
 
 ROLES = {
@@ -114,9 +116,14 @@ class Lab:
         self._tasks: dict[str, tuple[Task, Job]] = {}
 
     def task(self, role: str) -> Task:
+        """A role's task; under ``--quick`` measured on the first :data:`QUICK_HELD_OUT` held-out examples (a
+        smoke run spent most of its time evaluating)."""
         if role not in self._tasks:
             task = prepare_task(self.specs[role], self.data_dir)
-            self._tasks[role] = (task, job_of(self.specs[role], task, self.data_dir, self.out))
+            if self.plan.quick:
+                task = first_held_out(task, QUICK_HELD_OUT)
+            source = task if self.plan.quick else self.specs[role]
+            self._tasks[role] = (task, job_of(source, task, self.data_dir, self.out))
         return self._tasks[role][0]
 
     def subset(self, role: str, examples: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import replace
 
 from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Coupling, Verdict, interval, not_measured, signed
@@ -133,14 +134,24 @@ COUPLED = -0.5
 
 
 def decoupling_verdict(
-    method: str, slope: float, low: float, high: float, columns: int, how: str, seeds: int = MIN_SEEDS
+    method: str,
+    slope: float,
+    low: float,
+    high: float,
+    columns: int,
+    how: str,
+    seeds: int = MIN_SEEDS,
+    min_columns: int = 3,
+    runs_per_seed: int | None = None,
 ) -> Verdict:
     """The rule: decided on the 95% interval of the slope (a point estimate alone decides nothing), which
-    needs λ* interior at 3 good columns and 3 seeds."""
+    needs λ* interior at ``min_columns`` good columns and 3 seeds. An undecided slope says how many seeds (and
+    with ``runs_per_seed``, runs) would decide it (:func:`seeds_to_decide`)."""
     expect = METHODS[method].coupling
     claim = f"{method}: α and λ are {expect}" + (" (the best λ stays put)" if expect == "decoupled" else "")
-    if columns < 3:
-        return not_measured(claim, f"a slope needs λ* inside the searched range at 3 good columns; {columns} had it")
+    if columns < min_columns:
+        found = f"{columns} had it"
+        return not_measured(claim, f"a slope needs λ* inside the searched range at {min_columns} good columns; {found}")
     if seeds < MIN_SEEDS or not math.isfinite(low):
         return not_measured(claim, f"s = {signed(slope)}, but a 95% interval needs {MIN_SEEDS} seeds; {seeds} here")
     statistic = f"s = {signed(slope)}, 95% interval {interval(low, high)} ({how}; {columns} columns)"
@@ -156,11 +167,46 @@ def decoupling_verdict(
     else:
         rule = f"holds if the whole interval lies below {COUPLED}; does not hold if it lies above −{DECOUPLED}"
         bands = {"holds_within": (-math.inf, COUPLED), "fails_outside": (-math.inf, -DECOUPLED)}
-    return band_verdict(claim, statistic, slope, low, high, rule=rule, **bands)
+    verdict = band_verdict(claim, statistic, slope, low, high, rule=rule, **bands)
+    if verdict.verdict != INCONCLUSIVE:
+        return verdict
+    needed = seeds_to_decide(slope, low, high, seeds, expect)
+    if needed is None:
+        power = "no number of seeds decides it while s lies between the bands"
+    else:
+        runs = f" ({needed * runs_per_seed:,} runs of this grid)" if runs_per_seed else ""
+        power = f"about {needed} seeds{runs} would decide it (80% power at the s and spread measured)"
+    return replace(verdict, statistic=f"{statistic}; {power}")
 
 
-def coupling_verdict(coupling: Coupling) -> Verdict:
+MAX_DECIDING_SEEDS = 1000
+"""The most seeds :func:`seeds_to_decide` looks for."""
+POWER_Z = 0.8416
+"""The standard normal's 80% quantile: :func:`seeds_to_decide` asks for 80% power."""
+
+
+def seeds_to_decide(slope: float, low: float, high: float, seeds: int, expect: str | None) -> int | None:
+    """A power estimate: the fewest seeds with which the 95% t interval would decide :func:`decoupling_verdict`'s
+    statement in 4 of 5 repeats (80% power), if the slope and its spread over seeds are what was measured. None
+    where no number would (an estimate between the bands) or more than :data:`MAX_DECIDING_SEEDS`."""
+    spread = (high - low) / 2 * math.sqrt(seeds) / t_quantile(seeds - 1)  # the seeds' standard deviation
+    if expect == "decoupled":  # holds: within ±2·DECOUPLED; does not: outside ±DECOUPLED
+        half_width = 2 * DECOUPLED - abs(slope) if abs(slope) <= DECOUPLED else abs(slope) - DECOUPLED
+    else:  # holds: below COUPLED; does not: above −DECOUPLED
+        half_width = max(COUPLED - slope, slope + DECOUPLED)
+    if half_width <= 0:
+        return None
+    for n in range(max(seeds, MIN_SEEDS), MAX_DECIDING_SEEDS + 1):
+        if (t_quantile(n - 1) + POWER_Z) * spread / math.sqrt(n) < half_width:
+            return n
+    return None
+
+
+def coupling_verdict(coupling: Coupling, min_columns: int = 3) -> Verdict:
     """:func:`decoupling_verdict` on a method's measured coupling (λ* searched at each good column)."""
     slope, seeds = coupling.slope, coupling.seeds
     how = f"λ* searched per column; t over {seeds} seeds"
-    return decoupling_verdict(coupling.method, slope.centre, slope.low, slope.high, coupling.columns, how, seeds)
+    grid = len(coupling.grid.lrs) * len(coupling.grid.weight_decays)
+    return decoupling_verdict(
+        coupling.method, slope.centre, slope.low, slope.high, coupling.columns, how, seeds, min_columns, grid
+    )

@@ -12,6 +12,7 @@ compared in grid steps. Muon's steps have AdamW's RMS (``match_rms_adamw``).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from decaylab.claims.base import Coupling, Lab
 from decaylab.lab.runs import RunConfig
@@ -44,17 +45,17 @@ def axes(method: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return GRIDS[method.removesuffix("-cautious")]
 
 
-def grid(lab: Lab, method: str, lrs: tuple[float, ...] | None = None) -> list[RunConfig]:
-    """``method``'s α × λ grid over the plan's seeds (only the learning rates ``lrs``, if given)."""
+def grid(lab: Lab, method: str, lrs: tuple[float, ...] | None = None, **practice: Any) -> list[RunConfig]:
+    """``method``'s α × λ grid over the plan's seeds (only the learning rates ``lrs``, if given), under the
+    ``practice`` overrides (:class:`~decaylab.lab.practice.Practice`'s fields) if any."""
     own_lrs, decays = axes(method)
-    return lab.grid(role(lab), method, lrs or own_lrs, decays, **settings(lab))
+    return lab.grid(role(lab), method, lrs or own_lrs, decays, **settings(lab), **practice)
 
 
-def coupling(lab: Lab, method: str) -> Coupling | None:
-    """How ``method``'s λ* moves with α on its grid (:meth:`~decaylab.claims.base.Lab.coupling`, λ* read from
-    the grid's columns), once the grid is stored."""
-    lrs, decays = axes(method)
-    return lab.coupling(role(lab), method, lrs, decays, search=False, **settings(lab))[1]
+def coupling(lab: Lab, method: str, lrs: tuple[float, ...]) -> Coupling | None:
+    """How ``method``'s λ* moves with α over the columns ``lrs`` of its λ grid (:meth:`~decaylab.claims.base.Lab.
+    coupling`, λ* read from the grid's columns), once they are stored."""
+    return lab.coupling(role(lab), method, lrs, axes(method)[1], search=False, **settings(lab))[1]
 
 
 def settings(lab: Lab) -> dict[str, int]:

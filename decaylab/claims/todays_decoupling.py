@@ -20,6 +20,10 @@ from decaylab.claims.statistics import coupling_verdict
 from decaylab.lab.runs import RunConfig
 
 PAPER_TO_TORCH = {"muonw": "muonw-torch", "lionw": "lionw-torch"}
+LRS = {"muonw": (1e-3, 3e-3, 1e-2, 3e-2, 1e-1), "lionw": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)}
+"""Five α columns, a half-decade apart around each method's grid (:data:`todays.GRIDS`), so that four may hold an
+interior λ*: the verdict needs :data:`MIN_COLUMNS`."""
+MIN_COLUMNS = 4
 FIGURES = ("muon-lion-heatmaps.png", "muon-lion-ridges.png")
 
 
@@ -38,18 +42,21 @@ class TodaysDecoupling:
     title = "Decoupling of α and λ under Muon and Lion"
     source = "the post's question for Muon (Jordan et al. 2024) and Lion (Chen et al. 2023)"
     procedure = (
-        f"{todays.described(tuple(PAPER_TO_TORCH))}. Per method, λ* at each learning-rate column within 5 points "
+        f"{todays.described(tuple(PAPER_TO_TORCH))}, α widened to five columns half a decade apart "
+        f"({'; '.join(f'{m}: {LRS[m][0]:g} … {LRS[m][-1]:g}' for m in LRS)}). Per method, λ* at each learning-rate "
+        "column within 5 points "
         "of the grid's best (a parabola through the best λ and its neighbours, seed by seed) and the slope s = "
-        "d log λ*/d log α with a 95% interval from Student's t over the seeds. The torch form's slope is s − 1 "
+        f"d log λ*/d log α with a 95% interval from Student's t over the seeds, from {MIN_COLUMNS} such columns or "
+        "more; undecided, it says how many seeds would decide it (80% power). The torch form's slope is s − 1 "
         "from the same runs (λ_torch = λ_paper/α gives the same update)."
     )
     position = 110
 
     def runs(self, lab: Lab) -> list[RunConfig]:
-        return [run for method in PAPER_TO_TORCH for run in todays.grid(lab, method)]
+        return [run for method in PAPER_TO_TORCH for run in todays.grid(lab, method, LRS[method])]
 
     def measure(self, lab: Lab) -> Measured:
-        return Measured([coupling for method in PAPER_TO_TORCH if (coupling := todays.coupling(lab, method))])
+        return Measured([coupling for m in PAPER_TO_TORCH if (coupling := todays.coupling(lab, m, LRS[m]))])
 
     def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
         """A verdict per paper-form method; the torch form's slope, s − 1 from the same runs, is a detail: it
@@ -59,7 +66,7 @@ class TodaysDecoupling:
             for coupling in (paper, in_torch_form(paper)):
                 slope = f"{signed(coupling.slope.centre)} {interval(coupling.slope.low, coupling.slope.high)}"
                 details.append(f"| {coupling.method} | {slope} | {coupling.columns} |")
-        return [coupling_verdict(paper) for paper in measured.couplings], details
+        return [coupling_verdict(paper, MIN_COLUMNS) for paper in measured.couplings], details
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
         grids = [coupling.grid for coupling in measured.couplings]

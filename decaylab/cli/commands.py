@@ -129,8 +129,11 @@ def claims_parser() -> OneLineParser:
     parser.add_argument(
         "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
     )
-    parser.add_argument("--out", type=directory, default=None, help="results directory (default: runs/claims-TASK)")
-    quick = "a smoke run: small grids, one seed, 2 epochs (about 2 minutes)"
+    todays = "the claims on today's optimizers (Muon, Lion, cautious decay, norms) and practice, numbered from 10"
+    parser.add_argument("--todays", action="store_true", help=todays)
+    where = "results directory (default: runs/claims-TASK, runs/claims-todays with --todays)"
+    parser.add_argument("--out", type=directory, default=None, help=where)
+    quick = "a smoke run: small grids, one seed, 2 epochs (under 2 minutes)"
     parser.add_argument("--quick", action="store_true", help=quick)
     return parser
 
@@ -283,9 +286,13 @@ def claims_command(args: argparse.Namespace) -> None:
     from decaylab.claims.runner import run_claims
     from decaylab.lab.task.loading import folder_name, short_name
 
-    out = args.out or Path("runs") / folder_name(f"claims-{short_name(args.task)}")
+    if args.todays and args.only:
+        raise UsageError("--todays and --only both choose claims; give one")
+    default = "claims-todays" if args.todays else f"claims-{short_name(args.task)}"
+    out = args.out or Path("runs") / folder_name(default)
+    executor, progress = executor_of(args), not args.quiet
     path = run_claims(
-        out, executor_of(args), args.only, args.quick, args.data_dir, not args.quiet, args.task, args.bn_task
+        out, executor, args.only, args.quick, args.data_dir, progress, args.task, args.bn_task, args.todays
     )
     print(f"claims: {path}")
 

@@ -35,24 +35,19 @@ def param_groups(
 ) -> list[dict[str, Any]]:
     """Two param groups: matrices and convolution kernels decayed, the rest not.
 
-    Biases, 1-D parameters and the parameters of normalization layers get
-    ``weight_decay = 0`` (the common practice, as in timm's ``param_groups_weight_decay``),
-    as does any parameter whose name starts with an entry of ``no_decay``. With
-    ``decay_all=True`` every parameter is decayed except those of ``no_decay``. Empty groups
-    are left out. With ``decay_embeddings=False`` the tables of ``nn.Embedding`` layers are not decayed either
-    (the practice of language models: a row's decay acts only when its token is seen). ``weight_decay`` may be a
-    per-member tensor. A ``torch.compile``'d model's names are
-    read without the ``_orig_mod.`` that compiled modules (or submodules) add, so ``no_decay`` names the same
-    layers either way.
+    Biases, 1-D parameters and the parameters of normalization layers get ``weight_decay = 0`` (the common
+    practice, as in timm's ``param_groups_weight_decay``), as does any parameter whose name starts with an entry
+    of ``no_decay``. ``decay_all=True`` decays every parameter but those of ``no_decay``;
+    ``decay_embeddings=False`` spares the tables of ``nn.Embedding`` layers too. Empty groups are left out.
+    ``weight_decay`` may be a per-member tensor. A ``torch.compile``'d model's names are read without the
+    ``_orig_mod.`` that compiled modules add, so ``no_decay`` names the same layers either way.
 
     With ``muon=True`` each group is split by the direction :class:`~decaylab.optim.Muon` gives it (its
-    ``"direction"`` key): the weights of linear layers and other 2-D weights take Muon's, except embeddings
-    (rows looked up, not a map to orthogonalize) and the parameters whose names start with an entry of
-    ``adam_for`` (a head, say), which take Adam's with the biases and norms. Decided on the module's own
-    shapes, so a stacked model's groups say the same. ``adam_lr`` and ``adam_weight_decay`` give Adam's half its
-    own peak α and λ (Muon's authors train it at another α than the matrices); left as None it shares the
-    model's. Each group's schedule multiplier ``η_t`` is its own ``lr`` over its own α, so one scheduler
-    serves both halves.
+    ``"direction"`` key): 2-D weights take Muon's, except embeddings (rows looked up, not a map to
+    orthogonalize) and the parameters whose names start with an entry of ``adam_for`` (a head, say), which take
+    Adam's with the biases and norms; decided on the module's own shapes, so a stacked model's groups say the
+    same. ``adam_lr`` and ``adam_weight_decay`` give Adam's half its own peak α and λ (None: the model's); each
+    group's ``η_t`` is its own ``lr`` over its own α, so one scheduler serves both halves.
     """
     if not muon and (adam_lr is not None or adam_weight_decay is not None):
         raise ValueError("adam_lr and adam_weight_decay are for Muon's Adam half: give them with muon=True")
@@ -73,11 +68,8 @@ def param_groups(
         if is_matrix(param) and id(param) not in embeddings and not name.startswith(adam_for):
             orthogonalized.add(id(param))
     if not muon:
-        groups: list[dict[str, Any]] = [
-            {"params": decayed, "weight_decay": weight_decay},
-            {"params": kept, "weight_decay": 0.0},
-        ]
-        return [group for group in groups if group["params"]]
+        groups: list[dict[str, Any]] = [{"params": decayed, "weight_decay": weight_decay}]
+        return [group for group in [*groups, {"params": kept, "weight_decay": 0.0}] if group["params"]]
     adam_decay = weight_decay if adam_weight_decay is None else adam_weight_decay
     halves = [*by_direction(decayed, orthogonalized, weight_decay, adam_decay), *by_direction(kept, orthogonalized)]
     for half in halves:

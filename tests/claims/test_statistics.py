@@ -73,3 +73,34 @@ def test_a_paired_difference_is_taken_seed_by_seed_in_the_metrics_direction():
     lower = grid(lambda lr, d, s: 1.0, metric="loss").cell(0.0, 1e-3)
     higher = grid(lambda lr, d, s: 1.2, metric="loss").cell(0.0, 1e-3)
     assert paired_difference(lower, higher, losses.scale)[0] == pytest.approx(0.2)  # a lower loss is better
+
+
+def test_an_undecided_slope_says_how_many_seeds_would_decide_it_and_that_many_do():
+    """The power estimate on simulated seeds: slopes drawn around s with the measured spread; at the number of
+    seeds it names, the interval decides the statement in about 4 draws of 5, and at the seeds measured it did not."""
+    import random
+    import statistics
+
+    from decaylab.claims.base import INCONCLUSIVE
+    from decaylab.claims.statistics import decoupling_verdict, seeds_to_decide
+    from decaylab.lab.statistics import t_interval
+
+    draw = random.Random(0)
+    three = [0.1 + 0.4 * draw.gauss(0, 1) for _ in range(3)]
+    low, high = t_interval(three)
+    centre = statistics.fmean(three)
+    verdict = decoupling_verdict("muonw", centre, low, high, 4, "t", seeds=3, runs_per_seed=25)
+    needed = seeds_to_decide(centre, low, high, 3, "decoupled")
+    assert verdict.verdict == INCONCLUSIVE and f"about {needed} seeds ({needed * 25:,} runs" in verdict.statistic
+    spread = statistics.stdev(three)
+    decided = 0
+    for _ in range(200):
+        slopes = [centre + spread * draw.gauss(0, 1) for _ in range(needed)]
+        low_n, high_n = t_interval(slopes)
+        decided += decoupling_verdict("muonw", statistics.fmean(slopes), low_n, high_n, 4, "t", needed).verdict != (
+            INCONCLUSIVE
+        )
+    assert decided >= 140  # 80% power at the slope and spread measured: 160 of 200 expected
+    between = decoupling_verdict("muonw", 0.3, 0.29, 0.31, 4, "t", 3)  # just outside ±0.25, interval tight
+    assert "does not hold" in between.verdict or "seeds" not in between.statistic
+    assert seeds_to_decide(-0.4, -0.6, -0.2, 3, "coupled") is None  # between −0.5 and −0.25: no number decides

@@ -81,6 +81,7 @@ OTHER_MISTAKES = [
     (["claims", "--workers", "0"], ["--workers"]),
     (["claims", "--device", "cuda"], ["no CUDA"]),
     (["claims", "--address", "ray://x:1"], ["--address"]),
+    (["claims", "--todays", "--only", "proximal"], ["--todays", "--only"]),
 ]
 MISTAKES = [
     *(
@@ -189,7 +190,7 @@ def test_a_study_killed_midway_resumes_with_every_run_exactly_once(tmp_path, mon
     out = tmp_path / "out"
     argv = [
         sys.executable, "-m", "decaylab.cli", "study", "--task", TINY, "--methods", "adamw,adaml2,proxadam,adamp",
-        "--lrs", "1e-2,3e-2", "--wds", "0,1e-3", "--seeds", "2", "--epochs", "40", "--workers", "1",
+        "--lrs", "1e-2,3e-2", "--wds", "0,1e-3", "--seeds", "2", "--epochs", "12", "--workers", "1",
         "--executor", executor, "--out", str(out), "--quiet",
     ]  # fmt: skip
     total = 4 * 2 * 2 * 2

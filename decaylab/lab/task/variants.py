@@ -26,6 +26,17 @@ def first_examples(task: Task, examples: int) -> Task:
     )
 
 
+def first_held_out(task: Task, examples: int) -> Task:
+    """``task`` measured on the first ``examples`` of its validation and test splits only (a smoke run's)."""
+
+    def first(pair: Pair) -> Pair:
+        return pair[0][:examples], pair[1][:examples]
+
+    validation = None if task.validation is None else first(task.validation)
+    identity = variant_identity(task.identity, f"held out[:{examples}]")
+    return replace(task, validation=validation, test=first(task.test), identity=identity)
+
+
 def drawn_examples(task: Task, pool: Pair, pool_name: str, examples: int, seed: int) -> Task:
     """``task`` trained on ``examples`` examples of ``pool`` drawn for ``seed``: the first ``examples`` of the
     seed's own permutation of the pool, so one seed's draws are nested in their size and each seed draws
