@@ -118,7 +118,7 @@ def claims_parser() -> OneLineParser:
     from decaylab.claims.base import ROLES
 
     listed = "\n".join(f"  {name:<11} {claim.title} ({claim.source})" for name, claim in registry().items())
-    parser = command_parser("claims", f"claims (--only):\n{listed}")
+    parser = command_parser("claims", f"claims (--only; from muon-lion-decoupling on: --todays):\n{listed}")
     add_running_options(parser)
     parser.add_argument(
         "--task",
@@ -129,7 +129,7 @@ def claims_parser() -> OneLineParser:
     parser.add_argument(
         "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
     )
-    todays = "the claims on today's optimizers (Muon, Lion, cautious decay, norms) and practice, numbered from 10"
+    todays = "the claims on today's optimizers and practice (from muon-lion-decoupling on) instead of the post's"
     parser.add_argument("--todays", action="store_true", help=todays)
     where = "results directory (default: runs/claims-TASK, runs/claims-todays with --todays)"
     parser.add_argument("--out", type=directory, default=None, help=where)
