@@ -88,7 +88,7 @@ class Plan:
 
 
 FULL = Plan(seeds=3, epochs=None, lrs=6, decays=6)
-QUICK_HELD_OUT = 500
+QUICK_HELD_OUT = 200
 """The validation and test examples a ``--quick`` run measures on."""
 QUICK = Plan(seeds=1, epochs=2, lrs=3, decays=4, quick=True)
 

@@ -11,6 +11,8 @@ import math
 import statistics
 from dataclasses import replace
 
+import numpy as np
+
 from decaylab.analysis.cells import Cell, MethodGrid, MetricScale
 from decaylab.claims.base import FAILS, HOLDS, INCONCLUSIVE, Coupling, Verdict, interval, not_measured, signed
 from decaylab.lab.statistics import MIN_SEEDS, noise_floor, t_quantile
@@ -155,51 +157,69 @@ def decoupling_verdict(
     if seeds < MIN_SEEDS or not math.isfinite(low):
         return not_measured(claim, f"s = {signed(slope)}, but a 95% interval needs {MIN_SEEDS} seeds; {seeds} here")
     statistic = f"s = {signed(slope)}, 95% interval {interval(low, high)} ({how}; {columns} columns)"
-    bands: dict[str, Band]
     if expect == "decoupled":
         rule = f"holds if the interval lies within [−{2 * DECOUPLED:g}, {2 * DECOUPLED:g}] and |s| ≤ {DECOUPLED}; "
         rule += f"does not hold if it lies outside [−{DECOUPLED}, {DECOUPLED}]"
-        bands = {
-            "holds_within": (-2 * DECOUPLED, 2 * DECOUPLED),
-            "estimate_within": (-DECOUPLED, DECOUPLED),
-            "fails_outside": (-DECOUPLED, DECOUPLED),
-        }
     else:
         rule = f"holds if the whole interval lies below {COUPLED}; does not hold if it lies above −{DECOUPLED}"
-        bands = {"holds_within": (-math.inf, COUPLED), "fails_outside": (-math.inf, -DECOUPLED)}
+    bands = decoupling_bands(expect)
     verdict = band_verdict(claim, statistic, slope, low, high, rule=rule, **bands)
     if verdict.verdict != INCONCLUSIVE:
         return verdict
     needed = seeds_to_decide(slope, low, high, seeds, expect)
     if needed is None:
-        power = "no number of seeds decides it while s lies between the bands"
+        power = f"not even {MAX_DECIDING_SEEDS} seeds would decide it at the s measured (it lies on a band's edge)"
     else:
-        runs = f" ({needed * runs_per_seed:,} runs of this grid)" if runs_per_seed else ""
+        runs = f" ({needed * runs_per_seed:,} runs at this grid's size)" if runs_per_seed else ""
         power = f"about {needed} seeds{runs} would decide it (80% power at the s and spread measured)"
     return replace(verdict, statistic=f"{statistic}; {power}")
 
 
+def decoupling_bands(expect: str | None) -> dict[str, Band]:
+    """:func:`band_verdict`'s bands for a rule expected to be ``decoupled`` (or coupled)."""
+    if expect == "decoupled":
+        return {
+            "holds_within": (-2 * DECOUPLED, 2 * DECOUPLED),
+            "estimate_within": (-DECOUPLED, DECOUPLED),
+            "fails_outside": (-DECOUPLED, DECOUPLED),
+        }
+    return {"holds_within": (-math.inf, COUPLED), "fails_outside": (-math.inf, -DECOUPLED)}
+
+
 MAX_DECIDING_SEEDS = 1000
 """The most seeds :func:`seeds_to_decide` looks for."""
-POWER_Z = 0.8416
-"""The standard normal's 80% quantile: :func:`seeds_to_decide` asks for 80% power."""
+POWER, POWER_DRAWS = 0.8, 4000
+""":func:`seeds_to_decide` asks for 80% power, estimated from this many simulated repeats."""
 
 
 def seeds_to_decide(slope: float, low: float, high: float, seeds: int, expect: str | None) -> int | None:
-    """A power estimate: the fewest seeds with which the 95% t interval would decide :func:`decoupling_verdict`'s
-    statement in 4 of 5 repeats (80% power), if the slope and its spread over seeds are what was measured. None
-    where no number would (an estimate between the bands) or more than :data:`MAX_DECIDING_SEEDS`."""
+    """A power estimate, by simulation: the fewest seeds with which :func:`band_verdict` on the 95% t interval
+    decides :func:`decoupling_verdict`'s statement, either way, in 80% of repeats, each seed's slope drawn around
+    the slope measured with the spread over seeds measured. None if not even :data:`MAX_DECIDING_SEEDS` would
+    (a slope on a band's edge, or between a coupled rule's two bands)."""
     spread = (high - low) / 2 * math.sqrt(seeds) / t_quantile(seeds - 1)  # the seeds' standard deviation
-    if expect == "decoupled":  # holds: within ±2·DECOUPLED; does not: outside ±DECOUPLED
-        half_width = 2 * DECOUPLED - abs(slope) if abs(slope) <= DECOUPLED else abs(slope) - DECOUPLED
-    else:  # holds: below COUPLED; does not: above −DECOUPLED
-        half_width = max(COUPLED - slope, slope + DECOUPLED)
-    if half_width <= 0:
-        return None
-    for n in range(max(seeds, MIN_SEEDS), MAX_DECIDING_SEEDS + 1):
-        if (t_quantile(n - 1) + POWER_Z) * spread / math.sqrt(n) < half_width:
-            return n
-    return None
+    bands = decoupling_bands(expect)
+    (holds_low, holds_high), (fails_low, fails_high) = bands["holds_within"], bands["fails_outside"]
+    estimate_low, estimate_high = bands.get("estimate_within", (-math.inf, math.inf))
+
+    def decides(n: int) -> bool:
+        draws = np.random.default_rng(0).normal(slope, spread, (POWER_DRAWS, n))
+        centre = draws.mean(axis=1)
+        half = t_quantile(n - 1) * draws.std(axis=1, ddof=1) / math.sqrt(n)
+        holds = (holds_low <= centre - half) & (centre + half <= holds_high)
+        holds &= (estimate_low <= centre) & (centre <= estimate_high)
+        fails = (centre + half < fails_low) | (centre - half > fails_high)
+        return float(np.mean(holds | fails)) >= POWER
+
+    fewest = most = max(seeds, MIN_SEEDS)
+    while not decides(most):  # doubling to a count that decides, then halving the gap to the fewest
+        if most == MAX_DECIDING_SEEDS:
+            return None
+        fewest, most = most + 1, min(2 * most, MAX_DECIDING_SEEDS)
+    while fewest < most:
+        middle = (fewest + most) // 2
+        fewest, most = (fewest, middle) if decides(middle) else (middle + 1, most)
+    return most
 
 
 def coupling_verdict(coupling: Coupling, min_columns: int = 3) -> Verdict:

@@ -19,8 +19,8 @@ from decaylab.lab.runs import RunConfig
 
 EXAMPLES = 1000
 """charlm's first training sequences the claims train on."""
-QUICK_EXAMPLES = 128
-"""… and under ``--quick``, a smoke run of the plumbing: 16 steps an epoch (1,000 sequences took 150 s of it)."""
+QUICK_EXAMPLES = 64
+"""… and under ``--quick``, a smoke run of the plumbing: 8 steps an epoch (1,000 sequences took 150 s of it)."""
 BATCH = 8
 GRIDS = {
     "adamw": ((1e-3, 3e-3, 1e-2), (0.0, 3e-4, 1e-3, 3e-3, 1e-2)),

@@ -13,6 +13,8 @@ from typing import Any
 
 from decaylab.lab.errors import UsageError
 from decaylab.lab.runs import DECAYED, LATER_FIELDS
+from decaylab.lab.task.checks import check_adam_half_exists, check_decay_reaches_the_model
+from decaylab.lab.task.contract import Task
 from decaylab.optim import DECAY_SCHEDULES, METHODS
 
 
@@ -43,14 +45,22 @@ class Practice:
 
     def overrides(self, method: str) -> dict[str, Any]:
         """The :class:`~decaylab.lab.runs.RunConfig` fields of ``method``'s runs that differ from the defaults;
-        the Adam half's α and λ reach only Muon methods (the others have no Adam half)."""
-        muon = METHODS[method].family == "muon"
+        which parameters λ reaches and its schedule only methods that take a λ, the Adam half's α and λ only Muon
+        methods (the others have none: their runs stay the usual ones)."""
+        decays, muon = METHODS[method].takes_weight_decay, METHODS[method].family == "muon"
         fields = {
-            "decayed": self.decayed,
-            "decay_schedule": self.decay_schedule,
+            **({"decayed": self.decayed, "decay_schedule": self.decay_schedule} if decays else {}),
             **({"adam_lr": self.adam_lr, "adam_weight_decay": self.adam_weight_decay} if muon else {}),
         }
         return {name: value for name, value in fields.items() if value != LATER_FIELDS[name]}
+
+    def check_one_method(self, task: Task, method: str) -> None:
+        """For a transfer's one method: λ must reach the model, and an Adam-half α or λ needs a Muon method and a
+        model with such a half."""
+        check_decay_reaches_the_model(task, [1.0], self.decayed)
+        if METHODS[method].family != "muon" and (self.adam_lr is not None or self.adam_weight_decay is not None):
+            raise UsageError(f"--adam-lr and --adam-wd set a Muon method's Adam half; {method} has none")
+        check_adam_half_exists(task, [method], self.decayed, self.adam_lr, self.adam_weight_decay)
 
     def of_run(self, config: dict[str, Any]) -> bool:
         """Whether a stored run's configuration (a dict, from the store) was trained under this practice."""

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from decaylab.optim.decay_schedule import INITIAL_KEY
 from decaylab.optim.dispatch import Implementation
 from decaylab.optim.rules import PAPER, TORCH, UNITS, DecayRule, Scalar, cautiously
 
@@ -168,7 +169,8 @@ class DecayOptimizer(Optimizer):
     def _in_own_units(self, group: dict[str, Any]) -> dict[str, Any]:
         """A checkpoint's group with its λ in this optimizer's units (module ``load_state_dict``)."""
         theirs, ours = group.get(UNITS_KEY), self.rule.units
-        decays = bool((torch.as_tensor(group.get("weight_decay", 0.0)) != 0).any())
+        decay_keys = [key for key in ("weight_decay", INITIAL_KEY) if key in group]  # λ, and λ of a decay schedule
+        decays = any(bool((torch.as_tensor(group[key]) != 0).any()) for key in decay_keys)
         if theirs is None:
             return {**group, UNSAID: decays and ours == "paper"}
         if theirs == ours or not decays:
@@ -176,8 +178,8 @@ class DecayOptimizer(Optimizer):
         if {theirs, ours} == {"paper", "torch"}:
             alpha = float(group["max_lr"]) if "max_lr" in group else group.get("peak_lr", group["lr"])
             alpha = alpha * group["member_lr"] if "member_lr" in group else alpha
-            decay = group["weight_decay"] * alpha if theirs == "torch" else group["weight_decay"] / alpha
-            return {**group, "weight_decay": decay, UNITS_KEY: ours}
+            converted = {key: group[key] * alpha if theirs == "torch" else group[key] / alpha for key in decay_keys}
+            return {**group, **converted, UNITS_KEY: ours}
         raise ValueError(
             f"this checkpoint's weight_decay is {UNITS[theirs]}; {type(self).__name__}'s is {UNITS[ours]}, "
             "and no exact conversion joins them: load it into the optimizer it was saved from"

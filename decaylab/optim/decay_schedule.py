@@ -75,8 +75,8 @@ class WeightDecaySchedule:
 
     def _apply(self) -> None:
         multiplier = self.multiplier(self.last_step, self.total_steps)
-        for group in self.optimizer.param_groups:
-            group["weight_decay"] = group[INITIAL_KEY] * multiplier
+        for group in self.optimizer.param_groups:  # a group loaded from a checkpoint without a schedule: its λ
+            group["weight_decay"] = group.setdefault(INITIAL_KEY, group["weight_decay"]) * multiplier
 
     def state_dict(self) -> dict[str, Any]:
         return {"last_step": self.last_step, "total_steps": self.total_steps}

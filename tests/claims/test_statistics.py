@@ -91,7 +91,7 @@ def test_an_undecided_slope_says_how_many_seeds_would_decide_it_and_that_many_do
     centre = statistics.fmean(three)
     verdict = decoupling_verdict("muonw", centre, low, high, 4, "t", seeds=3, runs_per_seed=25)
     needed = seeds_to_decide(centre, low, high, 3, "decoupled")
-    assert verdict.verdict == INCONCLUSIVE and f"about {needed} seeds ({needed * 25:,} runs" in verdict.statistic
+    assert verdict.verdict == INCONCLUSIVE and f"about {needed} seeds ({needed * 25:,} runs at" in verdict.statistic
     spread = statistics.stdev(three)
     decided = 0
     for _ in range(200):
@@ -104,3 +104,4 @@ def test_an_undecided_slope_says_how_many_seeds_would_decide_it_and_that_many_do
     between = decoupling_verdict("muonw", 0.3, 0.29, 0.31, 4, "t", 3)  # just outside ±0.25, interval tight
     assert "does not hold" in between.verdict or "seeds" not in between.statistic
     assert seeds_to_decide(-0.4, -0.6, -0.2, 3, "coupled") is None  # between −0.5 and −0.25: no number decides
+    assert seeds_to_decide(0.25, 0.2, 0.3, 3, "decoupled") is None  # on the edge: never 80% either way

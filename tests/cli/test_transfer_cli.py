@@ -48,6 +48,7 @@ QUICK = ["transfer", "--task", TINY, "--method", "adamw", "--quick", "--workers"
         (["--to", "N=1e300"], ["N must be at most"]),  # was "λ = 0 (95% interval 0 to 0)"
         (["--decay-schedule", "cos"], ["--decay-schedule"]),
         (["--adam-wd", "-1"], ["--adam-wd"]),
+        (["--adam-lr", "1e-3"], ["--adam-lr", "adamw has none"]),  # it was silently ignored
     ],
 )
 def test_a_bad_transfer_flag_is_one_line_and_exit_2(capsys, tmp_path, flags, words):

@@ -115,3 +115,23 @@ def test_muons_adam_half_steps_with_its_own_alpha_and_lambda(decay_schedule):
 def test_an_adam_half_without_muon_is_refused():
     with pytest.raises(ValueError, match="adam_lr and adam_weight_decay are for Muon's Adam half"):
         param_groups(Language(), 0.1, adam_lr=1e-3)
+
+
+def test_a_scheduled_checkpoint_of_the_other_convention_keeps_its_decay_and_an_unscheduled_one_loads():
+    """torch-form AdamW (λ_torch = 0.1 at α = 1e-3) under a linear λ schedule, saved and loaded into paper-form
+    AdamW with its own schedule: λ_paper = α·λ_torch·μ_t, not λ_torch·μ_t (which would shrink 1000 times too
+    hard). A checkpoint saved without a schedule loads under one, its λ as the schedule's."""
+    weight = nn.Parameter(torch.ones(3, dtype=torch.float64))
+    torch_form = decaylab_maker("adamw-torch")([{"params": [weight], "lr": 1e-3, "weight_decay": 0.1}])
+    schedule = WeightDecaySchedule(torch_form, "linear", total_steps=10)
+    for _ in range(4):
+        schedule.step()
+    paper = decaylab_maker("adamw")([{"params": [weight], "lr": 1e-3, "weight_decay": 0.0}])
+    again = WeightDecaySchedule(paper, "linear", total_steps=10)
+    paper.load_state_dict(torch_form.state_dict())
+    again.load_state_dict(schedule.state_dict())
+    assert paper.param_groups[0]["weight_decay"] == pytest.approx(1e-3 * 0.1 * 0.6, rel=1e-12)
+    unscheduled = decaylab_maker("adamw")([{"params": [weight], "lr": 1e-3, "weight_decay": 0.02}])
+    paper.load_state_dict(unscheduled.state_dict())
+    again.step()
+    assert paper.param_groups[0]["weight_decay"] == pytest.approx(0.02 * 0.5, rel=1e-12)

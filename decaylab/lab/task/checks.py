@@ -48,3 +48,22 @@ def check_muon_has_matrices(task: Task, methods: Iterable[str]) -> None:
             f"embeddings and adam_for={task.adam_for!r} (convolution kernels take Adam's direction); "
             "choose a task with linear layers"
         )
+
+
+def check_adam_half_exists(
+    task: Task, methods: Iterable[str], decayed: str, adam_lr: float | None, adam_weight_decay: float | None
+) -> None:
+    """An α or λ given to Muon's Adam half that no parameter of the model would take is an error: the runs would
+    be the usual ones under other keys."""
+    muon_methods = sorted({method for method in methods if task.group_options(method)["muon"]})
+    if not muon_methods or (adam_lr is None and adam_weight_decay is None):
+        return
+    groups = param_groups(task.make_model(), 1.0, **task.group_options(muon_methods[0], decayed))
+    adam = [group for group in groups if group["direction"] == "adam"]
+    if adam_lr is not None and not adam:
+        raise UsageError(f"task {task.name}: --adam-lr sets the α of Muon's Adam half, and this model has none")
+    if adam_weight_decay is not None and not any(group["weight_decay"] for group in adam):
+        raise UsageError(
+            f"task {task.name}: --adam-wd sets the λ of Muon's Adam half, and none of its parameters is decayed "
+            "(biases and norms are spared; matrices take Muon's direction): leave --adam-wd out, or give --decayed all"
+        )

@@ -33,7 +33,6 @@ from decaylab.lab.rounds import Planned, exclusive, job_of, run_config, run_conf
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.statistics import Value, noise_floor, sign_of
 from decaylab.lab.store import ResultStore
-from decaylab.lab.task.checks import check_decay_reaches_the_model
 from decaylab.lab.task.contract import Task
 from decaylab.lab.training.trial import prepare_task
 from decaylab.lab.transfer import axes as settings
@@ -266,7 +265,7 @@ def run_transfer(
     target = target_setting(chosen.base, to) if to else None
     trained = [*chosen.settings, *([target] if target is not None and verify else [])]
     settings.check_batches(task, chosen.base, trained, getattr(executor, "device", "cpu"))
-    check_decay_reaches_the_model(task, [1.0], practice.decayed)
+    practice.check_one_method(task, method)
     with exclusive(out):
         store = ResultStore(out)
         try:
