@@ -31,7 +31,7 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
             )
         raise UsageError(f"{where} holds no study yet: run decaylab study --out {where}")
     grid = StudySpec(**{name: spec[name] for name in ("methods", "lrs", "weight_decays", "seeds")})
-    practice, configs = Practice(**spec.get("practice", {})), store.configs()
+    practice, configs = practice_of(spec), store.configs()
     runs = [
         run
         for run in store.runs()
@@ -46,6 +46,11 @@ def latest_runs(store: ResultStore) -> tuple[dict[str, Any], list[dict[str, Any]
         and practice.of_run(configs[run["key"]])
     ]
     return spec, runs
+
+
+def practice_of(spec: dict[str, Any]) -> Practice:
+    """A recorded study's practice (the usual one for a study recorded before practices were)."""
+    return Practice(**spec.get("practice", {}))
 
 
 def write_report(out: Path, to: Path | None = None) -> Path:
@@ -107,7 +112,7 @@ def _markdown(spec: dict[str, Any], grids: list[MethodGrid], stored: int) -> str
         f"{spec['schedule']} schedule"
         + (f" after {spec['warmup']:.0%} warm-up" if spec["warmup"] else "")
         + f", {_count(seeds, 'seed')}; {_count(stored, 'run')} stored."
-        + (f" Practice: {described}." if (described := Practice(**spec.get("practice", {})).described()) else ""),
+        + (f" Practice: {described}." if (described := practice_of(spec).described()) else ""),
         *_missing(spec, stored),
         "Every method has its own λ axis, in the units of its convention (below). "
         f"Cells are compared on the {scale.selected_on} {scale.name} "

@@ -18,6 +18,7 @@ from decaylab.lab.transfer.laws import in_units
 from decaylab.lab.transfer.measure import Transfer
 from decaylab.lab.transfer.rules import RULES
 from decaylab.optim import METHODS
+from decaylab.optim.groups import DECAYED_OPTIONS
 
 REPORT, FIGURE, TABLE = "transfer.md", "transfer.png", "transfer.csv"
 UNIT_NAMES = {"paper": "λ paper", "torch": "λ torch", "τ_iter": "τ_iter", "τ_epoch": "τ_epoch", "own": "λ"}
@@ -148,7 +149,7 @@ def groups_sentence(practice: dict[str, Any], muon: bool) -> str:
     """The ``params`` the advice's lines take, as the runs had them: ``param_groups`` with the transfer's practice
     (:class:`~decaylab.lab.practice.Practice`), and λ's own schedule where it had one."""
     decayed = practice.get("decayed", "task")
-    options = {"all": ", decay_all=True", "matrices-no-embeddings": ", decay_embeddings=False"}.get(decayed, "")
+    options = "".join(f", {name}={value}" for name, value in DECAYED_OPTIONS.get(decayed, {}).items())
     options += ", muon=True" if muon else ""
     options += "".join(f", {name}={practice[name]:g}" for name in ("adam_lr", "adam_weight_decay") if name in practice)
     directions = "; matrices orthogonalized, embeddings and the rest on Adam's direction" if muon else ""

@@ -126,11 +126,12 @@ def claims_parser() -> OneLineParser:
         help="the model without BatchNorm, built in or file.py:fn (default: %(default)s)",
     )
     parser.add_argument("--bn-task", default=None, help="its BatchNorm twin (default: the built-in pair)")
-    parser.add_argument(
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
         "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
     )
     todays = "the claims on today's optimizers and practice (from muon-lion-decoupling on) instead of the post's"
-    parser.add_argument("--todays", action="store_true", help=todays)
+    chosen.add_argument("--todays", action="store_true", help=todays)
     where = "results directory (default: runs/claims-TASK, runs/claims-todays with --todays)"
     parser.add_argument("--out", type=directory, default=None, help=where)
     quick = "a smoke run: small grids, one seed, 2 epochs (under 2 minutes)"
@@ -286,8 +287,6 @@ def claims_command(args: argparse.Namespace) -> None:
     from decaylab.claims.runner import run_claims
     from decaylab.lab.task.loading import folder_name, short_name
 
-    if args.todays and args.only:
-        raise UsageError("--todays and --only both choose claims; give one")
     default = "claims-todays" if args.todays else f"claims-{short_name(args.task)}"
     out = args.out or Path("runs") / folder_name(default)
     executor, progress = executor_of(args), not args.quiet

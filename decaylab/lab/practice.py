@@ -8,6 +8,7 @@ a field of :class:`~decaylab.lab.runs.RunConfig`, so runs that differ in one are
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,13 +55,17 @@ class Practice:
         }
         return {name: value for name, value in fields.items() if value != LATER_FIELDS[name]}
 
+    def check(self, task: Task, methods: Iterable[str], weight_decays: Iterable[float] = (1.0,)) -> None:
+        """Before any training: λ reaches the model under this practice, and an Adam-half α or λ reaches a
+        parameter of a Muon method's Adam half (:mod:`decaylab.lab.task.checks`)."""
+        check_decay_reaches_the_model(task, weight_decays, self.decayed)
+        check_adam_half_exists(task, methods, self.decayed, self.adam_lr, self.adam_weight_decay)
+
     def check_one_method(self, task: Task, method: str) -> None:
-        """For a transfer's one method: λ must reach the model, and an Adam-half α or λ needs a Muon method and a
-        model with such a half."""
-        check_decay_reaches_the_model(task, [1.0], self.decayed)
+        """:meth:`check` for a transfer's one method, which must be a Muon method if an Adam-half α or λ is given."""
         if METHODS[method].family != "muon" and (self.adam_lr is not None or self.adam_weight_decay is not None):
             raise UsageError(f"--adam-lr and --adam-wd set a Muon method's Adam half; {method} has none")
-        check_adam_half_exists(task, [method], self.decayed, self.adam_lr, self.adam_weight_decay)
+        self.check(task, [method])
 
     def of_run(self, config: dict[str, Any]) -> bool:
         """Whether a stored run's configuration (a dict, from the store) was trained under this practice."""

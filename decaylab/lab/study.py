@@ -18,7 +18,7 @@ from decaylab.lab.rounds import Planned, exclusive, job_of, run_config, run_conf
 from decaylab.lab.runs import RunConfig, weights_path
 from decaylab.lab.store import ResultStore
 from decaylab.lab.task.builtin.catalogue import DEFAULT_TASK
-from decaylab.lab.task.checks import check_adam_half_exists, check_decay_reaches_the_model, check_muon_has_matrices
+from decaylab.lab.task.checks import check_muon_has_matrices
 from decaylab.lab.task.contract import Task
 from decaylab.lab.task.loading import absolute_spec, short_name
 from decaylab.lab.task.schedules import SCHEDULES, check_length
@@ -163,10 +163,8 @@ def run_study(
     prepared = prepare_task(source, data_dir, getattr(executor, "device", "cpu"))
     planned = spec.runs(prepared)
     check_length(planned[0].epochs * math.ceil(len(prepared.train[0]) / planned[0].batch_size))
-    check_decay_reaches_the_model(prepared, (run.weight_decay for run in planned), spec.practice.decayed)
     check_muon_has_matrices(prepared, (run.method for run in planned))
-    practice = spec.practice
-    check_adam_half_exists(prepared, spec.methods, practice.decayed, practice.adam_lr, practice.adam_weight_decay)
+    spec.practice.check(prepared, spec.methods, [run.weight_decay for run in planned])
     with exclusive(out):
         store = ResultStore(out)
         try:

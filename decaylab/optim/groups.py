@@ -17,6 +17,14 @@ NORM_LAYERS = (
 )
 
 
+DECAYED_OPTIONS: dict[str, dict[str, bool]] = {
+    "all": {"decay_all": True},
+    "matrices": {},
+    "matrices-no-embeddings": {"decay_embeddings": False},
+}
+""":func:`param_groups`' options for each named practice of which parameters λ reaches (a study's ``--decayed``;
+``task`` is the task's own ``decay_all`` and ``no_decay``)."""
+
 COMPILED_PREFIX = "_orig_mod."
 """What ``torch.compile`` puts before the names of the module it wraps."""
 

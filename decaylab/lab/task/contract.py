@@ -20,6 +20,7 @@ from decaylab.lab.errors import UsageError
 from decaylab.lab.task.data import Pair, as_pair
 from decaylab.lab.task.objectives import Loss, Metric, check_name, cross_entropy, resolve_metric
 from decaylab.lab.task.schedules import SCHEDULES, Schedule, check_schedule
+from decaylab.optim.groups import DECAYED_OPTIONS
 from decaylab.optim.methods import METHODS
 
 Augment = Callable[[Tensor, torch.Generator], Tensor]
@@ -110,13 +111,9 @@ class Task:
     def decayed_options(self, decayed: str = "task") -> dict[str, Any]:
         """:func:`decaylab.optim.param_groups`' options for which parameters λ reaches: the task's choice
         (``decay_all``, ``no_decay``), or a practice a grid compares (:data:`decaylab.lab.runs.DECAYED`)."""
-        practices: dict[str, dict[str, Any]] = {
-            "task": {"decay_all": self.decay_all, "no_decay": self.no_decay},
-            "all": {"decay_all": True},
-            "matrices": {},
-            "matrices-no-embeddings": {"decay_embeddings": False},
-        }
-        return practices[decayed]
+        if decayed == "task":
+            return {"decay_all": self.decay_all, "no_decay": self.no_decay}
+        return dict(DECAYED_OPTIONS[decayed])
 
     @property
     def held_out(self) -> tuple[str, Pair]:
