@@ -91,6 +91,9 @@ FULL = Plan(seeds=3, epochs=None, lrs=6, decays=6)
 QUICK_HELD_OUT = 200
 """The validation and test examples a ``--quick`` run measures on."""
 QUICK = Plan(seeds=1, epochs=2, lrs=3, decays=4, quick=True)
+NS_DTYPE = "float32"
+"""The claims' Muon runs orthogonalize in float32, on every device: a claim is about a decay rule, not bfloat16's
+rounding, and on a CPU bfloat16's matrix products are 15–20 times slower (``benchmarks/newton_schulz.py``)."""
 
 ROLES = {
     "plain": "mnist1d-cnn",
@@ -126,11 +129,14 @@ class Lab:
             self._tasks[role] = (task, job_of(source, task, self.data_dir, self.out))
         return self._tasks[role][0]
 
-    def subset(self, role: str, examples: int) -> str:
-        """A role for ``role``'s task trained on its first ``examples`` training examples only."""
-        name = f"{role}[:{examples}]"
+    def subset(self, role: str, examples: int, held_out: int | None = None) -> str:
+        """A role for ``role``'s task trained on its first ``examples`` training examples only (and measured on the
+        first ``held_out`` validation and test examples, where it has more)."""
+        name = f"{role}[:{examples}]" + (f"[held out :{held_out}]" if held_out else "")
         if name not in self._tasks:
             smaller = first_examples(self.task(role), examples)
+            if held_out is not None and len(smaller.test[0]) > held_out:
+                smaller = first_held_out(smaller, held_out)
             self._tasks[name] = (smaller, job_of(smaller, smaller, self.data_dir, self.out))
         return name
 
@@ -155,8 +161,12 @@ class Lab:
         return self.plan.epochs or self.task(role).epochs
 
     def run(self, role: str, method: str, lr: float, decay: float, seed: int, **overrides: Any) -> RunConfig:
-        """One grid point on a role's task, with the plan's training length unless overridden."""
-        return run_config(self.task(role), method, lr, decay, seed, **{"epochs": self.epochs(role), **overrides})
+        """One grid point on a role's task, with the plan's training length (and a Muon method's Newton–Schulz in
+        :data:`NS_DTYPE`) unless overridden."""
+        settings: dict[str, Any] = {"epochs": self.epochs(role)}
+        if METHODS[method].family == "muon":
+            settings["ns_dtype"] = NS_DTYPE
+        return run_config(self.task(role), method, lr, decay, seed, **{**settings, **overrides})
 
     def grid(
         self,

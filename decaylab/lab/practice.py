@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from decaylab.lab.errors import UsageError
-from decaylab.lab.runs import DECAYED, LATER_FIELDS
+from decaylab.lab.runs import DECAYED, PRACTICE_FIELDS
 from decaylab.lab.task.checks import check_adam_half_exists, check_decay_reaches_the_model
 from decaylab.lab.task.contract import Task
 from decaylab.optim import DECAY_SCHEDULES, METHODS
@@ -53,7 +53,7 @@ class Practice:
             **({"decayed": self.decayed, "decay_schedule": self.decay_schedule} if decays else {}),
             **({"adam_lr": self.adam_lr, "adam_weight_decay": self.adam_weight_decay} if muon else {}),
         }
-        return {name: value for name, value in fields.items() if value != LATER_FIELDS[name]}
+        return {name: value for name, value in fields.items() if value != PRACTICE_FIELDS[name]}
 
     def check(self, task: Task, methods: Iterable[str], weight_decays: Iterable[float] = (1.0,)) -> None:
         """Before any training: λ reaches the model under this practice, and an Adam-half α or λ reaches a
@@ -69,7 +69,8 @@ class Practice:
 
     def of_run(self, config: dict[str, Any]) -> bool:
         """Whether a stored run's configuration (a dict, from the store) was trained under this practice."""
-        differs = {name: config[name] for name, default in LATER_FIELDS.items() if config.get(name, default) != default}
+        fields = PRACTICE_FIELDS.items()
+        differs = {name: config[name] for name, default in fields if config.get(name, default) != default}
         return differs == self.overrides(config["method"])
 
     def described(self) -> str:

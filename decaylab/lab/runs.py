@@ -25,7 +25,9 @@ DECAYED = {
     "matrices-no-embeddings": "matrices and convolution kernels but not embedding tables",
 }
 """Which parameters λ reaches: ``RunConfig.decayed`` and the ``--decayed`` option."""
-LATER_FIELDS = {"decayed": "task", "decay_schedule": "constant", "adam_lr": None, "adam_weight_decay": None}
+PRACTICE_FIELDS = {"decayed": "task", "decay_schedule": "constant", "adam_lr": None, "adam_weight_decay": None}
+"""The practitioners' choices around λ (:class:`~decaylab.lab.practice.Practice`), with their defaults."""
+LATER_FIELDS = {**PRACTICE_FIELDS, "ns_dtype": "bfloat16"}
 """The fields added to :class:`RunConfig` after stores held runs, with their defaults."""
 
 
@@ -58,6 +60,9 @@ class RunConfig:
     """The peak α of a Muon method's Adam half (None: the run's ``lr``)."""
     adam_weight_decay: float | None = None
     """The λ of a Muon method's Adam half (None: the run's ``weight_decay``)."""
+    ns_dtype: str = "bfloat16"
+    """The type a Muon method's Newton–Schulz computes in (:data:`decaylab.optim.reference.NS_DTYPES`): bfloat16 as
+    ``torch.optim.Muon``; float32 where bfloat16 is slow (a CPU: 15–20 times, in ``benchmarks/newton_schulz.py``)."""
 
     @property
     def key(self) -> str:

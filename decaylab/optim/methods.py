@@ -268,7 +268,7 @@ FAMILY_HYPERPARAMETERS = {
     "adam": {"betas", "eps"},
     "sgd": {"momentum", "dampening", "nesterov"},
     "lion": {"betas"},
-    "muon": {"betas", "eps"},
+    "muon": {"betas", "eps", "ns_dtype"},
 }
 MUON_ADAM = {"betas": "adam_betas", "eps": "adam_eps"}
 """What the Adam hyperparameters are called in a Muon optimizer: those of the Adam direction of its
@@ -279,8 +279,8 @@ def make_optimizer(method: str, params: Any, **hyperparameters: Any) -> DecayOpt
     """The optimizer of ``method`` (a key of :data:`METHODS`).
 
     Hyperparameters the method does not take are left out, so one call fits every method:
-    Adam ignores ``weight_decay``, the Adam family ignores ``momentum``. ``betas`` and ``eps`` are Adam's
-    everywhere: a Muon method takes them for its Adam direction (:data:`MUON_ADAM`).
+    Adam ignores ``weight_decay``, the Adam family ignores ``momentum``, and only Muon takes ``ns_dtype``.
+    ``betas`` and ``eps`` are Adam's everywhere: a Muon method takes them for its Adam direction (:data:`MUON_ADAM`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")

@@ -165,11 +165,14 @@ def test_a_lion_method_runs_with_lions_own_betas_and_its_own_grid_of_alpha():
 
 
 def test_a_run_at_the_usual_practice_keeps_the_key_it_had_before_the_practice_fields_existed():
-    """Stores made before ``decayed``, ``decay_schedule`` and the Adam half's α and λ hold runs under the hash of
-    the other fields: those runs are found again, not trained again; a run away from the defaults is another run."""
+    """Stores made before ``decayed``, ``decay_schedule``, the Adam half's α and λ and ``ns_dtype`` hold runs under
+    the hash of the other fields: those runs are found again, not trained again; a run away from the defaults is
+    another run."""
     run = StudySpec("tiny", ("muonw",), (1e-2,), (1e-3,)).runs(make_task())[0]
-    before = {name: value for name, value in asdict(run).items() if name not in Practice.__dataclass_fields__}
+    later = {*Practice.__dataclass_fields__, "ns_dtype"}
+    before = {name: value for name, value in asdict(run).items() if name not in later}
     assert run.key == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:24]
+    assert replace(run, ns_dtype="float32").key != run.key
     practice = Practice("matrices-no-embeddings", "linear", 1e-3, 0.0)
     other = StudySpec("tiny", ("muonw", "adamw"), (1e-2,), (1e-3,), practice=practice).runs(make_task())
     assert other[0].key != run.key and other[0].unit != run.unit

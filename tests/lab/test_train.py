@@ -12,7 +12,8 @@ from decaylab import Metric, Task
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.task.builtin import datasets, models
 from decaylab.lab.task.schedules import cosine, with_warmup
-from decaylab.lab.training.loop import train_unit
+from decaylab.lab.training.loop import set_up, train_unit
+from decaylab.lab.training.plain import plain_run
 from decaylab.optim import make_optimizer, param_groups
 
 from .cifar_archive import make_cifar_archive
@@ -155,6 +156,22 @@ def test_in_float32_a_muon_runs_numbers_are_the_same_to_the_bit_in_any_unit():
     for i in range(3):
         (alone,) = train_unit(task, [grid[i]])
         assert alone.test == together[i].test and alone.curves == together[i].curves, i
+
+
+def test_a_muon_runs_newton_schulz_type_reaches_its_optimizer_in_a_unit_and_in_the_plain_loop():
+    """``ns_dtype`` is part of a run: a float32 Newton–Schulz run is another run than torch's bfloat16 one, and the
+    plain loop that reproduces a member trains it the same way."""
+    task = ordinary_task(dropout=0.0)
+    (bfloat16,) = runs("muonw", [(1e-2, 1e-2)], epochs=2)
+    float32 = replace(bfloat16, ns_dtype="float32")
+    muon_groups = set_up(task, [float32], torch.float32, "cpu").unit.optimizer.param_groups
+    assert {g["ns_dtype"] for g in muon_groups if g["direction"] == "muon"} == {"float32"}
+    (stacked,), (torchs,) = train_unit(task, [float32]), train_unit(task, [bfloat16])
+    assert flat(stacked.curves) != flat(torchs.curves)
+    plain_losses = [curve[0] for curve in plain_run(task, float32).curves]  # training: bfloat16's are 1e-5 apart
+    assert [curve[1] for curve in stacked.curves] == pytest.approx(plain_losses, rel=1e-7)
+    with pytest.raises(ValueError, match="ns_dtype must be one of"):
+        train_unit(task, [replace(bfloat16, ns_dtype="float16")])
 
 
 def test_a_model_without_a_batching_rule_falls_back_to_a_loop_over_members():

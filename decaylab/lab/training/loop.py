@@ -187,9 +187,7 @@ def set_up(task: Task, runs: Sequence[RunConfig], dtype: torch.dtype, device: st
     decay = torch.tensor([run.weight_decay for run in runs], dtype=torch.float64)
     options = task.group_options(first.method, first.decayed)
     groups = model.param_groups(decay, **options, **adam_half(first, len(runs)))
-    optimizer = make_optimizer(
-        first.method, groups, lr=base_lr, betas=first.betas, eps=first.eps, momentum=first.momentum
-    )
+    optimizer = make_optimizer(first.method, groups, lr=base_lr, **hyperparameters(first))
     steps = first.epochs * math.ceil(len(train_x) / first.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, multipliers(schedule_of(task, first), steps))
     decay_schedule = WeightDecaySchedule(optimizer, first.decay_schedule, steps)
@@ -198,6 +196,11 @@ def set_up(task: Task, runs: Sequence[RunConfig], dtype: torch.dtype, device: st
     tracked = {name: model.parameters[name] for name in batchnorm_fed_weights(model.module)}
     probes = [PROBES[name](model, optimizer, task.decayed_options(first.decayed)) for name in first.probes]
     return Training(task, first, unit, (train_x, train_y), on_device(task.held_out[1], dtype, device), tracked, probes)
+
+
+def hyperparameters(run: RunConfig) -> dict[str, Any]:
+    """The hyperparameters a run gives :func:`~decaylab.optim.make_optimizer` beside its groups and ``lr``."""
+    return {"betas": run.betas, "eps": run.eps, "momentum": run.momentum, "ns_dtype": run.ns_dtype}
 
 
 def adam_half(run: RunConfig, members: int | None = None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from decaylab.lab.runs import RunConfig
 from decaylab.lab.task.contract import Pair, Task
 from decaylab.lab.task.schedules import multipliers
-from decaylab.lab.training.loop import adam_half, schedule_of
+from decaylab.lab.training.loop import adam_half, hyperparameters, schedule_of
 from decaylab.lab.training.stacking import eager, on_device
 from decaylab.optim import WeightDecaySchedule, make_optimizer, param_groups
 
@@ -55,7 +55,7 @@ def plain_run(task: Task, run: RunConfig) -> PlainRun:
     torch.manual_seed(run.seed)
     model = eager(task.make_model()).to(DTYPE)
     groups = param_groups(model, run.weight_decay, **task.group_options(run.method, run.decayed), **adam_half(run))
-    optimizer = make_optimizer(run.method, groups, lr=run.lr, betas=run.betas, eps=run.eps, momentum=run.momentum)
+    optimizer = make_optimizer(run.method, groups, lr=run.lr, **hyperparameters(run))
     x, y = on_device(task.train, DTYPE, "cpu")
     steps = run.epochs * math.ceil(len(x) / run.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multipliers(schedule_of(task, run), steps))
