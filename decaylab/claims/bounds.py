@@ -28,7 +28,8 @@ NEWTON_SCHULZ_SUP = 1.2024
 values lie in ``(0, 1]``: the supremum of the polynomial iterated five times, computed on a grid of 2·10⁶
 points. In bfloat16 the largest measured on random matrices was 1.14."""
 TOLERANCE = 0.02
-"""A ratio up to ``1 + TOLERANCE`` is within the bound: float32 weights, bfloat16 orthogonalization."""
+"""A ratio up to ``1 + TOLERANCE`` is within the bound: float32 weights and orthogonalization (the claims' Muon runs
+compute Newton–Schulz in float32, :data:`~decaylab.claims.base.NS_DTYPE`)."""
 BINDING = 0.5
 """The bound is tested only where some run's weights reach this fraction of it: far inside, nothing is."""
 

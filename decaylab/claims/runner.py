@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from decaylab.claims import TODAYS_FROM, registry, todays
+from decaylab.claims import GROUPS, group_of, registry, todays
 from decaylab.claims.base import (
     FAILS,
     FULL,
@@ -47,15 +47,15 @@ class NoTask(Exception):
     """A claim needs a task role that has no task (a user's task without a BatchNorm twin)."""
 
 
-def select(names: Sequence[str] | None, todays: bool = False) -> list[Claim]:
-    """The claims ``names``, or every claim of the post (``todays``: of today's optimizers, :data:`TODAYS_FROM`)."""
+def select(names: Sequence[str] | None, group: str = "post") -> list[Claim]:
+    """The claims ``names``, or every claim of ``group`` (:data:`~decaylab.claims.GROUPS`)."""
     claims = registry()
     unknown = [name for name in names or () if name not in claims]
     if unknown:
         raise UsageError(f"unknown claim {unknown[0]!r} in --only; choose from {', '.join(claims)}")
     if names:
         return [claims[name] for name in names]
-    return [claim for claim in claims.values() if (claim.position >= TODAYS_FROM) == todays]
+    return [claim for claim in claims.values() if group_of(claim.position) == group]
 
 
 class RoleSpecs(dict[str, str]):
@@ -72,11 +72,11 @@ def run_claims(
     progress: bool = True,
     task: str = ROLES["plain"],
     bn_task: str | None = None,
-    todays: bool = False,
+    group: str = "post",
 ) -> Path:
-    """Run (or resume) what the selected claims need (``names``, or the post's, or with ``todays`` today's
-    optimizers') and write ``OUT/claims.md``; return its path."""
-    claims = select(names, todays)
+    """Run (or resume) what the selected claims need (``names``, or those of ``group``) and write
+    ``OUT/claims.md``; return its path."""
+    claims = select(names, group)
     bn = bn_task or BATCHNORM_TWINS.get(task)
     specs = RoleSpecs({**ROLES, "plain": task, **({"bn": bn} if bn else {})})
     plan = QUICK if quick else FULL
@@ -96,7 +96,7 @@ def run_claims(
             executor.stop()
             store.close()
     path = out / CLAIMS_FILE
-    path.write_text(markdown(claims, findings, lab, specs, todays and not names))
+    path.write_text(markdown(claims, findings, lab, specs, "post" if names else group))
     return path
 
 
@@ -157,7 +157,7 @@ def smoke_note(plan: Plan) -> str:
 
 
 def markdown(
-    claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs: dict[str, str], todays: bool = False
+    claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs: dict[str, str], group: str = "post"
 ) -> str:
     verdicts = [v for finding in findings.values() for v in finding.verdicts]
     counts = {v: sum(x.verdict == v for x in verdicts) for v in (HOLDS, FAILS, INCONCLUSIVE)}
@@ -168,7 +168,7 @@ def markdown(
         f"{role} = {spec}" for role, spec in specs.items()
     )
     lines = [
-        "# Today's optimizers and practice, checked" if todays else "# The post's claims, checked",
+        f"# {GROUPS[group]}, checked",
         "",
         f"{size}. Verdicts: {counts[HOLDS]} hold, {counts[FAILS]} do not hold, {counts[INCONCLUSIVE]} inconclusive.",
         "",

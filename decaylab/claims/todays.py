@@ -1,12 +1,13 @@
 """What the claims on today's optimizers share (Muon and Lion, issue 17): charlm, cut to fit the full run.
 
-charlm at its own 6 epochs and batch of 32 costs about 17 s a run on this 2-core machine, and these claims
-need over 150 runs. So they train it on its first :data:`EXAMPLES` training sequences in batches of
-:data:`BATCH` for its own 6 epochs: 750 steps at about a quarter of the cost, a regime short of convergence
-(3.6 bits per character for AdamW, 2.6 for Muon, against 2.06 for AdamW on the whole task), where the grids
-below hold each method's best cell inside them (a one-seed pilot, in ``docs/design-notes.md``). λ is in the
-post's paper units (decay per step) and every grid lies on one half-decade lattice, so best cells can be
-compared in grid steps. Muon's steps have AdamW's RMS (``match_rms_adamw``).
+charlm at its own 6 epochs and batch of 32 costs 2.5 times a run of the regime below on this 2-core machine, and
+these claims need over 150 runs. So they train it on its first :data:`EXAMPLES` training sequences in batches of
+:data:`BATCH` for its own 6 epochs (750 steps) and measure on its first :data:`HELD_OUT` validation and test
+sequences: a regime short of convergence (3.6 bits per character for AdamW, 2.6 for Muon, against 2.06 for AdamW
+on the whole task), where the grids below hold each method's best cell inside them (a one-seed pilot, in
+``docs/design-notes.md``). λ is in the post's paper units (decay per step) and every grid lies on one half-decade
+lattice, so best cells can be compared in grid steps. Muon's steps have AdamW's RMS (``match_rms_adamw``), and
+its Newton–Schulz runs in float32, as every claim's (:data:`~decaylab.claims.base.NS_DTYPE`).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def described(methods: tuple[str, ...]) -> str:
         for m in methods
     )
     return (
-        f"charlm on its first {EXAMPLES:,} training sequences, batches of {BATCH}, its own 6 epochs (750 steps); "
-        f"λ in decay per step ({grids}); three seeds"
+        f"charlm on its first {EXAMPLES:,} training sequences, batches of {BATCH}, its own 6 epochs (750 steps), "
+        f"measured on its first {HELD_OUT} validation and test sequences; λ in decay per step ({grids}); three "
+        "seeds; Muon's Newton–Schulz in float32"
     )

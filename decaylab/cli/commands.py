@@ -118,7 +118,8 @@ def claims_parser() -> OneLineParser:
     from decaylab.claims.base import ROLES
 
     listed = "\n".join(f"  {name:<11} {claim.title} ({claim.source})" for name, claim in registry().items())
-    parser = command_parser("claims", f"claims (--only; from muon-lion-decoupling on: --todays):\n{listed}")
+    groups = "from muon-lion-decoupling on: --todays; from decayed-parameters on: --practice"
+    parser = command_parser("claims", f"claims (--only; {groups}):\n{listed}")
     add_running_options(parser)
     parser.add_argument(
         "--task",
@@ -130,9 +131,11 @@ def claims_parser() -> OneLineParser:
     chosen.add_argument(
         "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
     )
-    todays = "the claims on today's optimizers and practice (from muon-lion-decoupling on) instead of the post's"
+    todays = "the claims on today's optimizers (Muon, Lion, cautious decay, norms) instead of the post's"
     chosen.add_argument("--todays", action="store_true", help=todays)
-    where = "results directory (default: runs/claims-TASK, runs/claims-todays with --todays)"
+    practice = "the practitioners' questions (which parameters, λ's schedule, Muon's Adam half) instead"
+    chosen.add_argument("--practice", action="store_true", help=practice)
+    where = "results directory (default: runs/claims-TASK; runs/claims-todays, runs/claims-practice)"
     parser.add_argument("--out", type=directory, default=None, help=where)
     quick = "a smoke run: small grids, one seed, 2 epochs (under 2 minutes)"
     parser.add_argument("--quick", action="store_true", help=quick)
@@ -287,12 +290,11 @@ def claims_command(args: argparse.Namespace) -> None:
     from decaylab.claims.runner import run_claims
     from decaylab.lab.task.loading import folder_name, short_name
 
-    default = "claims-todays" if args.todays else f"claims-{short_name(args.task)}"
+    group = "todays" if args.todays else "practice" if args.practice else "post"
+    default = f"claims-{short_name(args.task)}" if group == "post" else f"claims-{group}"
     out = args.out or Path("runs") / folder_name(default)
     executor, progress = executor_of(args), not args.quiet
-    path = run_claims(
-        out, executor, args.only, args.quick, args.data_dir, progress, args.task, args.bn_task, args.todays
-    )
+    path = run_claims(out, executor, args.only, args.quick, args.data_dir, progress, args.task, args.bn_task, group)
     print(f"claims: {path}")
 
 

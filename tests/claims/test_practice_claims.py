@@ -35,12 +35,13 @@ def test_a_practice_on_par_holds_one_far_apart_does_not_and_a_near_one_or_an_edg
     assert claim.judge(Measured(None, {}))[0][0].verdict not in (HOLDS, FAILS)
 
 
-def test_claims_and_claims_todays_split_the_registry_between_them():
-    from decaylab.claims import registry
+def test_claims_claims_todays_and_claims_practice_split_the_registry_between_them():
+    from decaylab.claims import GROUPS, registry
     from decaylab.claims.runner import select
 
-    post, todays = select(None), select(None, todays=True)
-    assert {c.name for c in post} | {c.name for c in todays} == set(registry()) and not set(post) & set(todays)
-    assert {"decoupling", "batchnorm", "language"} <= {c.name for c in post}
-    assert {"muon-lion-decoupling", "muon-norm", "decayed-parameters", "adam-half"} <= {c.name for c in todays}
+    post, todays, practice = ({c.name for c in select(None, group)} for group in GROUPS)
+    assert post | todays | practice == set(registry()) and len(post) + len(todays) + len(practice) == len(registry())
+    assert {"decoupling", "batchnorm", "language"} <= post
+    assert {"muon-lion-decoupling", "muon-rms", "cautious", "muon-norm", "adamw-norm"} <= todays
+    assert practice == {"decayed-parameters", "decay-schedule", "adam-half"}
     assert [c.name for c in select(["adam-half", "proximal"])] == ["adam-half", "proximal"]  # --only: any of them

@@ -82,6 +82,7 @@ OTHER_MISTAKES = [
     (["claims", "--device", "cuda"], ["no CUDA"]),
     (["claims", "--address", "ray://x:1"], ["--address"]),
     (["claims", "--todays", "--only", "proximal"], ["--todays", "--only"]),
+    (["claims", "--todays", "--practice"], ["--todays", "--practice"]),
     (["study", "--task", TINY, "--methods", "muonw", "--adam-wd", "0.1"], ["--adam-wd", "none of its parameters"]),
 ]
 MISTAKES = [
@@ -217,18 +218,18 @@ def test_a_study_killed_midway_resumes_with_every_run_exactly_once(tmp_path, mon
     assert len(configurations) == len(set(configurations)) == total
 
 
-@pytest.mark.parametrize("todays", [False, True])
-def test_claims_runs_every_check_at_tiny_size_and_resumes(capsys, tmp_path, todays):
-    """`decaylab claims --quick` on the tiny task and its BN twin: every section, figure and verdict, of the post's
-    claims and of today's (two halves, so two test processes share them).
+@pytest.mark.parametrize("group", ["post", "todays", "practice"])
+def test_claims_runs_every_check_at_tiny_size_and_resumes(capsys, tmp_path, group):
+    """`decaylab claims --quick` on the tiny task and its BN twin: every section, figure and verdict, of each group
+    of claims (in parts, so two test processes share them).
 
     The language-model claim is left out here (charlm costs half a minute even when quick); its rules
     are tested on constructed results.
     """
-    from decaylab.claims import TODAYS_FROM, registry
+    from decaylab.claims import group_of, registry
 
     claims = registry()
-    only = [name for name, claim in claims.items() if name != "language" and (claim.position >= TODAYS_FROM) == todays]
+    only = [name for name, claim in claims.items() if name != "language" and group_of(claim.position) == group]
     out = tmp_path / "claims"
     argv = ["claims", "--task", TINY.replace("make_task", "make_task_without_bn"), "--bn-task", TINY,
             "--only", ",".join(only), "--quick", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
