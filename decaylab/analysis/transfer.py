@@ -163,6 +163,11 @@ def groups_sentence(practice: dict[str, Any], muon: bool) -> str:
             f"`decaylab.optim.WeightDecaySchedule(optimizer, {practice['decay_schedule']!r}, total_steps)` with the "
             "optimizer (torch's optimizers have none: set each group's weight_decay each step)."
         )
+    if "ns_dtype" in practice:
+        sentence += (
+            f" Muon's Newton–Schulz computed in {practice['ns_dtype']}: give `make_optimizer` "
+            f"`ns_dtype={practice['ns_dtype']!r}` (torch.optim.Muon computes in bfloat16)."
+        )
     return sentence
 
 

@@ -20,20 +20,28 @@ if TYPE_CHECKING:
 
 
 TODAYS_FROM = 110
-"""The first position of the claims on today's optimizers (Muon, Lion, cautious decay, the equilibrium norms)."""
+"""The first position of the claims on today's optimizers: Muon and Lion's decoupling, then the others (Muon's RMS,
+cautious decay, the equilibrium norms) from :data:`TODAYS_OTHERS_FROM`."""
+TODAYS_OTHERS_FROM = 111
 PRACTICE_FROM = 120
 """The first position of the practitioners' questions (which parameters, λ's schedule, Muon's Adam half)."""
 GROUPS = {
     "post": "The post's claims",
+    "todays-decoupling": "Decoupling under today's optimizers",
     "todays": "Today's optimizers",
     "practice": "The practitioners' questions",
 }
-"""The claims' groups, in position order, by the name ``decaylab claims`` gives them (the post's: no flag)."""
+"""The claims' sets, each its own command with its own time budget, by the name ``decaylab claims`` gives them
+(``--todays-decoupling``, ``--todays``, ``--practice``; the post's: no flag)."""
 
 
 def group_of(position: int) -> str:
-    """The group of :data:`GROUPS` a claim at ``position`` belongs to."""
-    return "post" if position < TODAYS_FROM else "todays" if position < PRACTICE_FROM else "practice"
+    """The set of :data:`GROUPS` a claim at ``position`` belongs to."""
+    if position < TODAYS_FROM:
+        return "post"
+    if position < TODAYS_OTHERS_FROM:
+        return "todays-decoupling"
+    return "todays" if position < PRACTICE_FROM else "practice"
 
 
 @functools.cache

@@ -96,7 +96,8 @@ def run_claims(
             executor.stop()
             store.close()
     path = out / CLAIMS_FILE
-    path.write_text(markdown(claims, findings, lab, specs, "post" if names else group))
+    groups = {group_of(claim.position) for claim in claims}  # --only: its claims' group, if they share one
+    path.write_text(markdown(claims, findings, lab, specs, groups.pop() if len(groups) == 1 else None))
     return path
 
 
@@ -157,7 +158,7 @@ def smoke_note(plan: Plan) -> str:
 
 
 def markdown(
-    claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs: dict[str, str], group: str = "post"
+    claims: list[Claim], findings: dict[str, Finding], lab: Lab, specs: dict[str, str], group: str | None = "post"
 ) -> str:
     verdicts = [v for finding in findings.values() for v in finding.verdicts]
     counts = {v: sum(x.verdict == v for x in verdicts) for v in (HOLDS, FAILS, INCONCLUSIVE)}
@@ -168,7 +169,7 @@ def markdown(
         f"{role} = {spec}" for role, spec in specs.items()
     )
     lines = [
-        f"# {GROUPS[group]}, checked",
+        f"# {GROUPS[group] if group else 'Claims of several sets'}, checked",
         "",
         f"{size}. Verdicts: {counts[HOLDS]} hold, {counts[FAILS]} do not hold, {counts[INCONCLUSIVE]} inconclusive.",
         "",

@@ -10,13 +10,16 @@ from the same runs: what a user tuning torch's λ would see, reported beside the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from decaylab.analysis.figures import draw_grids_and_ridges
+from decaylab.analysis.ridges import good_columns
 from decaylab.claims import todays
-from decaylab.claims.base import Coupling, Lab, Verdict, interval, signed
+from decaylab.claims.base import Coupling, Lab, Verdict, column_estimate, interval, signed
 from decaylab.claims.statistics import coupling_verdict
+from decaylab.lab.optimum import EDGE
 from decaylab.lab.runs import RunConfig
 
 PAPER_TO_TORCH = {"muonw": "muonw-torch", "lionw": "lionw-torch"}
@@ -60,19 +63,59 @@ class TodaysDecoupling:
 
     def judge(self, measured: Measured) -> tuple[list[Verdict], list[str]]:
         """A verdict per paper-form method; the torch form's slope, s − 1 from the same runs, is a detail: it
-        holds exactly when the paper form's does, so it adds no evidence to the scoreboard."""
+        holds exactly when the paper form's does, so it adds no evidence to the scoreboard. Too few columns with
+        an interior λ* say how many runs would bring them (:func:`runs_to_decide`); every column's reading is a
+        detail."""
         details = ["| method | s = d log λ*/d log α | columns with λ* inside the grid |", "|---|---|---|"]
         for paper in measured.couplings:
             for coupling in (paper, in_torch_form(paper)):
                 slope = f"{signed(coupling.slope.centre)} {interval(coupling.slope.low, coupling.slope.high)}"
                 details.append(f"| {coupling.method} | {slope} | {coupling.columns} |")
-        return [coupling_verdict(paper, MIN_COLUMNS) for paper in measured.couplings], details
+        verdicts = []
+        for paper in measured.couplings:
+            verdict = coupling_verdict(paper, MIN_COLUMNS)
+            if paper.columns < MIN_COLUMNS:
+                verdict = replace(verdict, statistic=runs_to_decide(paper))
+            verdicts.append(verdict)
+            details += ["", *column_readings(paper)]
+        return verdicts, details
 
     def draw(self, measured: Measured, figures: Path) -> list[str]:
         grids = [coupling.grid for coupling in measured.couplings]
         ridges = [coupling.ridge() for coupling in measured.couplings]
         title = f"charlm ({todays.EXAMPLES:,} sequences, batches of {todays.BATCH}): Muon and Lion"
         return draw_grids_and_ridges(grids, ridges, figures, FIGURES, title)
+
+
+def column_readings(coupling: Coupling) -> list[str]:
+    """Each α column's λ* (paper form, seed-mean): a value where interior, a bound where the column's best λ sits at
+    the grid's edge; and whether the column is good (its best within :data:`~decaylab.analysis.ridges.GOOD_COLUMN`
+    of the grid's best), as the slope counts only those."""
+    grid, good = coupling.grid, good_columns(coupling.grid)
+    smallest = math.log10(min(decay for decay in grid.weight_decays if decay > 0))
+    lines = [f"| {coupling.method}: α | good | λ* (paper) | reading |", "|---|---|---|---|"]
+    for lr in grid.lrs:
+        found = column_estimate(grid, lr, coupling.seeds)
+        if found is None:
+            lines.append(f"| {lr:g} | {'yes' if lr in good else 'no'} | — | no finished runs |")
+            continue
+        bound = ("≤ " if found.log_lambda <= smallest else "≥ ") if found.kind == EDGE else ""
+        lines.append(f"| {lr:g} | {'yes' if lr in good else 'no'} | {bound}{10**found.log_lambda:.2g} | {found.kind} |")
+    return lines
+
+
+def runs_to_decide(coupling: Coupling) -> str:
+    """What more runs would give the slope its columns: each missing good column with an interior λ* is one more α
+    inside the good range (a finer α step), its λ column over the seeds; more where λ* leaves the λ grid."""
+    missing = MIN_COLUMNS - coupling.columns
+    good = good_columns(coupling.grid)
+    runs = missing * len(coupling.grid.weight_decays) * coupling.seeds
+    inside = f"α within {min(good):g} … {max(good):g}" if good else "α where training works"
+    return (
+        f"{coupling.columns} of the {MIN_COLUMNS} columns a slope needs; at least {runs} more runs would give them "
+        f"({missing} more α columns of {len(coupling.grid.weight_decays)} λ × {coupling.seeds} seeds, at {inside}, "
+        "where this grid's columns are good), more where λ* leaves the λ grid"
+    )
 
 
 CLAIM = TodaysDecoupling()

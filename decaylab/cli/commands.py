@@ -118,7 +118,7 @@ def claims_parser() -> OneLineParser:
     from decaylab.claims.base import ROLES
 
     listed = "\n".join(f"  {name:<11} {claim.title} ({claim.source})" for name, claim in registry().items())
-    groups = "from muon-lion-decoupling on: --todays; from decayed-parameters on: --practice"
+    groups = "muon-lion-decoupling: --todays-decoupling; muon-rms to muon-scale: --todays; the last three: --practice"
     parser = command_parser("claims", f"claims (--only; {groups}):\n{listed}")
     add_running_options(parser)
     parser.add_argument(
@@ -131,11 +131,13 @@ def claims_parser() -> OneLineParser:
     chosen.add_argument(
         "--only", type=comma_list(str, "claim names"), default=None, help="a comma list of claims below"
     )
-    todays = "the claims on today's optimizers (Muon, Lion, cautious decay, norms) instead of the post's"
+    todays = "the claims on today's optimizers (Muon's RMS, cautious decay, norms, ℓ2) instead of the post's"
     chosen.add_argument("--todays", action="store_true", help=todays)
+    decoupling = "decoupling of α and λ under Muon and Lion instead (its own budget)"
+    chosen.add_argument("--todays-decoupling", action="store_true", help=decoupling)
     practice = "the practitioners' questions (which parameters, λ's schedule, Muon's Adam half) instead"
     chosen.add_argument("--practice", action="store_true", help=practice)
-    where = "results directory (default: runs/claims-TASK; runs/claims-todays, runs/claims-practice)"
+    where = "results directory (default: runs/claims-TASK, or runs/claims-SET for the sets above)"
     parser.add_argument("--out", type=directory, default=None, help=where)
     quick = "a smoke run: small grids, one seed, 2 epochs (under 2 minutes)"
     parser.add_argument("--quick", action="store_true", help=quick)
@@ -290,7 +292,8 @@ def claims_command(args: argparse.Namespace) -> None:
     from decaylab.claims.runner import run_claims
     from decaylab.lab.task.loading import folder_name, short_name
 
-    group = "todays" if args.todays else "practice" if args.practice else "post"
+    flags = {"todays": args.todays, "todays-decoupling": args.todays_decoupling, "practice": args.practice}
+    group = next((name for name, given in flags.items() if given), "post")
     default = f"claims-{short_name(args.task)}" if group == "post" else f"claims-{group}"
     out = args.out or Path("runs") / folder_name(default)
     executor, progress = executor_of(args), not args.quiet

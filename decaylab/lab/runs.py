@@ -25,10 +25,15 @@ DECAYED = {
     "matrices-no-embeddings": "matrices and convolution kernels but not embedding tables",
 }
 """Which parameters λ reaches: ``RunConfig.decayed`` and the ``--decayed`` option."""
-PRACTICE_FIELDS = {"decayed": "task", "decay_schedule": "constant", "adam_lr": None, "adam_weight_decay": None}
-"""The practitioners' choices around λ (:class:`~decaylab.lab.practice.Practice`), with their defaults."""
-LATER_FIELDS = {**PRACTICE_FIELDS, "ns_dtype": "bfloat16"}
-"""The fields added to :class:`RunConfig` after stores held runs, with their defaults."""
+LATER_FIELDS = {
+    "decayed": "task",
+    "decay_schedule": "constant",
+    "adam_lr": None,
+    "adam_weight_decay": None,
+    "ns_dtype": "bfloat16",
+}
+"""The fields added to :class:`RunConfig` after stores held runs, with their defaults: the practitioners' choices
+(:class:`~decaylab.lab.practice.Practice`)."""
 
 
 @dataclass(frozen=True)

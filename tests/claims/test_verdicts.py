@@ -235,6 +235,23 @@ def test_decoupling_under_muon_and_lion_reads_lambda_star_from_the_grid_and_the_
     assert drifting[0] != HOLDS and 0.3 < drifting[2].centre < 0.5  # each seed's parabola, not a grid point
 
 
+def test_too_few_columns_with_an_interior_lambda_star_say_how_many_runs_would_bring_them_and_read_each_column():
+    """λ* rising as α over one decade of α on a half-decade λ grid: only the middle column holds it inside the grid,
+    so the slope is undecided, and the verdict names the runs that would give it its four columns."""
+    from decaylab.claims.base import Lab, column_estimate
+    from decaylab.claims.todays_decoupling import Measured, TodaysDecoupling
+
+    decays = [0.0, 1e-3, 3e-3, 1e-2, 3e-2]
+    constructed = grid(ridge_with_slope(1.0), method="muonw", noise=5e-4, lrs=[1e-3, 1e-2, 1e-1], decays=decays)
+    found = {lr: column_estimate(constructed, lr, 3) for lr in constructed.lrs}
+    (verdict,), details = TodaysDecoupling().judge(Measured([Lab._coupling("muonw", constructed, found, 3)]))
+    interior = sum(e is not None and e.interior for e in found.values())
+    assert verdict.verdict == INCONCLUSIVE and interior < 4
+    assert f"at least {(4 - interior) * 5 * 3} more runs" in verdict.statistic
+    readings = [line for line in details if line.startswith("| 0.")]
+    assert len(readings) == 3 and "≤ " in readings[0] and "≥ " in readings[-1]  # below and above the λ grid
+
+
 def test_muons_best_cell_is_judged_in_lattice_steps_from_adamws_and_at_adamws_cell_on_fresh_seeds():
     from decaylab.claims.muon_rms import Measured, MuonRms
 

@@ -83,6 +83,7 @@ OTHER_MISTAKES = [
     (["claims", "--address", "ray://x:1"], ["--address"]),
     (["claims", "--todays", "--only", "proximal"], ["--todays", "--only"]),
     (["claims", "--todays", "--practice"], ["--todays", "--practice"]),
+    (["claims", "--todays-decoupling", "--todays"], ["--todays-decoupling", "--todays"]),
     (["study", "--task", TINY, "--methods", "muonw", "--adam-wd", "0.1"], ["--adam-wd", "none of its parameters"]),
 ]
 MISTAKES = [
@@ -218,7 +219,7 @@ def test_a_study_killed_midway_resumes_with_every_run_exactly_once(tmp_path, mon
     assert len(configurations) == len(set(configurations)) == total
 
 
-@pytest.mark.parametrize("group", ["post", "todays", "practice"])
+@pytest.mark.parametrize("group", ["post", "todays-decoupling", "todays", "practice"])
 def test_claims_runs_every_check_at_tiny_size_and_resumes(capsys, tmp_path, group):
     """`decaylab claims --quick` on the tiny task and its BN twin: every section, figure and verdict, of each group
     of claims (in parts, so two test processes share them).
@@ -226,7 +227,7 @@ def test_claims_runs_every_check_at_tiny_size_and_resumes(capsys, tmp_path, grou
     The language-model claim is left out here (charlm costs half a minute even when quick); its rules
     are tested on constructed results.
     """
-    from decaylab.claims import group_of, registry
+    from decaylab.claims import GROUPS, group_of, registry
 
     claims = registry()
     only = [name for name, claim in claims.items() if name != "language" and group_of(claim.position) == group]
@@ -236,6 +237,7 @@ def test_claims_runs_every_check_at_tiny_size_and_resumes(capsys, tmp_path, grou
     status, _, err = run_cli(capsys, *argv)
     assert status == 0, err
     report = (out / "claims.md").read_text()
+    assert report.startswith(f"# {GROUPS[group]}, checked")  # --only names one set's claims: its title
     scoreboard = report.split("## Scoreboard")[1].split("\n## 1.")[0]
     for number, name in enumerate(only, 1):
         assert f"## {number}. {claims[name].title}" in report
@@ -477,6 +479,17 @@ def test_one_wds_list_for_both_adamw_forms_is_said_and_study_report_true_writes_
     assert (tmp_path / "py" / "report.md").exists()
     status, _, err = run_cli(capsys, *argv[:4], "adamw", *argv[5:])  # one form: nothing to say
     assert status == 0 and "different λ" not in err
+
+
+def test_muons_newton_schulz_type_reaches_its_runs_only_and_the_report_says_it(capsys, tmp_path):
+    out = tmp_path / "out"
+    argv = ["study", "--task", TINY, "--methods", "muonw,adamw", "--lrs", "1e-2", "--wds", "1e-3", "--epochs", "1",
+            "--ns-dtype", "float32", "--out", str(out), "--quiet", "--workers", "1"]  # fmt: skip
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 0 and "--ns-dtype is for Muon methods; adamw trains as usual" in err
+    rows = list(csv.DictReader(io.StringIO(run_cli(capsys, "export", str(out))[1])))
+    assert sorted((row["method"], row["ns_dtype"]) for row in rows) == [("adamw", "bfloat16"), ("muonw", "float32")]
+    assert "Practice: Muon's Newton–Schulz computes in float32" in (out / "report.md").read_text()
 
 
 def test_a_practice_reaches_the_runs_and_the_report_shows_only_the_latest_practices_runs(capsys, tmp_path):

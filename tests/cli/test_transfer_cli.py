@@ -48,7 +48,9 @@ QUICK = ["transfer", "--task", TINY, "--method", "adamw", "--quick", "--workers"
         (["--to", "N=1e300"], ["N must be at most"]),  # was "λ = 0 (95% interval 0 to 0)"
         (["--decay-schedule", "cos"], ["--decay-schedule"]),
         (["--adam-wd", "-1"], ["--adam-wd"]),
-        (["--adam-lr", "1e-3"], ["--adam-lr", "adamw has none"]),  # it was silently ignored
+        (["--adam-lr", "1e-3"], ["--adam-lr is for Muon methods", "adamw is not one"]),  # was silently ignored
+        (["--ns-dtype", "float32"], ["--ns-dtype is for Muon methods", "adamw"]),
+        (["--ns-dtype", "float16"], ["--ns-dtype", "float16"]),
     ],
 )
 def test_a_bad_transfer_flag_is_one_line_and_exit_2(capsys, tmp_path, flags, words):

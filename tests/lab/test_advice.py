@@ -257,3 +257,4 @@ def test_a_transfers_practice_reaches_every_run_and_the_advice_spells_it(tmp_pat
     assert "WeightDecaySchedule(optimizer, 'linear', total_steps)" in report
     muon = groups_sentence({"decayed": "matrices-no-embeddings", "adam_lr": 1e-3, "adam_weight_decay": 0.0}, True)
     assert "param_groups(model, λ, decay_embeddings=False, muon=True, adam_lr=0.001, adam_weight_decay=0)" in muon
+    assert "ns_dtype='float32'" in groups_sentence({"ns_dtype": "float32"}, True)
