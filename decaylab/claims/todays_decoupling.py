@@ -18,9 +18,10 @@ from decaylab.analysis.figures import draw_grids_and_ridges
 from decaylab.analysis.ridges import good_columns
 from decaylab.claims import todays
 from decaylab.claims.base import Coupling, Lab, Verdict, column_estimate, interval, signed
-from decaylab.claims.statistics import coupling_verdict
+from decaylab.claims.statistics import MAX_DECIDING_SEEDS, coupling_verdict, seeds_to_decide
 from decaylab.lab.optimum import EDGE
 from decaylab.lab.runs import RunConfig
+from decaylab.optim import METHODS
 
 PAPER_TO_TORCH = {"muonw": "muonw-torch", "lionw": "lionw-torch"}
 LRS = {"muonw": (1e-2, 1.3e-2, 1.7e-2, 2.3e-2, 3e-2, 4e-2), "lionw": (1e-3, 1.3e-3, 1.7e-3, 2.3e-3, 3e-3)}
@@ -108,15 +109,28 @@ def column_readings(coupling: Coupling) -> list[str]:
 
 def runs_to_decide(coupling: Coupling) -> str:
     """What more runs would give the slope its columns: each missing good column with an interior λ* is one more α
-    inside the good range (a finer α step), its λ column over the seeds; more where λ* leaves the λ grid."""
+    inside the good range (a finer α step), its λ column over the seeds; more where λ* leaves the λ grid. Where the
+    columns there are give a slope with an interval, also how many seeds would decide it at that slope and spread
+    (:func:`~decaylab.claims.statistics.seeds_to_decide`)."""
     missing = MIN_COLUMNS - coupling.columns
-    good = good_columns(coupling.grid)
-    runs = missing * len(coupling.grid.weight_decays) * coupling.seeds
+    good, decays = good_columns(coupling.grid), len(coupling.grid.weight_decays)
+    runs = missing * decays * coupling.seeds
     inside = f"α within {min(good):g} … {max(good):g}" if good else "α where training works"
-    return (
+    text = (
         f"{coupling.columns} of the {MIN_COLUMNS} columns a slope needs; at least {runs} more runs would give them "
-        f"({missing} more α columns of {len(coupling.grid.weight_decays)} λ × {coupling.seeds} seeds, at {inside}, "
-        "where this grid's columns are good), more where λ* leaves the λ grid"
+        f"({missing} more α columns of {decays} λ × {coupling.seeds} seeds, at {inside}, where this grid's columns "
+        "are good), more where λ* leaves the λ grid"
+    )
+    slope = coupling.slope
+    if not slope.has_interval:
+        return text
+    seeds = seeds_to_decide(slope.centre, slope.low, slope.high, coupling.seeds, METHODS[coupling.method].coupling)
+    at = f"s = {signed(slope.centre)} {interval(slope.low, slope.high)} over those {coupling.columns}"
+    if seeds is None:
+        return f"{text}; at {at}, not even {MAX_DECIDING_SEEDS} seeds would decide it"
+    columns = coupling.columns + missing
+    return (
+        f"{text}; at {at}, about {seeds} seeds ({seeds * columns * decays:,} runs on {columns} columns) would decide it"
     )
 
 

@@ -252,6 +252,23 @@ def test_too_few_columns_with_an_interior_lambda_star_say_how_many_runs_would_br
     assert len(readings) == 3 and "≤ " in readings[0] and "≥ " in readings[-1]  # below and above the λ grid
 
 
+def test_three_interior_columns_also_say_how_many_seeds_would_decide_their_slope():
+    from dataclasses import replace
+
+    from decaylab.claims.base import Coupling
+    from decaylab.claims.statistics import seeds_to_decide
+    from decaylab.claims.todays_decoupling import runs_to_decide
+    from decaylab.lab.optimum import Estimate
+    from decaylab.lab.statistics import Value
+
+    constructed = grid(ridge_with_slope(1.0), method="muonw", noise=5e-4, lrs=[1e-2, 2e-2, 3e-2])
+    columns = {lr: Estimate(0.0, -0.1, 0.1, {}, "interior", 0.0) for lr in constructed.lrs}
+    measured = Coupling("muonw", constructed, columns, Value(0.95, -0.61, 2.52), 3)
+    needed = seeds_to_decide(0.95, -0.61, 2.52, 3, "decoupled")
+    assert needed is not None and f"about {needed} seeds" in runs_to_decide(measured)
+    assert "seeds would" not in runs_to_decide(replace(measured, slope=Value(0.95)))  # no interval: no estimate
+
+
 def test_muons_best_cell_is_judged_in_lattice_steps_from_adamws_and_at_adamws_cell_on_fresh_seeds():
     from decaylab.claims.muon_rms import Measured, MuonRms
 
