@@ -11,10 +11,10 @@ orthogonalize in float32 (``decaylab.claims.base.NS_DTYPE``) because of this rat
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import torch
+from stacking_strategies import milliseconds  # this folder's timing loop
 
 from decaylab.lab.task.builtin.models import CharTransformer, mnist1d_mlp
 from decaylab.optim import Muon, param_groups
@@ -22,15 +22,6 @@ from decaylab.optim.reference import NEWTON_SCHULZ, orthogonalized
 
 SHAPES = {"charlm qkv": (192, 64), "charlm mlp": (256, 64), "charlm proj": (64, 64), "mnist1d-mlp": (100, 100)}
 TYPES = ("bfloat16", "float32")
-
-
-def milliseconds(step: Callable[[], object], repeats: int) -> float:
-    for _ in range(3):
-        step()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    return (time.perf_counter() - start) / repeats * 1e3
 
 
 def model_step(model: torch.nn.Module, ns_dtype: str) -> Callable[[], None]:
