@@ -4,8 +4,8 @@ Every module of this package that defines ``CLAIM`` is one claim (its plan, meas
 rule and figure) behind the small interface of :class:`~decaylab.claims.base.Claim`; that line is
 its registration. Adding a claim is one module and its test: :func:`registry` finds it, and its
 ``position`` places it in the report and in one of :data:`GROUPS`, each its own command with its own time
-budget: ``decaylab claims`` (the post's), ``--todays`` (today's optimizers) and ``--practice`` (the
-practitioners' questions).
+budget: ``decaylab claims`` (the post's), ``--todays-decoupling`` (decoupling under Muon and Lion), ``--todays``
+(today's other claims) and ``--practice`` (the practitioners' questions).
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ class Lab:
     def subset(self, role: str, examples: int, held_out: int | None = None) -> str:
         """A role for ``role``'s task trained on its first ``examples`` training examples only (and measured on the
         first ``held_out`` validation and test examples, where it has more)."""
-        name = f"{role}[:{examples}]" + (f"[held out :{held_out}]" if held_out else "")
+        name = f"{role}[:{examples}]" + (f"[held out :{held_out}]" if held_out is not None else "")
         if name not in self._tasks:
             smaller = first_examples(self.task(role), examples)
             if held_out is not None and len(smaller.test[0]) > held_out:

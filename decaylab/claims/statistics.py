@@ -166,13 +166,26 @@ def decoupling_verdict(
     verdict = band_verdict(claim, statistic, slope, low, high, rule=rule, **bands)
     if verdict.verdict != INCONCLUSIVE:
         return verdict
+    power = power_statement(slope, low, high, seeds, expect, runs_per_seed)
+    return replace(verdict, statistic=f"{statistic}; {power}")
+
+
+def power_statement(
+    slope: float,
+    low: float,
+    high: float,
+    seeds: int,
+    expect: str | None,
+    runs_per_seed: int | None = None,
+    size: str = "at this grid's size",
+) -> str:
+    """How many seeds (and with ``runs_per_seed``, runs ``size``) would decide an undecided slope, in words
+    (:func:`seeds_to_decide`)."""
     needed = seeds_to_decide(slope, low, high, seeds, expect)
     if needed is None:
-        power = f"not even {MAX_DECIDING_SEEDS} seeds would decide it at the s measured (it lies on a band's edge)"
-    else:
-        runs = f" ({needed * runs_per_seed:,} runs at this grid's size)" if runs_per_seed else ""
-        power = f"about {needed} seeds{runs} would decide it (80% power at the s and spread measured)"
-    return replace(verdict, statistic=f"{statistic}; {power}")
+        return f"not even {MAX_DECIDING_SEEDS} seeds would decide it at the s measured (it lies on a band's edge)"
+    runs = f" ({needed * runs_per_seed:,} runs {size})" if runs_per_seed else ""
+    return f"about {needed} seeds{runs} would decide it (80% power at the s and spread measured)"
 
 
 def decoupling_bands(expect: str | None) -> dict[str, Band]:

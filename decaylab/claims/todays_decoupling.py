@@ -18,7 +18,7 @@ from decaylab.analysis.figures import draw_grids_and_ridges
 from decaylab.analysis.ridges import good_columns
 from decaylab.claims import todays
 from decaylab.claims.base import Coupling, Lab, Verdict, column_estimate, interval, signed
-from decaylab.claims.statistics import MAX_DECIDING_SEEDS, coupling_verdict, seeds_to_decide
+from decaylab.claims.statistics import coupling_verdict, power_statement
 from decaylab.lab.optimum import EDGE
 from decaylab.lab.runs import RunConfig
 from decaylab.optim import METHODS
@@ -121,17 +121,15 @@ def runs_to_decide(coupling: Coupling) -> str:
         f"({missing} more α columns of {decays} λ × {coupling.seeds} seeds, at {inside}, where this grid's columns "
         "are good), more where λ* leaves the λ grid"
     )
-    slope = coupling.slope
+    slope, columns = coupling.slope, coupling.columns + missing
     if not slope.has_interval:
         return text
-    seeds = seeds_to_decide(slope.centre, slope.low, slope.high, coupling.seeds, METHODS[coupling.method].coupling)
     at = f"s = {signed(slope.centre)} {interval(slope.low, slope.high)} over those {coupling.columns}"
-    if seeds is None:
-        return f"{text}; at {at}, not even {MAX_DECIDING_SEEDS} seeds would decide it"
-    columns = coupling.columns + missing
-    return (
-        f"{text}; at {at}, about {seeds} seeds ({seeds * columns * decays:,} runs on {columns} columns) would decide it"
+    expect, per_seed = METHODS[coupling.method].coupling, columns * decays
+    power = power_statement(
+        slope.centre, slope.low, slope.high, coupling.seeds, expect, per_seed, f"on {columns} columns"
     )
+    return f"{text}; at {at}, {power}"
 
 
 CLAIM = TodaysDecoupling()
